@@ -1,0 +1,324 @@
+"""Shopify: signed webhooks carrying REST order, fulfillment and refund resources.
+
+Facts in shared/domain/marketplaces-and-vat.md §3. Every fact gets an id derived from Shopify's
+own ids (order, fulfillment) so that `orders/fulfilled`, `fulfillments/create` and their retries
+all describe one shipment once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from engine.config import Store
+from engine.exceptions import NormalisationError, SignatureError
+from engine.identity import order_uuid
+from engine.money import ZERO, parse_amount
+from models.codec import DecodeError, parse_utc
+from models.events import (
+    DetailsReported,
+    OrderCancelled,
+    OrderEvent,
+    PaymentCaptured,
+    ShipmentSent,
+)
+from models.order import (
+    Customer,
+    LineKind,
+    Marketplace,
+    OrderDetails,
+    OrderLine,
+    OrderRef,
+    Shipment,
+    ShippedLine,
+)
+from models.raw import RawDelivery
+
+MARKETPLACE = Marketplace.SHOPIFY
+SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
+TOPIC_HEADER = "X-Shopify-Topic"
+DELIVERY_HEADER = "X-Shopify-Webhook-Id"
+#: Headers kept with the raw delivery (the signature is checked at the door and dropped).
+KEPT_HEADERS = (
+    TOPIC_HEADER,
+    DELIVERY_HEADER,
+    "X-Shopify-Event-Id",
+    "X-Shopify-Shop-Domain",
+    "X-Shopify-Triggered-At",
+    "X-Shopify-API-Version",
+)
+ORDER_TOPICS = frozenset(
+    {
+        "orders/create",
+        "orders/updated",
+        "orders/edited",
+        "orders/paid",
+        "orders/cancelled",
+        "orders/fulfilled",
+        "orders/partially_fulfilled",
+    }
+)
+FULFILLMENT_TOPICS = frozenset({"fulfillments/create", "fulfillments/update"})
+PAID_STATUSES = frozenset({"paid", "partially_refunded", "refunded"})
+SHIPPED_FULFILLMENT_STATUSES = frozenset({"success"})
+
+
+def sign(body: bytes, secret: bytes) -> str:
+    """The `X-Shopify-Hmac-Sha256` value Shopify sends for `body`."""
+    return base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode("ascii")
+
+
+def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) -> None:
+    """Accept the delivery if its HMAC matches any current secret (rotations overlap ~1 h)."""
+    given = headers.get(SIGNATURE_HEADER)
+    if not given:
+        raise SignatureError(f"missing {SIGNATURE_HEADER}")
+    if not any(hmac.compare_digest(sign(body, secret), given) for secret in secrets):
+        raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
+
+
+def delivery_id(headers: Mapping[str, str]) -> str | None:
+    return headers.get(DELIVERY_HEADER) or None
+
+
+def topic(headers: Mapping[str, str]) -> str | None:
+    return headers.get(TOPIC_HEADER) or None
+
+
+# --- normalisation -------------------------------------------------------------------------
+
+
+class _Doc:
+    """Typed reads from a Shopify JSON object; every failure names the field."""
+
+    def __init__(self, data: Mapping[str, Any], path: str) -> None:
+        self.data = data
+        self.path = path
+
+    def get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def required(self, key: str) -> Any:
+        value = self.data.get(key)
+        if value is None:
+            raise NormalisationError(f"{self.path}.{key} is missing")
+        return value
+
+    def ident(self, key: str) -> str:
+        value = self.required(key)
+        if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
+            raise NormalisationError(f"{self.path}.{key} must be an id, got {value!r}")
+        return str(value)
+
+    def text(self, key: str, default: str = "") -> str:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise NormalisationError(f"{self.path}.{key} must be text, got {value!r}")
+        return value
+
+    def time(self, key: str) -> datetime:
+        try:
+            return parse_utc(self.text(key) or "", f"{self.path}.{key}")
+        except DecodeError as exc:
+            raise NormalisationError(str(exc)) from None
+
+    def opt_time(self, key: str) -> datetime | None:
+        return None if self.data.get(key) is None else self.time(key)
+
+    def amount(self, key: str, default: Decimal | None = None) -> Decimal:
+        value = self.data.get(key)
+        if value is None and default is not None:
+            return default
+        return parse_amount(value, f"{self.path}.{key}")
+
+    def quantity(self, key: str) -> int:
+        value = self.required(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise NormalisationError(f"{self.path}.{key} must be a count, got {value!r}")
+        return value
+
+    def child(self, key: str) -> _Doc | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise NormalisationError(f"{self.path}.{key} must be an object")
+        return _Doc(value, f"{self.path}.{key}")
+
+    def children(self, key: str) -> list[_Doc]:
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise NormalisationError(f"{self.path}.{key} must be a list of objects")
+        return [_Doc(item, f"{self.path}.{key}[{index}]") for index, item in enumerate(value)]
+
+
+def _parse_body(body: bytes) -> _Doc:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise NormalisationError(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise NormalisationError("body is not a JSON object")
+    return _Doc(data, "$")
+
+
+def _line(item: _Doc, taxes_included: bool, kind: LineKind) -> OrderLine:
+    quantity = item.quantity("quantity") if kind is LineKind.PRODUCT else 1
+    price = item.amount("price")
+    discount = sum((d.amount("amount") for d in item.children("discount_allocations")), ZERO)
+    taxes = item.children("tax_lines")
+    tax = sum((t.amount("price") for t in taxes), ZERO)
+    rate = sum((t.amount("rate") for t in taxes), Decimal(0))
+    charged = price * quantity - discount
+    net, gross = (charged - tax, charged) if taxes_included else (charged, charged + tax)
+    line_id = item.ident("id")
+    if kind is LineKind.PRODUCT:
+        sku = item.text("sku") or f"shopify-variant-{item.get('variant_id') or line_id}"
+        description = item.text("name") or item.text("title") or sku
+    else:
+        line_id, sku = f"shipping:{line_id}", "SHIPPING"
+        description = item.text("title") or "Shipping"
+    return OrderLine(
+        line_id=line_id,
+        sku=sku,
+        description=description,
+        quantity=quantity,
+        net=net,
+        vat=tax,
+        gross=gross,
+        vat_rate=rate,
+        kind=kind,
+    )
+
+
+def _customer(order: _Doc) -> Customer:
+    billing = order.child("billing_address")
+    shipping = order.child("shipping_address")
+    person = order.child("customer")
+    address = billing or shipping
+    company = address.text("company").strip() if address else ""
+    named = address or person
+    person_name = ""
+    if named is not None:
+        person_name = f"{named.text('first_name')} {named.text('last_name')}".strip()
+        person_name = person_name or named.text("name").strip()
+    country_source = shipping or billing
+    country = country_source.text("country_code").upper() or None if country_source else None
+    return Customer(
+        name=company or person_name or order.text("email") or "Unknown customer",
+        country=country,
+        vat_id=None,
+        is_business=bool(company),
+        email=order.text("email") or None,
+    )
+
+
+def _shipment(fulfillment: _Doc) -> Shipment | None:
+    if fulfillment.text("status") not in SHIPPED_FULFILLMENT_STATUSES:
+        return None
+    location = fulfillment.get("location_id")
+    return Shipment(
+        shipment_id=fulfillment.ident("id"),
+        shipped_at=fulfillment.time("created_at"),
+        lines=tuple(
+            ShippedLine(line_id=item.ident("id"), quantity=item.quantity("quantity"))
+            for item in fulfillment.children("line_items")
+        ),
+        location_id=None if location is None else str(location),
+    )
+
+
+class _Events:
+    """Builds the events of one delivery with ids derived from Shopify's ids."""
+
+    def __init__(self, delivery: RawDelivery, store: Store, external_order_id: str) -> None:
+        self.delivery = delivery
+        self.ref = OrderRef(
+            uuid=order_uuid(store.id, MARKETPLACE, external_order_id),
+            marketplace=MARKETPLACE,
+            store_id=store.id,
+            external_order_id=external_order_id,
+        )
+        self.prefix = f"shopify:{store.id}:{external_order_id}"
+
+    def make(
+        self,
+        fact: str,
+        occurred_at: datetime,
+        payload: DetailsReported | PaymentCaptured | ShipmentSent | OrderCancelled,
+    ) -> OrderEvent:
+        return OrderEvent(
+            event_id=f"{self.prefix}:{fact}",
+            ref=self.ref,
+            occurred_at=occurred_at,
+            received_at=self.delivery.received_at,
+            source=f"webhook:{self.delivery.delivery_id}",
+            payload=payload,
+        )
+
+    def shipment(self, fulfillment: _Doc) -> OrderEvent | None:
+        shipment = _shipment(fulfillment)
+        if shipment is None:
+            return None
+        return self.make(
+            f"fulfillment:{shipment.shipment_id}", shipment.shipped_at, ShipmentSent(shipment)
+        )
+
+
+def _order_events(delivery: RawDelivery, store: Store, order: _Doc) -> list[OrderEvent]:
+    events = _Events(delivery, store, order.ident("id"))
+    updated_at = order.time("updated_at")
+    taxes_included = order.get("taxes_included") is True
+    line_items = order.children("line_items")
+    if not line_items:
+        raise NormalisationError("$.line_items is empty or missing")
+    lines = tuple(_line(item, taxes_included, LineKind.PRODUCT) for item in line_items) + tuple(
+        _line(item, taxes_included, LineKind.SHIPPING) for item in order.children("shipping_lines")
+    )
+    details = OrderDetails(
+        name=order.text("name") or f"#{order.get('order_number') or order.ident('id')}",
+        currency=order.text("currency").upper() or _missing("$.currency"),
+        customer=_customer(order),
+        lines=lines,
+        placed_at=order.time("created_at"),
+        as_of=updated_at,
+    )
+    result = [
+        events.make(f"details@{updated_at.isoformat()}", updated_at, DetailsReported(details))
+    ]
+    if order.text("financial_status") in PAID_STATUSES:
+        result.append(
+            events.make(f"paid@{updated_at.isoformat()}", updated_at, PaymentCaptured(updated_at))
+        )
+    result.extend(filter(None, (events.shipment(f) for f in order.children("fulfillments"))))
+    cancelled_at = order.opt_time("cancelled_at")
+    if cancelled_at is not None:
+        reason = order.text("cancel_reason") or None
+        result.append(events.make("cancelled", cancelled_at, OrderCancelled(cancelled_at, reason)))
+    return result
+
+
+def _missing(path: str) -> str:
+    raise NormalisationError(f"{path} is missing")
+
+
+def normalise(delivery: RawDelivery, store: Store) -> list[OrderEvent]:
+    """The order events one verified Shopify delivery carries."""
+    body = _parse_body(delivery.body)
+    if delivery.topic in ORDER_TOPICS:
+        return _order_events(delivery, store, body)
+    if delivery.topic in FULFILLMENT_TOPICS:
+        event = _Events(delivery, store, body.ident("order_id")).shipment(body)
+        return [] if event is None else [event]
+    raise NormalisationError(f"Shopify topic {delivery.topic!r} is not handled (yet)")

@@ -1,0 +1,119 @@
+"""Documents the engine emits for downstream services: triggers, audit entries, dead letters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from models.order import Customer, Marketplace, Stage
+
+TRIGGER_SCHEMA = "winkel.trigger/1"
+AUDIT_SCHEMA = "winkel.audit/1"
+ANALYTICS_SCHEMA = "winkel.analytics/1"
+DEAD_LETTER_SCHEMA = "winkel.deadletter/1"
+
+
+class TriggerKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class TriggerScope(StrEnum):
+    ORDER = "order"
+    SHIPMENT = "shipment"
+
+
+class VatScheme(StrEnum):
+    DOMESTIC = "domestic"
+    OSS = "oss"
+    REVERSE_CHARGE = "reverse_charge"
+    EXPORT = "export"
+    MARKETPLACE_COLLECTED = "marketplace_collected"
+    EXEMPT = "exempt"
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerLine:
+    sku: str
+    description: str
+    quantity: int
+    unit_price_net: Decimal
+    vat_rate: Decimal
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class VatTreatment:
+    scheme: VatScheme
+    country: str
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    invoice_trigger_id: UUID
+    invoice_number: str | None = None
+    invoice_date: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    trigger_id: UUID
+    kind: TriggerKind
+    order_uuid: UUID
+    store_id: str
+    company_id: str
+    marketplace: Marketplace
+    external_order_id: str
+    order_name: str
+    scope: TriggerScope
+    shipment_id: str | None
+    currency: str
+    lines: tuple[TriggerLine, ...]
+    vat: VatTreatment
+    totals: Totals
+    customer: Customer
+    costs: tuple[tuple[str, Decimal], ...]
+    corrects: Correction | None
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    entry_id: UUID
+    order_uuid: UUID
+    at: datetime
+    actor: str
+    from_stage: Stage | None
+    to_stage: Stage
+    reason: str
+    source_event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSummary:
+    """The read-model row of one order: what the dashboard list shows."""
+
+    order_uuid: UUID
+    marketplace: Marketplace
+    store_id: str
+    external_order_id: str
+    name: str
+    stage: Stage
+    customer: str
+    country: str | None
+    currency: str
+    total_gross: Decimal
+    updated_at: datetime
