@@ -63,11 +63,12 @@ def apply(
     )
     audit: list[AuditEntry] = []
     actor = event.ref.marketplace.value
+    previous = None if state is None else state.stage
     if refusal is not None:
-        audit.append(_entry(event, len(audit), actor, current.stage, current.stage, refusal))
-    if merged.stage != current.stage:
+        audit.append(_entry(event, len(audit), actor, previous, current.stage, refusal))
+    if merged.stage != previous:
         audit.append(
-            _entry(event, len(audit), actor, current.stage, merged.stage, f"{event.type} received")
+            _entry(event, len(audit), actor, previous, merged.stage, f"{event.type} received")
         )
 
     due = _due_invoices(merged, store, company)

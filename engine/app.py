@@ -1,0 +1,84 @@
+"""The faust application: topics, the per-order table and the agents, wired from the config."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from engine import topics
+from engine.config import Config
+from models.order import Marketplace
+
+log = logging.getLogger(__name__)
+
+APP_ID = "winkel-orders"
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the agents need: the app, its topics and tables, and the configuration."""
+
+    app: faust.App
+    config: Config
+    raw_shopify: Any
+    order_events: Any
+    invoice_triggers: Any
+    audit: Any
+    analytics: Any
+    dead_letter: Any
+    orders: Any
+
+
+def create_app(config: Config, *, store: str = "rocksdb://", processes_web: bool = False) -> Wiring:
+    """Build the faust app for `config`; `store='memory://'` for tests without a disk."""
+    app = faust.App(
+        APP_ID,
+        broker=f"kafka://{config.kafka.bootstrap}",
+        store=store,
+        datadir=str(config.data_dir / "worker"),
+        topic_partitions=config.kafka.partitions,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=processes_web,
+        topic_disable_leader=True,
+        producer_acks=-1,
+        broker_commit_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=True,
+        table_standby_replicas=0,
+    )
+
+    def topic(name: str) -> Any:
+        return app.topic(
+            name,
+            partitions=config.kafka.partitions,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+
+    wiring = Wiring(
+        app=app,
+        config=config,
+        raw_shopify=topic(topics.raw(Marketplace.SHOPIFY)),
+        order_events=topic(topics.ORDER_EVENTS),
+        invoice_triggers=topic(topics.INVOICE_TRIGGERS),
+        audit=topic(topics.AUDIT),
+        analytics=topic(topics.ANALYTICS),
+        dead_letter=topic(topics.DEAD_LETTER),
+        orders=app.Table(
+            "orders",
+            partitions=config.kafka.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            default=None,
+        ),
+    )
+    from agents import normalize, orders, projections  # agents import the wiring type
+
+    normalize.register(wiring)
+    orders.register(wiring)
+    projections.register(wiring)
+    return wiring

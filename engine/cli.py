@@ -1,0 +1,303 @@
+"""`winkel`: run the engine, its parts, the simulator and dead-letter replay (DESIGN.md "CLI")."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlparse
+
+from engine.config import Config, load_config
+from engine.exceptions import ConfigError
+
+log = logging.getLogger("winkel")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(Path(args.config) if args.config else None)
+
+
+# --- worker and web ------------------------------------------------------------------------
+
+
+def worker(args: argparse.Namespace) -> NoReturn:
+    import faust
+
+    from engine import kafka
+    from engine.app import create_app
+
+    config = _config(args)
+    asyncio.run(kafka.ensure_topics(config.kafka))
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    wiring = create_app(config)
+    faust.Worker(wiring.app, loglevel=args.loglevel.upper()).execute_from_commandline()
+
+
+def web_server(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from web.app import create_app
+
+    config = _config(args)
+    web.run_app(
+        create_app(config), host=config.web_host, port=config.web_port, print=None, access_log=None
+    )
+    return 0
+
+
+# --- simulator -----------------------------------------------------------------------------
+
+
+async def _simulate(config: Config, url: str, rate: float, orders: int, seed: int) -> int:
+    import aiohttp
+
+    from engine.simulator import ShopifyStore
+    from models.order import Marketplace
+
+    stores = [s for s in config.stores.values() if s.marketplace is Marketplace.SHOPIFY]
+    if not stores:
+        raise ConfigError("no Shopify store in the config to simulate")
+    fakes = [
+        ShopifyStore(
+            store_id=store.id,
+            shop_domain=store.shop_domain or f"{store.id}.myshopify.com",
+            secret=store.webhook_secrets(os.environ)[0],
+            seed=seed + number,
+        )
+        for number, store in enumerate(stores)
+    ]
+    interval = 1.0 / rate if rate > 0 else 0.0
+    first = 1001 + (seed - 1) * 100_000
+    sent = 0
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        order_id = first
+        while orders == 0 or order_id < first + orders:
+            for delivery in fakes[order_id % len(fakes)].order_story(order_id):
+                target = f"{url.rstrip('/')}/webhooks/shopify/{delivery.store_id}"
+                for attempt in range(1, 6):
+                    try:
+                        async with session.post(
+                            target, data=delivery.body, headers=delivery.headers
+                        ) as response:
+                            if response.status < 500 and response.status != 409:
+                                break
+                    except aiohttp.ClientError as exc:
+                        log.warning("simulator: %s (attempt %d)", exc, attempt)
+                    await asyncio.sleep(0.5 * attempt)
+                sent += 1
+                if interval:
+                    await asyncio.sleep(max(0.0, started + sent * interval - time.monotonic()))
+            order_id += 1
+    return sent
+
+
+def simulate(args: argparse.Namespace) -> int:
+    config = _config(args)
+    url = args.url or f"http://{config.web_host}:{config.web_port}"
+    sent = asyncio.run(_simulate(config, url, args.rate, args.orders, args.seed))
+    print(f"sent {sent} deliveries")
+    return 0
+
+
+# --- replay --------------------------------------------------------------------------------
+
+
+async def _replay(config: Config, only: set[str]) -> int:
+    from aiokafka import AIOKafkaConsumer
+
+    from engine import kafka, topics
+    from models.codec import decode_dead_letter
+
+    consumer = AIOKafkaConsumer(
+        topics.DEAD_LETTER,
+        bootstrap_servers=config.kafka.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    producer = kafka.producer(config.kafka)
+    await consumer.start()
+    await producer.start()
+    replayed = 0
+    try:
+        end = await consumer.end_offsets(list(consumer.assignment()))
+        while [tp for tp, offset in end.items() if await consumer.position(tp) < offset]:
+            batches = await consumer.getmany(timeout_ms=1000)
+            for records in batches.values():
+                for record in records:
+                    letter = decode_dead_letter(record.value)
+                    if only and letter.dead_letter_id not in only:
+                        continue
+                    await producer.send_and_wait(
+                        letter.source_topic, letter.original, key=letter.key
+                    )
+                    replayed += 1
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return replayed
+
+
+def replay(args: argparse.Namespace) -> int:
+    config = _config(args)
+    count = asyncio.run(_replay(config, set(args.ids)))
+    print(f"replayed {count} dead letters to their source topics")
+    return 0
+
+
+# --- all in one ----------------------------------------------------------------------------
+
+
+def _demo_environment(config: Config, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for child processes: throw-away secrets for what the user did not set."""
+    env = dict(environ)
+    for store in config.stores.values():
+        if store.webhook_secret_env and not env.get(store.webhook_secret_env):
+            env[store.webhook_secret_env] = secrets.token_hex(16)
+    if not env.get(config.operator_token_env):
+        env[config.operator_token_env] = secrets.token_urlsafe(18)
+        print(f"operator token for this run: {env[config.operator_token_env]}")
+    return env
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.runtime import (
+        KafkaBroker,
+        ManagedProcess,
+        RedisServer,
+        TansuBroker,
+        java_available,
+        maven_available,
+        port_open,
+        redis_reachable,
+        wait_for_port,
+    )
+
+    config = _config(args)
+    state = config.data_dir.resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    env = _demo_environment(config, os.environ)
+    started: list[object] = []
+    host, _, port = config.kafka.bootstrap.partition(":")
+    if port_open(host, int(port)):
+        print(f"using the Kafka broker already at {config.kafka.bootstrap}")
+    elif java_available() and maven_available():
+        print(f"starting Apache Kafka on {config.kafka.bootstrap} (data in {state / 'kafka'})")
+        broker: KafkaBroker | TansuBroker = KafkaBroker(state / "kafka", port=int(port))
+        broker.start()
+        started.append(broker)
+    else:
+        print(
+            "WARNING: Java 17+ or Maven is missing, so the broker is Tansu, which KEEPS NOTHING "
+            "ACROSS RESTARTS: every order is gone when `winkel run` stops.",
+            file=sys.stderr,
+        )
+        broker = TansuBroker(state / "tansu", port=int(port))
+        broker.start()
+        started.append(broker)
+        env["WINKEL_KAFKA_IDEMPOTENT"] = "false"
+    if redis_reachable(config.redis_url):
+        print(f"using the Redis already at {config.redis_url}")
+    else:
+        redis_port = urlparse(config.redis_url).port or 6379
+        print(f"starting redis-server on port {redis_port}")
+        redis = RedisServer(state / "redis", port=redis_port)
+        redis.start()
+        started.append(redis)
+
+    me = [sys.executable, "-m", "engine.cli"]
+    if args.config:
+        me += ["--config", args.config]
+    logs = state / "logs"
+    children = [
+        ManagedProcess([*me, "worker"], logs / "worker.log", env=env, name="worker"),
+        ManagedProcess([*me, "web"], logs / "web.log", env=env, name="web"),
+    ]
+    wait_for_port(config.web_host, config.web_port, 60, children[1])
+    print(f"dashboard: http://{config.web_host}:{config.web_port}/  (logs in {logs})")
+    if args.demo:
+        children.append(
+            ManagedProcess(
+                [*me, "simulate", "--rate", str(args.rate)],
+                logs / "simulator.log",
+                env=env,
+                name="simulator",
+            )
+        )
+        print(f"demo traffic: {args.rate} Shopify deliveries per second")
+
+    stop = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop:
+            for child in children:
+                if not child.alive() and child.name != "simulator":
+                    print(f"{child.name} exited; see {child.log_path}", file=sys.stderr)
+                    stop = True
+            time.sleep(0.5)
+    finally:
+        print("stopping…")
+        for child in reversed(children):
+            child.terminate(timeout=15)
+        for service in reversed(started):
+            service.stop()  # type: ignore[attr-defined]
+    return 0
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="winkel", description=__doc__)
+    top.add_argument("--config", help="TOML config file (default: $WINKEL_CONFIG or the demo)")
+    top.add_argument("--loglevel", default="info")
+    sub = top.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="broker, Redis, worker and web together")
+    p_run.add_argument("--demo", action="store_true", help="add simulated Shopify traffic")
+    p_run.add_argument("--rate", type=float, default=5.0, help="demo deliveries per second")
+    p_run.set_defaults(handler=run)
+    sub.add_parser("worker", help="the stream processor").set_defaults(handler=worker)
+    sub.add_parser("web", help="webhooks, API and dashboard").set_defaults(handler=web_server)
+    p_sim = sub.add_parser("simulate", help="send signed fake Shopify webhooks")
+    p_sim.add_argument("--url", help="base URL of the web process")
+    p_sim.add_argument(
+        "--rate", type=float, default=5.0, help="deliveries per second (0: flat out)"
+    )
+    p_sim.add_argument("--orders", type=int, default=0, help="orders to simulate (0: forever)")
+    p_sim.add_argument("--seed", type=int, default=1)
+    p_sim.set_defaults(handler=simulate)
+    p_replay = sub.add_parser("replay", help="send dead letters back to their source topics")
+    p_replay.add_argument("ids", nargs="*", help="dead-letter ids (default: all)")
+    p_replay.set_defaults(handler=replay)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        print(f"winkel: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Kafka plumbing shared by the web process, the worker and the CLI (imperative shell)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
+from engine import topics
+from engine.config import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topics(settings: KafkaSettings, timeout: float = 60.0) -> None:
+    """Create every contract topic with the configured partition count (existing ones stay)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            await admin.start()
+            break
+        except KafkaConnectionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in topics.ALL if name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(name, settings.partitions, 1) for name in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # another process created them in the meantime
+            log.info("created topics %s", ", ".join(missing))
+    finally:
+        await admin.close()
+
+
+def producer(settings: KafkaSettings) -> AIOKafkaProducer:
+    """A producer whose `send_and_wait` returns only once every in-sync replica has the record."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap,
+        acks="all",
+        enable_idempotence=settings.idempotent_producer,
+        linger_ms=2,
+        request_timeout_ms=15_000,
+    )

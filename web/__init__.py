@@ -1,0 +1,1 @@
+"""The aiohttp side: webhook ingestor, order API and the live dashboard."""

@@ -1,0 +1,85 @@
+"""Webhook ingestion: verify, dedupe in Redis, write to Kafka, then answer.
+
+A delivery is answered 200 only once the broker has acknowledged it (acks=all), so an answered
+delivery is never lost; a duplicate is answered 200 without a second write.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from engine import topics
+from engine.exceptions import SignatureError
+from engine.marketplaces import shopify
+from engine.readmodel import delivery_key
+from models.codec import encode_raw
+from models.order import Marketplace
+from models.raw import RawDelivery
+from web.state import CONFIG, PRODUCER, REDIS, SECRETS
+
+log = logging.getLogger(__name__)
+
+#: How long a delivery may be "being written" before a retry of it is allowed to write again.
+PENDING_SECONDS = 60
+PENDING, DONE = b"pending", b"done"
+
+
+async def shopify_webhook(request: web.Request) -> web.Response:
+    store_id = request.match_info["store_id"]
+    store = request.app[CONFIG].store(store_id)
+    if store is None or store.marketplace is not Marketplace.SHOPIFY:
+        raise web.HTTPNotFound(text=f"unknown Shopify store {store_id!r}")
+    body = await request.read()
+    try:
+        shopify.verify(body, request.headers, request.app[SECRETS][store.id])
+    except SignatureError as exc:
+        log.warning("rejected delivery for %s from %s: %s", store.id, request.remote, exc)
+        raise web.HTTPUnauthorized(text=str(exc)) from None
+    delivery_id = shopify.delivery_id(request.headers)
+    topic = shopify.topic(request.headers)
+    if delivery_id is None or topic is None:
+        raise web.HTTPBadRequest(text="not a Shopify delivery: webhook id or topic header missing")
+    delivery = RawDelivery(
+        marketplace=Marketplace.SHOPIFY,
+        store_id=store.id,
+        delivery_id=delivery_id,
+        topic=topic,
+        received_at=datetime.now(UTC),
+        headers={
+            name: request.headers[name] for name in shopify.KEPT_HEADERS if name in request.headers
+        },
+        body=body,
+    )
+    return await accept(request.app, delivery)
+
+
+async def accept(app: web.Application, delivery: RawDelivery) -> web.Response:
+    """Write a verified delivery to its raw topic exactly once per delivery id."""
+    redis = app[REDIS]
+    key = delivery_key(delivery.marketplace.value, delivery.store_id, delivery.delivery_id)
+    try:
+        claimed = await redis.set(key, PENDING, nx=True, ex=PENDING_SECONDS)
+        if not claimed:
+            if await redis.get(key) == DONE:
+                return web.json_response({"status": "duplicate"})
+            # Another request is writing this very delivery now; the sender retries later.
+            raise web.HTTPConflict(text="this delivery is being processed")
+    except RedisError as exc:
+        log.error("dedupe store unavailable: %s", exc)
+        raise web.HTTPServiceUnavailable(text="dedupe store unavailable") from None
+    try:
+        await app[PRODUCER].send_and_wait(
+            topics.raw(delivery.marketplace),
+            value=encode_raw(delivery),
+            key=delivery.delivery_id.encode(),
+        )
+    except Exception:
+        log.exception("could not write delivery %s to Kafka", delivery.delivery_id)
+        await redis.delete(key)
+        raise web.HTTPServiceUnavailable(text="could not store the delivery") from None
+    await redis.set(key, DONE, ex=app[CONFIG].dedupe_ttl_seconds)
+    return web.json_response({"status": "accepted"})
