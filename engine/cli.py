@@ -35,6 +35,7 @@ def worker(args: argparse.Namespace) -> NoReturn:
     from engine.app import create_app
 
     config = _config(args)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(kafka.ensure_topics(config.kafka))
     asyncio.set_event_loop(asyncio.new_event_loop())
     wiring = create_app(config)

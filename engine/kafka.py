@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
@@ -15,10 +16,13 @@ from engine.config import KafkaSettings
 log = logging.getLogger(__name__)
 
 
-async def ensure_topics(settings: KafkaSettings, timeout: float = 60.0) -> None:
-    """Create every contract topic with the configured partition count (existing ones stay)."""
+async def ensure_topics(settings: KafkaSettings, patience: float = 60.0) -> None:
+    """Create every contract topic with the configured partition count (existing ones stay).
+
+    Waits up to `patience` seconds for the broker, which may still be starting.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + patience
     while True:
         try:
             await admin.start()
@@ -31,12 +35,11 @@ async def ensure_topics(settings: KafkaSettings, timeout: float = 60.0) -> None:
         existing = set(await admin.list_topics())
         missing = [name for name in topics.ALL if name not in existing]
         if missing:
-            try:
+            # Another process may create them in the meantime; that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [NewTopic(name, settings.partitions, 1) for name in missing]
                 )
-            except TopicAlreadyExistsError:
-                pass  # another process created them in the meantime
             log.info("created topics %s", ", ".join(missing))
     finally:
         await admin.close()

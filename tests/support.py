@@ -1,0 +1,186 @@
+"""Test harness: real engine processes on a real broker and Redis, and ways to read results."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord
+
+from engine.runtime import ManagedProcess, free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "test-shopify-secret"
+OPERATOR_TOKEN = "test-operator-token"
+T = TypeVar("T")
+
+TEST_CONFIG = """
+[kafka]
+partitions = {partitions}
+
+[[companies]]
+id = "acme-nl"
+name = "Acme Webwinkel B.V."
+country = "NL"
+vat_id = "NL004495445B01"
+oss_registered = true
+
+[[stores]]
+id = "shop-order"
+company_id = "acme-nl"
+marketplace = "shopify"
+invoice_granularity = "per_order"
+shop_domain = "acme.myshopify.com"
+webhook_secret_env = "TEST_SHOPIFY_SECRET"
+
+[[stores]]
+id = "shop-shipment"
+company_id = "acme-nl"
+marketplace = "shopify"
+invoice_granularity = "per_shipment"
+shop_domain = "acme-eu.myshopify.com"
+webhook_secret_env = "TEST_SHOPIFY_SECRET"
+"""
+
+
+def write_config(directory: Path, partitions: int = 4) -> Path:
+    path = directory / "winkel.toml"
+    path.write_text(TEST_CONFIG.format(partitions=partitions))
+    return path
+
+
+@dataclass
+class Stack:
+    """Worker and web processes of the engine, pointed at one broker and one Redis."""
+
+    root: Path
+    bootstrap: str
+    redis_url: str
+    partitions: int = 4
+    web_port: int = field(default_factory=free_port)
+    workers: list[ManagedProcess] = field(default_factory=list)
+    web: ManagedProcess | None = None
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.config = write_config(self.root, self.partitions)
+
+    def env(self, data_dir: Path) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            WINKEL_CONFIG=str(self.config),
+            WINKEL_KAFKA_BOOTSTRAP=self.bootstrap,
+            WINKEL_REDIS_URL=self.redis_url,
+            WINKEL_DATA_DIR=str(data_dir),
+            WINKEL_WEB_PORT=str(self.web_port),
+            TEST_SHOPIFY_SECRET=SECRET,
+            WINKEL_OPERATOR_TOKEN=OPERATOR_TOKEN,
+        )
+        return env
+
+    def _spawn(self, command: str, name: str, data_dir: Path) -> ManagedProcess:
+        return ManagedProcess(
+            [sys.executable, "-m", "engine.cli", command],
+            self.root / "logs" / f"{name}.log",
+            env=self.env(data_dir),
+            cwd=ROOT,
+            name=name,
+        )
+
+    def start_worker(self, name: str = "worker", data_dir: Path | None = None) -> ManagedProcess:
+        process = self._spawn("worker", name, data_dir or self.root / name)
+        self.workers.append(process)
+        return process
+
+    def start_web(self) -> ManagedProcess:
+        self.web = self._spawn("web", "web", self.root / "web")
+        wait_for_port("127.0.0.1", self.web_port, 60, self.web)
+        return self.web
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def stop(self) -> None:
+        for process in [*self.workers, *filter(None, [self.web])]:
+            if process.alive():
+                process.terminate(timeout=20)
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of `topic` up to its current end, in partition order."""
+    tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+    if not tps:
+        return []
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        while True:
+            remaining = [tp for tp in tps if await consumer.position(tp) < end[tp]]
+            if not remaining:
+                return records
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=10_000)
+            for batch in batches.values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if description["error_code"]:
+        return []
+    return sorted(partition["partition"] for partition in description["partitions"])
+
+
+def read(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    return asyncio.run(read_topic(bootstrap, topic))
+
+
+async def wait_until(
+    probe: Callable[[], Any], patience: float, interval: float = 0.5, what: str = "condition"
+) -> Any:
+    """Await `probe()` (sync or async) until it returns something truthy."""
+    deadline = time.monotonic() + patience
+    while True:
+        result = probe()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {patience}s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def latest_by_key(records: list[ConsumerRecord[bytes, bytes]]) -> Mapping[bytes, bytes]:
+    """The compacted view of a changelog: the last value per key."""
+    latest: dict[bytes, bytes] = {}
+    for record in records:
+        if record.key is not None and record.value is not None:
+            latest[record.key] = record.value
+    return latest
+
+
+def tails(stack: Stack) -> Iterator[str]:
+    for process in [*stack.workers, *filter(None, [stack.web])]:
+        yield f"--- {process.name} ---\n{process.log_tail()}"
