@@ -63,6 +63,8 @@ class KafkaSettings:
     partitions: int = 8
     # Tansu has no idempotent producer (DESIGN.md); Apache Kafka does.
     idempotent_producer: bool = True
+    # How soon a worker that died without leaving is noticed and its partitions handed over.
+    session_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,7 @@ def parse_config(document: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         kafka=KafkaSettings(
             bootstrap=env.get("WINKEL_KAFKA_BOOTSTRAP", kafka.get("bootstrap", "127.0.0.1:9092")),
             partitions=int(kafka.get("partitions", 8)),
+            session_timeout_seconds=float(kafka.get("session_timeout_seconds", 10.0)),
             idempotent_producer=env.get(
                 "WINKEL_KAFKA_IDEMPOTENT", str(kafka.get("idempotent_producer", True))
             ).lower()

@@ -73,9 +73,10 @@ def apply(
 
     due = _due_invoices(merged, store, company)
     if due:
+        records = (*merged.invoices, *(record for record, _ in due))
         invoiced = replace(
             merged,
-            invoices=merged.invoices + tuple(record for record, _ in due),
+            invoices=tuple(sorted(records, key=lambda r: (r.invoiced_at, str(r.trigger_id)))),
         )
         invoiced = replace(invoiced, stage=_stage(invoiced))
         if invoiced.stage != merged.stage:
@@ -204,7 +205,9 @@ def _due_shipment_invoices(
 ) -> list[tuple[InvoiceRecord, Trigger]]:
     """One invoice per shipment, holding only that shipment's units.
 
-    Charges that ship with nothing (delivery costs) go on the first shipment's invoice.
+    Charges that ship with nothing (delivery costs) go on the first invoice emitted. Shipments
+    reported out of their time order can therefore split lines and charges differently over
+    the same invoice ids; the ids and the totals are the same whatever the order.
     """
     assert state.details is not None
     ordered = {line.line_id: line.quantity for line in state.details.lines}
@@ -217,10 +220,13 @@ def _due_shipment_invoices(
     done = {record.trigger_id for record in state.invoices}
     due: list[tuple[InvoiceRecord, Trigger]] = []
     for shipment in state.shipments:
-        quantities: dict[str, int] = {}
+        in_box: Counter[str] = Counter()
         for shipped in shipment.lines:
-            room = ordered.get(shipped.line_id, 0) - invoiced[shipped.line_id]
-            quantities[shipped.line_id] = min(shipped.quantity, room)
+            in_box[shipped.line_id] += shipped.quantity
+        quantities = {
+            line_id: min(units, ordered.get(line_id, 0) - invoiced[line_id])
+            for line_id, units in in_box.items()
+        }
         if not state.invoices and not due:
             quantities.update({k: v - invoiced[k] for k, v in charges.items()})
         trigger = trigger_builder.invoice_trigger(

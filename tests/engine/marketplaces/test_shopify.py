@@ -1,0 +1,174 @@
+"""Shopify: signature verification and normalisation of documented webhook payloads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import orjson
+import pytest
+
+from engine.config import InvoiceGranularity, Store
+from engine.exceptions import NormalisationError, SignatureError
+from engine.marketplaces import shopify
+from models.events import DetailsReported, OrderCancelled, PaymentCaptured, ShipmentSent
+from models.order import LineKind, Marketplace
+from models.raw import RawDelivery
+from tests import shopify_payloads as shop
+
+STORE = Store("shop-order", "acme-nl", Marketplace.SHOPIFY, InvoiceGranularity.PER_ORDER)
+RECEIVED = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+
+# Computed with `printf '{"id":1}' | openssl dgst -sha256 -hmac hush -binary | base64`.
+OPENSSL_VECTOR = "VnKUjZsLuN5iZWjn5EntcBVCF9kMN43LglzCE1/GSeY="
+
+
+def delivery(topic: str, document: object) -> RawDelivery:
+    body = document if isinstance(document, bytes) else orjson.dumps(document)
+    return RawDelivery(Marketplace.SHOPIFY, STORE.id, "d-1", topic, RECEIVED, {}, body)
+
+
+class TestSignature:
+    def test_sign_matches_an_independent_hmac(self) -> None:
+        assert shopify.sign(b'{"id":1}', b"hush") == OPENSSL_VECTOR
+
+    def test_verify_accepts_the_shopify_header(self) -> None:
+        shopify.verify(b'{"id":1}', {shopify.SIGNATURE_HEADER: OPENSSL_VECTOR}, [b"hush"])
+
+    def test_verify_accepts_either_secret_during_a_rotation(self) -> None:
+        headers = {shopify.SIGNATURE_HEADER: OPENSSL_VECTOR}
+        shopify.verify(b'{"id":1}', headers, [b"new-secret", b"hush"])
+
+    @pytest.mark.parametrize(
+        ("body", "headers", "secret"),
+        [
+            (b'{"id":2}', {shopify.SIGNATURE_HEADER: OPENSSL_VECTOR}, b"hush"),  # body changed
+            (b'{"id":1}', {shopify.SIGNATURE_HEADER: OPENSSL_VECTOR}, b"other"),  # wrong secret
+            (b'{"id":1}', {}, b"hush"),  # no signature at all
+            (b'{"id":1}', {shopify.SIGNATURE_HEADER: "not-base64!"}, b"hush"),
+        ],
+    )
+    def test_verify_refuses(self, body: bytes, headers: dict[str, str], secret: bytes) -> None:
+        with pytest.raises(SignatureError):
+            shopify.verify(body, headers, [secret])
+
+
+class TestNormalise:
+    def test_an_order_with_taxes_included_splits_gross_into_net_and_vat(self) -> None:
+        events = shopify.normalise(delivery("orders/create", shop.order(1001)), STORE)
+        (details_event,) = events
+        assert isinstance(details_event.payload, DetailsReported)
+        details = details_event.payload.details
+        mug, lamp, shipping = details.lines
+        assert (mug.quantity, mug.gross, mug.vat, mug.net) == (
+            2,
+            Decimal("24.20"),
+            Decimal("4.20"),
+            Decimal("20.00"),
+        )
+        assert mug.vat_rate == Decimal("0.21")
+        assert (lamp.net, lamp.vat) == (Decimal("65.29"), Decimal("13.71"))
+        assert shipping.kind is LineKind.SHIPPING
+        assert (shipping.net, shipping.gross) == (Decimal("4.09"), Decimal("4.95"))
+        assert details.customer.name == "Sanne de Vries"
+        assert details.customer.country == "NL"
+        assert details.as_of == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # +01:00 -> UTC
+
+    def test_an_order_with_taxes_excluded_adds_vat_on_top(self) -> None:
+        document = shop.order(1002, taxes_included=False)
+        (event,) = shopify.normalise(delivery("orders/create", document), STORE)
+        assert isinstance(event.payload, DetailsReported)
+        mug = event.payload.details.lines[0]
+        assert (mug.net, mug.vat, mug.gross) == (
+            Decimal("24.20"),
+            Decimal("4.20"),
+            Decimal("28.40"),
+        )
+
+    def test_discounts_reduce_the_line(self) -> None:
+        item = dict(
+            shop.MUG,
+            discount_allocations=[{"amount": "2.42"}],
+            tax_lines=[{"price": "3.78", "rate": 0.21}],
+        )
+        document = shop.order(1003, line_items=[item], shipping_lines=[])
+        (event,) = shopify.normalise(delivery("orders/create", document), STORE)
+        assert isinstance(event.payload, DetailsReported)
+        (mug,) = event.payload.details.lines
+        assert (mug.gross, mug.vat, mug.net) == (
+            Decimal("21.78"),
+            Decimal("3.78"),
+            Decimal("18.00"),
+        )
+
+    def test_a_company_billing_address_marks_a_business_customer(self) -> None:
+        document = shop.order(1004, company="Bakker Interieur B.V.", country="be")
+        (event,) = shopify.normalise(delivery("orders/create", document), STORE)
+        assert isinstance(event.payload, DetailsReported)
+        customer = event.payload.details.customer
+        assert (customer.name, customer.is_business, customer.country) == (
+            "Bakker Interieur B.V.",
+            True,
+            "BE",
+        )
+
+    def test_a_paid_fulfilled_order_carries_payment_and_shipment(self) -> None:
+        fulfillment = shop.fulfillment(1005, 1, [(10050 + 501, 2), (10050 + 502, 1)])
+        document = shop.order(1005, financial_status="paid", fulfillments=[fulfillment])
+        events = shopify.normalise(delivery("orders/fulfilled", document), STORE)
+        kinds = [type(e.payload) for e in events]
+        assert kinds == [DetailsReported, PaymentCaptured, ShipmentSent]
+        shipment = events[2].payload
+        assert isinstance(shipment, ShipmentSent)
+        assert [(s.line_id, s.quantity) for s in shipment.shipment.lines] == [
+            ("10551", 2),
+            ("10552", 1),
+        ]
+        assert shipment.shipment.location_id == "70001"
+
+    def test_the_same_fulfillment_from_two_topics_is_one_event(self) -> None:
+        fulfillment = shop.fulfillment(1006, 1, [(10060 + 501, 2)])
+        from_order = shopify.normalise(
+            delivery("orders/fulfilled", shop.order(1006, fulfillments=[fulfillment])), STORE
+        )
+        (from_topic,) = shopify.normalise(delivery("fulfillments/create", fulfillment), STORE)
+        assert from_topic.event_id == from_order[-1].event_id
+        assert from_topic.ref == from_order[-1].ref
+
+    def test_cancelled_and_failed_fulfillments(self) -> None:
+        failed = dict(shop.fulfillment(1007, 1, [(10070 + 501, 2)]), status="cancelled")
+        document = shop.order(1007, cancelled_at="2026-11-02T11:00:00Z", fulfillments=[failed])
+        events = shopify.normalise(delivery("orders/cancelled", document), STORE)
+        assert [type(e.payload) for e in events] == [DetailsReported, OrderCancelled]
+        cancel = events[1].payload
+        assert isinstance(cancel, OrderCancelled)
+        assert cancel.reason == "customer"
+
+    def test_unknown_extra_fields_are_ignored(self) -> None:
+        document = dict(shop.order(1008), brand_new_field={"x": 1}, note_attributes=[])
+        assert shopify.normalise(delivery("orders/create", document), STORE)
+
+    @pytest.mark.parametrize(
+        ("topic", "body", "reason"),
+        [
+            ("orders/create", b"{not json", "not JSON"),
+            ("orders/create", b"[1, 2]", "not a JSON object"),
+            ("orders/create", orjson.dumps({**shop.order(1), "line_items": []}), "line_items"),
+            ("orders/create", orjson.dumps({**shop.order(1), "updated_at": None}), "updated_at"),
+            ("orders/create", orjson.dumps({**shop.order(1), "currency": None}), "currency"),
+            (
+                "orders/create",
+                orjson.dumps({**shop.order(1), "line_items": [{**shop.MUG, "price": "abc"}]}),
+                "price",
+            ),
+            (
+                "orders/create",
+                orjson.dumps({**shop.order(1), "line_items": [{**shop.MUG, "quantity": -1}]}),
+                "quantity",
+            ),
+            ("customers/create", orjson.dumps({"id": 1}), "not handled"),
+        ],
+    )
+    def test_what_cannot_be_understood_says_why(self, topic: str, body: bytes, reason: str) -> None:
+        with pytest.raises(NormalisationError, match=reason):
+            shopify.normalise(delivery(topic, body), STORE)

@@ -1,0 +1,113 @@
+"""Kafka documents round-trip exactly, and malformed ones fail with the field's path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import orjson
+import pytest
+
+from engine.identity import order_uuid
+from models.codec import (
+    DecodeError,
+    decode_dead_letter,
+    decode_event,
+    decode_raw,
+    decode_state,
+    encode_dead_letter,
+    encode_event,
+    encode_raw,
+    encode_state,
+)
+from models.events import DetailsReported, OrderEvent, ShipmentSent
+from models.order import (
+    Customer,
+    InvoiceRecord,
+    Marketplace,
+    OrderDetails,
+    OrderLine,
+    OrderRef,
+    OrderState,
+    Shipment,
+    ShippedLine,
+    Stage,
+)
+from models.raw import DeadLetter, RawDelivery
+
+AT = datetime(2026, 11, 2, 9, 30, 0, 123456, tzinfo=UTC)
+REF = OrderRef(order_uuid("s", Marketplace.SHOPIFY, "1"), Marketplace.SHOPIFY, "s", "1")
+LINE = OrderLine(
+    "1", "SKU", "Mug", 2, Decimal("20.00"), Decimal("4.20"), Decimal("24.20"), Decimal("0.21")
+)
+DETAILS = OrderDetails(
+    "#1", "EUR", Customer("Sanne", "NL", "NL123", True, "s@example.com"), (LINE,), AT, AT
+)
+SHIPMENT = Shipment("9", AT, (ShippedLine("1", 2),), "70001")
+
+
+@pytest.mark.parametrize("payload", [DetailsReported(DETAILS), ShipmentSent(SHIPMENT)])
+def test_events_round_trip(payload: DetailsReported | ShipmentSent) -> None:
+    event = OrderEvent("e-1", REF, AT, AT, "webhook:d-1", payload)
+    assert decode_event(encode_event(event)) == event
+
+
+def test_money_is_written_as_decimal_strings_never_floats() -> None:
+    document = orjson.loads(
+        encode_event(OrderEvent("e", REF, AT, AT, "t", DetailsReported(DETAILS)))
+    )
+    line = document["payload"]["details"]["lines"][0]
+    assert (line["net"], line["vat_rate"]) == ("20.00", "0.21")
+    assert document["occurred_at"] == "2026-11-02T09:30:00.123456Z"
+
+
+def test_state_round_trips() -> None:
+    state = OrderState(
+        ref=REF,
+        stage=Stage.INVOICED,
+        details=DETAILS,
+        paid_at=AT,
+        shipments=(SHIPMENT,),
+        invoices=(InvoiceRecord(REF.uuid, AT, (ShippedLine("1", 2),)),),
+        last_changed_at=AT,
+        applied_event_ids=("a", "b"),
+    )
+    assert decode_state(encode_state(state)) == state
+
+
+@pytest.mark.parametrize("body", [b'{"id": 1}', b"\xff\xfe not utf-8 \x00"])
+def test_raw_deliveries_keep_their_bytes_exactly(body: bytes) -> None:
+    delivery = RawDelivery(
+        Marketplace.SHOPIFY,
+        "s",
+        "d-1",
+        "orders/create",
+        AT,
+        {"X-Shopify-Topic": "orders/create"},
+        body,
+    )
+    assert decode_raw(encode_raw(delivery)) == delivery
+
+
+def test_dead_letters_round_trip() -> None:
+    letter = DeadLetter("t:0:5", "winkel.raw.shopify", 0, 5, b"k", "body is not JSON", AT, b"\x00x")
+    assert decode_dead_letter(encode_dead_letter(letter)) == letter
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.pop("event_id"), r"\$.event_id is missing"),
+        (lambda d: d.update(schema="other/1"), "expected schema"),
+        (lambda d: d["payload"]["details"]["lines"][0].update(net="1,5"), r"lines\[0\].net"),
+        (lambda d: d.update(occurred_at="2026-11-02T09:30:00"), "no UTC offset"),
+        (lambda d: d.update(type="teleported"), "unknown event type"),
+    ],
+)
+def test_malformed_events_name_what_is_wrong(mutate: object, message: str) -> None:
+    document = orjson.loads(
+        encode_event(OrderEvent("e", REF, AT, AT, "t", DetailsReported(DETAILS)))
+    )
+    mutate(document)  # type: ignore[operator]
+    with pytest.raises(DecodeError, match=message):
+        decode_event(orjson.dumps(document))
