@@ -6,17 +6,22 @@ import argparse
 import asyncio
 import logging
 import os
+import random
 import secrets
 import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlparse
 
 from engine.config import Config, load_config
 from engine.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from engine.simulator import Delivery
 
 log = logging.getLogger("winkel")
 
@@ -57,7 +62,23 @@ def web_server(args: argparse.Namespace) -> int:
 # --- simulator -----------------------------------------------------------------------------
 
 
-async def _simulate(config: Config, url: str, rate: float, orders: int, seed: int) -> int:
+async def _post(session: Any, url: str, delivery: Delivery) -> None:
+    """Deliver like Shopify does: retry on failure with a growing pause."""
+    target = f"{url.rstrip('/')}/webhooks/shopify/{delivery.store_id}"
+    for attempt in range(1, 6):
+        try:
+            async with session.post(target, data=delivery.body, headers=delivery.headers) as reply:
+                if reply.status < 500 and reply.status != 409:
+                    return
+        except OSError as exc:  # aiohttp's connection errors are OSErrors
+            log.warning("simulator: %s (attempt %d)", exc, attempt)
+        await asyncio.sleep(0.5 * attempt)
+
+
+async def _simulate(
+    config: Config, url: str, rate: float, orders: int, seed: int, in_flight: int
+) -> int:
+    """Send order stories, several interleaved as in a real shop, at `rate` deliveries/s."""
     import aiohttp
 
     from engine.simulator import ShopifyStore
@@ -72,39 +93,34 @@ async def _simulate(config: Config, url: str, rate: float, orders: int, seed: in
             shop_domain=store.shop_domain or f"{store.id}.myshopify.com",
             secret=store.webhook_secrets(os.environ)[0],
             seed=seed + number,
+            start=datetime.now(UTC) - timedelta(days=1),
         )
         for number, store in enumerate(stores)
     ]
+    pick = random.Random(seed)  # noqa: S311 - repeatable traffic, not secrets
     interval = 1.0 / rate if rate > 0 else 0.0
     first = 1001 + (seed - 1) * 100_000
-    sent = 0
-    started = time.monotonic()
+    next_order, sent, started = first, 0, time.monotonic()
+    stories: list[list[Delivery]] = []
     async with aiohttp.ClientSession() as session:
-        order_id = first
-        while orders == 0 or order_id < first + orders:
-            for delivery in fakes[order_id % len(fakes)].order_story(order_id):
-                target = f"{url.rstrip('/')}/webhooks/shopify/{delivery.store_id}"
-                for attempt in range(1, 6):
-                    try:
-                        async with session.post(
-                            target, data=delivery.body, headers=delivery.headers
-                        ) as response:
-                            if response.status < 500 and response.status != 409:
-                                break
-                    except aiohttp.ClientError as exc:
-                        log.warning("simulator: %s (attempt %d)", exc, attempt)
-                    await asyncio.sleep(0.5 * attempt)
-                sent += 1
-                if interval:
-                    await asyncio.sleep(max(0.0, started + sent * interval - time.monotonic()))
-            order_id += 1
+        while stories or orders == 0 or next_order < first + orders:
+            while len(stories) < in_flight and (orders == 0 or next_order < first + orders):
+                stories.append(fakes[next_order % len(fakes)].order_story(next_order))
+                next_order += 1
+            story = pick.choice(stories)
+            await _post(session, url, story.pop(0))
+            if not story:
+                stories.remove(story)
+            sent += 1
+            if interval:
+                await asyncio.sleep(max(0.0, started + sent * interval - time.monotonic()))
     return sent
 
 
 def simulate(args: argparse.Namespace) -> int:
     config = _config(args)
     url = args.url or f"http://{config.web_host}:{config.web_port}"
-    sent = asyncio.run(_simulate(config, url, args.rate, args.orders, args.seed))
+    sent = asyncio.run(_simulate(config, url, args.rate, args.orders, args.seed, args.in_flight))
     print(f"sent {sent} deliveries")
     return 0
 
@@ -162,11 +178,14 @@ def _demo_environment(config: Config, environ: Mapping[str, str]) -> dict[str, s
     """The environment for child processes: throw-away secrets for what the user did not set."""
     env = dict(environ)
     for store in config.stores.values():
-        if store.webhook_secret_env and not env.get(store.webhook_secret_env):
-            env[store.webhook_secret_env] = secrets.token_hex(16)
-    if not env.get(config.operator_token_env):
-        env[config.operator_token_env] = secrets.token_urlsafe(18)
-        print(f"operator token for this run: {env[config.operator_token_env]}")
+        variable = store.webhook_secret_env
+        if variable and not env.get(variable):
+            env[variable] = secrets.token_hex(16)
+            print(f"webhook secret for this run: {variable}={env[variable]}")
+    token = config.operator_token_env
+    if not env.get(token):
+        env[token] = secrets.token_urlsafe(18)
+        print(f"operator token for this run: {token}={env[token]}")
     return env
 
 
@@ -281,6 +300,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p_sim.add_argument("--orders", type=int, default=0, help="orders to simulate (0: forever)")
     p_sim.add_argument("--seed", type=int, default=1)
+    p_sim.add_argument("--in-flight", type=int, default=12, help="orders interleaved at once")
     p_sim.set_defaults(handler=simulate)
     p_replay = sub.add_parser("replay", help="send dead letters back to their source topics")
     p_replay.add_argument("ids", nargs="*", help="dead-letter ids (default: all)")

@@ -173,7 +173,7 @@ def parse_config(document: Mapping[str, Any], env: Mapping[str, str]) -> Config:
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
     environ = os.environ if env is None else env
-    chosen = path or Path(environ.get("WINKEL_CONFIG", DEMO_CONFIG))
+    chosen = path or Path(environ.get("WINKEL_CONFIG") or DEMO_CONFIG)
     try:
         document = tomllib.loads(chosen.read_text())
     except FileNotFoundError:
