@@ -8,7 +8,7 @@ from typing import Any
 
 import faust
 
-from engine import topics
+from engine import kafka, topics
 from engine.config import Config
 from models.order import Marketplace
 
@@ -32,7 +32,7 @@ class Wiring:
     orders: Any
 
 
-def create_app(config: Config, *, store: str = "rocksdb://", processes_web: bool = False) -> Wiring:
+def create_app(config: Config, *, store: str = "rocksdb://") -> Wiring:
     """Build the faust app for `config`; `store='memory://'` for tests without a disk."""
     app = faust.App(
         APP_ID,
@@ -42,9 +42,10 @@ def create_app(config: Config, *, store: str = "rocksdb://", processes_web: bool
         topic_partitions=config.kafka.partitions,
         key_serializer="raw",
         value_serializer="raw",
-        web_enabled=processes_web,
+        web_enabled=False,  # the engine's own web process serves HTTP
         topic_disable_leader=True,
         producer_acks=-1,
+        producer_max_request_size=kafka.MAX_RECORD_BYTES,
         broker_commit_interval=1.0,
         broker_session_timeout=config.kafka.session_timeout_seconds,
         broker_heartbeat_interval=config.kafka.session_timeout_seconds / 5,

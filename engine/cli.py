@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -21,6 +22,7 @@ from engine.config import Config, load_config
 from engine.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from engine.runtime import ManagedProcess
     from engine.simulator import Delivery
 
 log = logging.getLogger("winkel")
@@ -190,71 +192,11 @@ def _demo_environment(config: Config, environ: Mapping[str, str]) -> dict[str, s
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.runtime import (
-        KafkaBroker,
-        ManagedProcess,
-        RedisServer,
-        TansuBroker,
-        java_available,
-        maven_available,
-        port_open,
-        redis_reachable,
-        wait_for_port,
-    )
-
+    """Everything on the contract defaults; Ctrl-C stops what it started, in reverse order."""
     config = _config(args)
     state = config.data_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
     env = _demo_environment(config, os.environ)
-    started: list[object] = []
-    host, _, port = config.kafka.bootstrap.partition(":")
-    if port_open(host, int(port)):
-        print(f"using the Kafka broker already at {config.kafka.bootstrap}")
-    elif java_available() and maven_available():
-        print(f"starting Apache Kafka on {config.kafka.bootstrap} (data in {state / 'kafka'})")
-        broker: KafkaBroker | TansuBroker = KafkaBroker(state / "kafka", port=int(port))
-        broker.start()
-        started.append(broker)
-    else:
-        print(
-            "WARNING: Java 17+ or Maven is missing, so the broker is Tansu, which KEEPS NOTHING "
-            "ACROSS RESTARTS: every order is gone when `winkel run` stops.",
-            file=sys.stderr,
-        )
-        broker = TansuBroker(state / "tansu", port=int(port))
-        broker.start()
-        started.append(broker)
-        env["WINKEL_KAFKA_IDEMPOTENT"] = "false"
-    if redis_reachable(config.redis_url):
-        print(f"using the Redis already at {config.redis_url}")
-    else:
-        redis_port = urlparse(config.redis_url).port or 6379
-        print(f"starting redis-server on port {redis_port}")
-        redis = RedisServer(state / "redis", port=redis_port)
-        redis.start()
-        started.append(redis)
-
-    me = [sys.executable, "-m", "engine.cli"]
-    if args.config:
-        me += ["--config", args.config]
-    logs = state / "logs"
-    children = [
-        ManagedProcess([*me, "worker"], logs / "worker.log", env=env, name="worker"),
-        ManagedProcess([*me, "web"], logs / "web.log", env=env, name="web"),
-    ]
-    wait_for_port(config.web_host, config.web_port, 60, children[1])
-    print(f"dashboard: http://{config.web_host}:{config.web_port}/  (logs in {logs})")
-    if args.demo:
-        children.append(
-            ManagedProcess(
-                [*me, "simulate", "--rate", str(args.rate)],
-                logs / "simulator.log",
-                env=env,
-                name="simulator",
-            )
-        )
-        print(f"demo traffic: {args.rate} Shopify deliveries per second")
-
     stop = False
 
     def _stop(signum: int, frame: object) -> None:
@@ -263,20 +205,80 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    try:
+    with contextlib.ExitStack() as services:
+        _broker(config, state, env, services)
+        _redis(config, state, services)
+        children = _engine_processes(args, config, state, env, services)
+        print("stop with Ctrl-C")
         while not stop:
             for child in children:
                 if not child.alive() and child.name != "simulator":
                     print(f"{child.name} exited; see {child.log_path}", file=sys.stderr)
                     stop = True
             time.sleep(0.5)
-    finally:
         print("stopping…")
-        for child in reversed(children):
-            child.terminate(timeout=15)
-        for service in reversed(started):
-            service.stop()  # type: ignore[attr-defined]
     return 0
+
+
+def _broker(
+    config: Config, state: Path, env: dict[str, str], services: contextlib.ExitStack
+) -> None:
+    from engine.runtime import KafkaBroker, TansuBroker, java_available, maven_available, port_open
+
+    host, _, port = config.kafka.bootstrap.rpartition(":")
+    if port_open(host, int(port)):
+        print(f"using the Kafka broker already at {config.kafka.bootstrap}")
+    elif java_available() and maven_available():
+        print(f"starting Apache Kafka on {config.kafka.bootstrap} (data in {state / 'kafka'})")
+        services.enter_context(KafkaBroker(state / "kafka", port=int(port), host=host))
+    else:
+        print(
+            "WARNING: Java 17+ or Maven is missing, so the broker is Tansu, which KEEPS NOTHING "
+            "ACROSS RESTARTS: every order is gone when `winkel run` stops.",
+            file=sys.stderr,
+        )
+        services.enter_context(TansuBroker(state / "tansu", port=int(port), host=host))
+        env["WINKEL_KAFKA_IDEMPOTENT"] = "false"
+
+
+def _redis(config: Config, state: Path, services: contextlib.ExitStack) -> None:
+    from engine.runtime import RedisServer, redis_reachable
+
+    if redis_reachable(config.redis_url):
+        print(f"using the Redis already at {config.redis_url}")
+        return
+    redis_port = urlparse(config.redis_url).port or 6379
+    print(f"starting redis-server on port {redis_port}")
+    services.enter_context(RedisServer(state / "redis", port=redis_port))
+
+
+def _engine_processes(
+    args: argparse.Namespace,
+    config: Config,
+    state: Path,
+    env: dict[str, str],
+    services: contextlib.ExitStack,
+) -> list[ManagedProcess]:
+    from engine.runtime import ManagedProcess, ensure_port_free, wait_for_port
+
+    ensure_port_free(config.web_host, config.web_port, "the web process")
+    me = [sys.executable, "-m", "engine.cli"]
+    if args.config:
+        me += ["--config", args.config]
+    logs = state / "logs"
+    commands = [("worker", ["worker"]), ("web", ["web"])]
+    if args.demo:
+        commands.append(("simulator", ["simulate", "--rate", str(args.rate)]))
+    children = []
+    for name, command in commands:
+        child = ManagedProcess([*me, *command], logs / f"{name}.log", env=env, name=name)
+        children.append(services.enter_context(child))
+        if name == "web":
+            wait_for_port(config.web_host, config.web_port, 60, child)
+            print(f"dashboard: http://{config.web_host}:{config.web_port}/  (logs in {logs})")
+    if args.demo:
+        print(f"demo traffic: {args.rate} Shopify deliveries per second")
+    return children
 
 
 # --- entry point ---------------------------------------------------------------------------

@@ -15,6 +15,10 @@ from engine.config import KafkaSettings
 
 log = logging.getLogger(__name__)
 
+#: Largest record the engine writes: a raw delivery (bodies up to the web's 2 MiB limit, JSON
+#: escaped) or a dead letter wrapping one. Kafka's default of 1 MiB would refuse them.
+MAX_RECORD_BYTES = 8 * 1024 * 1024
+
 
 async def ensure_topics(settings: KafkaSettings, patience: float = 60.0) -> None:
     """Create every contract topic with the configured partition count (existing ones stay).
@@ -38,7 +42,15 @@ async def ensure_topics(settings: KafkaSettings, patience: float = 60.0) -> None
             # Another process may create them in the meantime; that is fine.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(name, settings.partitions, 1) for name in missing]
+                    [
+                        NewTopic(
+                            name,
+                            settings.partitions,
+                            1,
+                            topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES)},
+                        )
+                        for name in missing
+                    ]
                 )
             log.info("created topics %s", ", ".join(missing))
     finally:
@@ -52,5 +64,6 @@ def producer(settings: KafkaSettings) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=settings.idempotent_producer,
         linger_ms=2,
+        max_request_size=MAX_RECORD_BYTES,
         request_timeout_ms=15_000,
     )

@@ -61,7 +61,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 
 async def list_orders(request: web.Request) -> web.Response:
-    rows = await recent_orders(request, int(request.query.get("limit", SNAPSHOT_SIZE)))
+    try:
+        limit = int(request.query.get("limit", SNAPSHOT_SIZE))
+    except ValueError:
+        raise web.HTTPBadRequest(text="limit must be a whole number") from None
+    rows = await recent_orders(request, max(1, min(limit, 1000)))
     return web.Response(body=_batch("orders", rows), content_type="application/json")
 
 

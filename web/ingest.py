@@ -6,6 +6,7 @@ delivery is never lost; a duplicate is answered 200 without a second write.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -79,7 +80,13 @@ async def accept(app: web.Application, delivery: RawDelivery) -> web.Response:
         )
     except Exception:
         log.exception("could not write delivery %s to Kafka", delivery.delivery_id)
-        await redis.delete(key)
+        # Let the sender's retry write it; if Redis is gone too, the claim expires by itself.
+        with contextlib.suppress(RedisError):
+            await redis.delete(key)
         raise web.HTTPServiceUnavailable(text="could not store the delivery") from None
-    await redis.set(key, DONE, ex=app[CONFIG].dedupe_ttl_seconds)
+    try:
+        await redis.set(key, DONE, ex=app[CONFIG].dedupe_ttl_seconds)
+    except RedisError as exc:
+        # The delivery is safely in Kafka; a retry may write it again, which the worker absorbs.
+        log.warning("could not mark delivery %s done: %s", delivery.delivery_id, exc)
     return web.json_response({"status": "accepted"})

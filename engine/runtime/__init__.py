@@ -10,7 +10,13 @@ from engine.runtime.kafka import (
     maven_available,
     wait_for_kafka_metadata,
 )
-from engine.runtime.processes import ManagedProcess, free_port, port_open, wait_for_port
+from engine.runtime.processes import (
+    ManagedProcess,
+    ensure_port_free,
+    free_port,
+    port_open,
+    wait_for_port,
+)
 from engine.runtime.redis import RedisServer, redis_reachable, redis_server_binary
 from engine.runtime.tansu import TansuBroker, tansu_binary
 
@@ -23,6 +29,7 @@ __all__ = [
     "RuntimeStartError",
     "TansuBroker",
     "default_cache_root",
+    "ensure_port_free",
     "free_port",
     "java_available",
     "kafka_classpath",

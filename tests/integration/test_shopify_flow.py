@@ -262,3 +262,19 @@ async def test_dashboard_websocket_streams_order_updates(stack: Stack, tmp_path:
             names = {o["name"] for o in batch["orders"]}
             if f"#{order_id}" in names:
                 break
+
+
+async def test_body_size_limit(stack: Stack) -> None:
+    order_id = 810009
+    big = shop.order(order_id)
+    big["note"] = "x" * 1_500_000  # a large but legal order (Kafka's default 1 MiB is too small)
+    assert (await post(stack, "shop-order", "orders/create", big)).status == 200
+    too_big = dict(big, note="x" * 2_200_000)
+    assert (await post(stack, "shop-order", "orders/create", too_big)).status == 413
+    await wait_until(lambda: _summary_named(stack, f"#{order_id}"), 60, what="the large order")
+
+
+async def _summary_named(stack: Stack, name: str) -> bool:
+    async with aiohttp.ClientSession() as session, session.get(f"{stack.url}/api/orders") as r:
+        listed = orjson.loads(await r.read())["orders"]
+    return any(o["name"] == name for o in listed)
