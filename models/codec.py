@@ -17,6 +17,7 @@ from uuid import UUID
 
 import orjson
 
+from models.commands import ORDER_COMMAND_SCHEMA, OperatorAction, OperatorCommand
 from models.events import (
     EVENT_TYPES,
     ORDER_EVENT_SCHEMA,
@@ -431,4 +432,27 @@ def decode_dead_letter(data: bytes) -> DeadLetter:
         reason=r.text("reason"),
         failed_at=r.time("failed_at"),
         original=_unpack_bytes(r.obj("original")),
+    )
+
+
+# --- operator commands ---------------------------------------------------------------------
+
+
+def encode_command(command: OperatorCommand) -> bytes:
+    return dumps({"schema": ORDER_COMMAND_SCHEMA, **_top_level(command)})
+
+
+def decode_command(data: bytes) -> OperatorCommand:
+    r = _Reader(loads_object(data))
+    r.expect_schema(ORDER_COMMAND_SCHEMA)
+    reason = r.text("reason").strip()
+    if not reason:
+        raise DecodeError("$.reason must not be empty")
+    return OperatorCommand(
+        command_id=r.text("command_id"),
+        order_uuid=r.uuid("order_uuid"),
+        operator_id=r.text("operator_id"),
+        action=r.enum("action", OperatorAction),
+        reason=reason,
+        issued_at=r.time("issued_at"),
     )
