@@ -1,4 +1,5 @@
-"""Order events -> per-order state in the changelog-backed table, plus triggers and audit."""
+"""Order events, operator commands and invoice-service answers -> per-order state in the
+changelog-backed table, plus triggers, audit entries and read-model summaries."""
 
 from __future__ import annotations
 
@@ -6,18 +7,22 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from agents._deadletter import send_dead_letter
-from engine import lifecycle
+from engine import lifecycle, topics
 from engine.exceptions import WinkelError
 from engine.summary import summarise
 from models.codec import (
     DecodeError,
+    decode_command,
     decode_event,
+    decode_invoice_issued,
     decode_state,
     encode_audit,
     encode_state,
     encode_summary,
     encode_trigger,
 )
+from models.events import InvoiceIssued, OperatorStatusChanged, OrderEvent
+from models.order import DocumentKind, OrderState
 
 if TYPE_CHECKING:
     from engine.app import Wiring
@@ -25,25 +30,58 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def transition(wiring: Wiring, key: bytes, value: bytes) -> lifecycle.Transition:
-    order_event = decode_event(value)
+def _event(topic: str, value: bytes, state: OrderState | None) -> OrderEvent:
+    """The order event a record carries; commands and answers need the order to exist."""
+    if topic == topics.ORDER_EVENTS:
+        return decode_event(value)
+    if topic == topics.ORDER_COMMANDS:
+        command = decode_command(value)
+        if state is None:
+            raise WinkelError(f"operator command for unknown order {command.order_uuid}")
+        return OrderEvent(
+            event_id=f"command:{command.command_id}",
+            ref=state.ref,
+            occurred_at=command.issued_at,
+            received_at=command.issued_at,
+            source=f"operator:{command.operator_id}",
+            payload=OperatorStatusChanged(
+                command.command_id, command.operator_id, command.action, command.reason
+            ),
+        )
+    if topic == topics.INVOICES_ISSUED:
+        order, issued = decode_invoice_issued(value)
+        if state is None:
+            raise WinkelError(f"invoice issued for unknown order {order}")
+        return OrderEvent(
+            event_id=f"invoice-issued:{issued.trigger_id}",
+            ref=state.ref,
+            occurred_at=issued.invoice_date,
+            received_at=issued.invoice_date,
+            source="invoice-service",
+            payload=InvoiceIssued(issued),
+        )
+    raise WinkelError(f"no handler for topic {topic}")
+
+
+def transition(wiring: Wiring, topic: str, key: bytes, value: bytes) -> lifecycle.Transition:
+    stored = wiring.orders.get(key)
+    state = None if stored is None else decode_state(stored)
+    order_event = _event(topic, value, state)
+    if key != str(order_event.ref.uuid).encode():
+        raise WinkelError("record key is not the event's order UUID")
     store = wiring.config.store(order_event.ref.store_id)
     if store is None:
         raise WinkelError(f"unknown store {order_event.ref.store_id!r}")
-    if key != str(order_event.ref.uuid).encode():
-        raise WinkelError("record key is not the event's order UUID")
-    stored = wiring.orders.get(key)
-    state = None if stored is None else decode_state(stored)
     return lifecycle.apply(state, order_event, store, wiring.config.company_of(store))
 
 
 def register(wiring: Wiring) -> None:
-    @wiring.app.agent(wiring.order_events, name="orders")
+    @wiring.app.agent(wiring.order_inputs, name="orders")
     async def orders(stream: Any) -> None:
         async for event in stream.events():
             key: bytes = event.key
             try:
-                result = transition(wiring, key, event.value)
+                result = transition(wiring, event.message.topic, key, event.value)
             except (WinkelError, DecodeError) as exc:
                 await send_dead_letter(wiring.dead_letter, event, str(exc))
                 continue
@@ -55,9 +93,15 @@ def register(wiring: Wiring) -> None:
                 continue
             wiring.orders[key] = encode_state(result.state)
             for trigger in result.triggers:
-                await wiring.invoice_triggers.send(key=key, value=encode_trigger(trigger))
+                target = (
+                    wiring.invoice_triggers
+                    if trigger.kind is DocumentKind.INVOICE
+                    else wiring.credit_note_triggers
+                )
+                await target.send(key=key, value=encode_trigger(trigger))
             for entry in result.audit:
                 await wiring.audit.send(key=key, value=encode_audit(entry))
-            summary = summarise(result.state)
+            store = wiring.config.store(result.state.ref.store_id)
+            summary = None if store is None else summarise(result.state, store)
             if summary is not None:
                 await wiring.analytics.send(key=key, value=encode_summary(summary))

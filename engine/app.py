@@ -25,7 +25,9 @@ class Wiring:
     config: Config
     raw_shopify: Any
     order_events: Any
+    order_inputs: Any  # order events, operator commands and invoice-service answers
     invoice_triggers: Any
+    credit_note_triggers: Any
     audit: Any
     analytics: Any
     dead_letter: Any
@@ -68,7 +70,18 @@ def create_app(config: Config, *, store: str = "rocksdb://") -> Wiring:
         config=config,
         raw_shopify=topic(topics.raw(Marketplace.SHOPIFY)),
         order_events=topic(topics.ORDER_EVENTS),
+        # One stream over three co-partitioned topics (all keyed by order UUID), so everything
+        # about an order is applied in one place, to one table partition.
+        order_inputs=app.topic(
+            topics.ORDER_EVENTS,
+            topics.ORDER_COMMANDS,
+            topics.INVOICES_ISSUED,
+            partitions=config.kafka.partitions,
+            key_serializer="raw",
+            value_serializer="raw",
+        ),
         invoice_triggers=topic(topics.INVOICE_TRIGGERS),
+        credit_note_triggers=topic(topics.CREDIT_NOTE_TRIGGERS),
         audit=topic(topics.AUDIT),
         analytics=topic(topics.ANALYTICS),
         dead_letter=topic(topics.DEAD_LETTER),

@@ -1,41 +1,68 @@
-"""The per-order state machine: apply one normalised event, get the new state and what it caused.
+"""The per-order state machine: apply one event, get the new state and the documents it causes.
 
-Every fact is merged as a set union keyed by the fact's own id (a shipment by its id, payment and
-cancellation once), and an order's details only ever move forward in marketplace time. So any
-duplication and any reordering of the same facts ends in the same state and the same triggers;
-that is what makes at-least-once delivery safe.
+An order is a set of facts (details, payment, shipments, cancellations, returns, refunds) and a
+list of the invoices and credit notes already asked for. Every fact is merged by its own id, and
+an order's details only move forward in marketplace time, so duplicates change nothing and a
+stale retry never rolls an order back. After each merge the engine compares what the facts
+require to be documented with what is documented, and emits the difference:
+
+- an invoice once everything not cancelled has shipped (`per_order`), or per shipment
+  (`per_shipment`); an order called off before that point is never invoiced;
+- a credit note, against one invoice, for every later change that touches invoiced units or
+  money: a cancellation after invoicing, a return received, a refund, a price correction.
+
+docs/lifecycle.md states the rules in words.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
 
 from engine import triggers as trigger_builder
 from engine.config import Company, InvoiceGranularity, Store
-from engine.identity import audit_entry_id
+from engine.identity import audit_entry_id, trigger_id
+from engine.money import ZERO, to_cents
+from models.commands import OperatorAction
 from models.events import (
     DetailsReported,
+    InvoiceIssued,
+    OperatorStatusChanged,
     OrderCancelled,
     OrderEvent,
     PaymentCaptured,
+    RefundIssued,
+    ReturnReceived,
+    ReturnRequested,
     ShipmentSent,
 )
 from models.order import (
-    InvoiceRecord,
+    Cancellation,
+    Document,
+    DocumentKind,
+    DocumentLine,
+    DocumentScope,
     LineKind,
+    LineQuantity,
     OrderDetails,
+    OrderLine,
     OrderState,
-    ShippedLine,
+    Refund,
+    Return,
+    Shipment,
     Stage,
 )
-from models.trigger import AuditEntry, Trigger, TriggerScope
+from models.trigger import AuditEntry, Trigger
 
 #: How many event ids an order remembers; older duplicates are still harmless (see module doc).
 EVENT_ID_MEMORY = 256
 SYSTEM_ACTOR = "system"
+F = TypeVar("F")
+INVOICE_SERVICE_ACTOR = "invoice-service"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,51 +80,43 @@ def apply(
     current = state if state is not None else OrderState(ref=event.ref, stage=Stage.NEW)
     if event.event_id in current.applied_event_ids:
         return Transition(current)
-
+    # Even a fact that changes nothing (a stale retry) is remembered as seen: the id memory is
+    # what the no-loss checks read back from the changelog.
     merged, refusal = _merge(current, event)
+
+    before_documents = _stage(merged)
+    documents = _due_documents(merged, store)
     merged = replace(
         merged,
-        stage=_stage(merged),
+        documents=(*merged.documents, *documents),
         applied_event_ids=(*current.applied_event_ids, event.event_id)[-EVENT_ID_MEMORY:],
         last_changed_at=max(filter(None, (current.last_changed_at, event.occurred_at))),
     )
-    audit: list[AuditEntry] = []
-    actor = event.ref.marketplace.value
+    stage = _stage(merged)
     previous = None if state is None else state.stage
-    if refusal is not None:
-        audit.append(_entry(event, len(audit), actor, previous, current.stage, refusal))
-    if merged.stage != previous:
-        audit.append(
-            _entry(event, len(audit), actor, previous, merged.stage, f"{event.type} received")
-        )
+    if stage != previous:
+        merged = replace(merged, stage=stage, stage_since=event.occurred_at)
 
-    due = _due_invoices(merged, store, company)
-    if due:
-        records = (*merged.invoices, *(record for record, _ in due))
-        invoiced = replace(
-            merged,
-            invoices=tuple(sorted(records, key=lambda r: (r.invoiced_at, str(r.trigger_id)))),
-        )
-        invoiced = replace(invoiced, stage=_stage(invoiced))
-        if invoiced.stage != merged.stage:
-            ids = ", ".join(str(trigger.trigger_id) for _, trigger in due)
-            audit.append(
-                _entry(
-                    event,
-                    len(audit),
-                    SYSTEM_ACTOR,
-                    merged.stage,
-                    invoiced.stage,
-                    f"invoice trigger emitted: {ids}",
-                )
-            )
-        merged = invoiced
-    return Transition(
-        state=merged,
-        triggers=tuple(trigger for _, trigger in due),
-        audit=tuple(audit),
-        changed=True,
-    )
+    actor = _actor(event)
+    audit: list[AuditEntry] = []
+
+    def note(who: str, frm: Stage | None, to: Stage, reason: str) -> None:
+        audit.append(_entry(event, len(audit), who, frm, to, reason))
+
+    if refusal is not None:
+        note(actor, previous, previous or Stage.NEW, refusal)
+    # An operator's accepted action is audited even where the stage stays the same.
+    operator_acted = refusal is None and isinstance(event.payload, OperatorStatusChanged)
+    if before_documents != previous or operator_acted:
+        note(actor, previous, before_documents, _reason(event))
+    if stage != before_documents:
+        kinds = ", ".join(f"{d.kind.value} {d.trigger_id}" for d in documents)
+        note(SYSTEM_ACTOR, before_documents, stage, f"emitted {kinds}")
+    built = tuple(trigger_builder.build(merged, document, store, company) for document in documents)
+    return Transition(state=merged, triggers=built, audit=tuple(audit), changed=True)
+
+
+# --- merging facts -------------------------------------------------------------------------
 
 
 def _merge(state: OrderState, event: OrderEvent) -> tuple[OrderState, str | None]:
@@ -110,64 +129,216 @@ def _merge(state: OrderState, event: OrderEvent) -> tuple[OrderState, str | None
             first = paid_at if state.paid_at is None else min(state.paid_at, paid_at)
             return replace(state, paid_at=first), None
         case ShipmentSent(shipment=shipment):
-            known = {s.shipment_id for s in state.shipments}
-            if shipment.shipment_id in known:
+            return replace(state, shipments=_add(state.shipments, shipment, _shipment_key)), None
+        case OrderCancelled(cancellation=cancellation):
+            merged = _add(state.cancellations, cancellation, _cancellation_key)
+            return replace(state, cancellations=merged), None
+        case ReturnRequested(request=request):
+            return replace(state, return_requests=_add(state.return_requests, request, _key)), None
+        case ReturnReceived(received=received):
+            return replace(state, returns=_add(state.returns, received, _key)), None
+        case RefundIssued(refund=refund):
+            return replace(state, refunds=_add(state.refunds, refund, _refund_key)), None
+        case InvoiceIssued(issued=issued):
+            known = {i.trigger_id for i in state.issued}
+            if issued.trigger_id in known:
                 return state, None
-            shipments = tuple(
-                sorted((*state.shipments, shipment), key=lambda s: (s.shipped_at, s.shipment_id))
-            )
-            return replace(state, shipments=shipments), None
-        case OrderCancelled(cancelled_at=cancelled_at, reason=reason):
-            if state.cancelled_at is not None and state.cancelled_at <= cancelled_at:
-                return state, None
-            return replace(state, cancelled_at=cancelled_at, cancel_reason=reason), None
+            if issued.trigger_id not in {d.trigger_id for d in state.documents}:
+                return state, f"refused: {issued.trigger_id} is no trigger of this order"
+            return replace(state, issued=(*state.issued, issued)), None
+        case OperatorStatusChanged():
+            return _operator(state, event, payload)
+
+
+def _key(item: Return) -> tuple[datetime, str]:
+    return item.at, item.return_id
+
+
+def _shipment_key(item: Shipment) -> tuple[datetime, str]:
+    return item.shipped_at, item.shipment_id
+
+
+def _cancellation_key(item: Cancellation) -> tuple[datetime, str]:
+    return item.cancelled_at, item.cancellation_id
+
+
+def _refund_key(item: Refund) -> tuple[datetime, str]:
+    return item.refunded_at, item.refund_id
+
+
+def _add(items: tuple[F, ...], item: F, key: Callable[[F], tuple[datetime, str]]) -> tuple[F, ...]:
+    """Add a fact unless one with its id is known; kept in (time, id) order."""
+    if any(key(known)[1] == key(item)[1] for known in items):
+        return items
+    return tuple(sorted((*items, item), key=key))
 
 
 def _merge_details(state: OrderState, details: OrderDetails) -> tuple[OrderState, str | None]:
     known = state.details
     if known is not None and details.as_of <= known.as_of:
         return state, None  # a stale delivery (e.g. a retry carrying its original payload)
-    if known is not None and state.locked and details.lines != known.lines:
-        return (
-            replace(state, details=replace(known, as_of=details.as_of)),
-            "refused: the order is invoiced, its lines are locked; "
-            "a change to them needs a credit note",
+    if known is None or not state.locked:
+        return replace(state, details=details), None
+    # Invoiced: what is on an invoice stays as invoiced. A lower price becomes a credit note
+    # (see _price_corrections); anything else that would rewrite invoiced data is refused.
+    invoiced = _units(state, DocumentKind.INVOICE)
+    old_lines = {line.line_id: line for line in known.lines}
+    refused: list[str] = []
+    lines: list[OrderLine] = []
+    for line in details.lines:
+        old = old_lines.get(line.line_id)
+        if old is None or not invoiced[line.line_id] or _at_most_cheaper(old, line):
+            lines.append(line)
+        else:
+            lines.append(old)
+            refused.append(f"line {line.line_id}")
+    kept_ids = {line.line_id for line in details.lines}
+    lines.extend(
+        old for old in known.lines if old.line_id not in kept_ids and invoiced[old.line_id]
+    )
+    customer, currency = details.customer, details.currency
+    if (customer, currency) != (known.customer, known.currency):
+        customer, currency = known.customer, known.currency
+        refused.append("customer and currency")
+    merged = replace(details, lines=tuple(lines), customer=customer, currency=currency)
+    reason = None
+    if refused:
+        reason = (
+            f"refused: {', '.join(refused)} of an invoiced order cannot change; "
+            "only credit notes correct an invoice"
         )
-    return replace(state, details=details), None
+    return replace(state, details=merged), reason
 
 
-def shipped_quantities(state: OrderState) -> Counter[str]:
-    shipped: Counter[str] = Counter()
-    for shipment in state.shipments:
-        for line in shipment.lines:
-            shipped[line.line_id] += line.quantity
-    return shipped
+def _at_most_cheaper(invoiced: OrderLine, new: OrderLine) -> bool:
+    """The same line, or the same units at a lower price (credited by a correction)."""
+    return new == invoiced or (new.quantity == invoiced.quantity and new.gross < invoiced.gross)
 
 
-def invoiced_quantities(state: OrderState) -> Counter[str]:
-    invoiced: Counter[str] = Counter()
-    for record in state.invoices:
-        for line in record.line_quantities:
-            invoiced[line.line_id] += line.quantity
-    return invoiced
+def _operator(
+    state: OrderState, event: OrderEvent, command: OperatorStatusChanged
+) -> tuple[OrderState, str | None]:
+    """An operator's correction becomes the fact the marketplace did not report."""
+    at, fact_id = event.occurred_at, f"operator:{command.command_id}"
+    match command.action:
+        case OperatorAction.MARK_PAID:
+            if state.paid_at is not None:
+                return state, "refused: the order is already paid"
+            return replace(state, paid_at=at), None
+        case OperatorAction.MARK_SHIPPED:
+            if state.details is None:
+                return state, "refused: the order's lines are not known yet"
+            open_units = _open_units(state)
+            if not open_units:
+                return state, "refused: nothing is left to ship"
+            shipment = Shipment(fact_id, at, tuple(LineQuantity(k, v) for k, v in open_units))
+            return replace(state, shipments=_add(state.shipments, shipment, _shipment_key)), None
+        case OperatorAction.CANCEL:
+            cancellation = Cancellation(fact_id, at, command.reason)
+            merged = _add(state.cancellations, cancellation, _cancellation_key)
+            return replace(state, cancellations=merged), None
 
 
-def _product_lines_covered(state: OrderState, quantities: Counter[str]) -> bool:
+def _actor(event: OrderEvent) -> str:
+    match event.payload:
+        case OperatorStatusChanged(operator_id=operator_id):
+            return operator_id
+        case InvoiceIssued():
+            return INVOICE_SERVICE_ACTOR
+        case _:
+            return event.ref.marketplace.value
+
+
+def _reason(event: OrderEvent) -> str:
+    match event.payload:
+        case OperatorStatusChanged(action=action, reason=reason):
+            return f"{action.value}: {reason}"
+        case OrderCancelled(cancellation=Cancellation(reason=reason)) if reason:
+            return f"order_cancelled: {reason}"
+        case _:
+            return f"{event.type} received"
+
+
+# --- quantities ----------------------------------------------------------------------------
+
+
+def _sum(parts: Iterable[Iterable[LineQuantity]]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for lines in parts:
+        for line in lines:
+            total[line.line_id] += line.quantity
+    return total
+
+
+def shipped_units(state: OrderState) -> Counter[str]:
+    return _sum(s.lines for s in state.shipments)
+
+
+def _units(state: OrderState, kind: DocumentKind) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for document in state.documents:
+        if document.kind is kind:
+            for line in document.lines:
+                total[line.line_id] += line.quantity
+    return total
+
+
+def _products(details: OrderDetails) -> list[OrderLine]:
+    return [line for line in details.lines if line.kind is LineKind.PRODUCT]
+
+
+def _called_off_at(state: OrderState) -> datetime | None:
+    whole = [c.cancelled_at for c in state.cancellations if c.whole_order]
+    return min(whole) if whole else None
+
+
+def _unshipped_cancelled(state: OrderState) -> Counter[str]:
+    """Units cancelled line by line out of those not shipped (shipped ones come back instead)."""
     assert state.details is not None
-    products = [line for line in state.details.lines if line.kind is LineKind.PRODUCT]
-    return bool(products) and all(quantities[line.line_id] >= line.quantity for line in products)
+    asked = _sum(c.lines for c in state.cancellations if not c.whole_order)
+    shipped = shipped_units(state)
+    return Counter(
+        {
+            line.line_id: min(asked[line.line_id], max(0, line.quantity - shipped[line.line_id]))
+            for line in state.details.lines
+        }
+    )
 
 
-def _fully_shipped(state: OrderState) -> bool:
-    return _product_lines_covered(state, shipped_quantities(state))
+def _open_units(state: OrderState) -> list[tuple[str, int]]:
+    assert state.details is not None
+    shipped, cancelled = shipped_units(state), _unshipped_cancelled(state)
+    return [
+        (line.line_id, left)
+        for line in _products(state.details)
+        if (left := line.quantity - shipped[line.line_id] - cancelled[line.line_id]) > 0
+    ]
+
+
+def _covered_at(state: OrderState) -> datetime | None:
+    """When every unit not cancelled had shipped; None while some are still to ship."""
+    if state.details is None or not state.shipments or _open_units(state):
+        return None
+    return state.shipments[-1].shipped_at
+
+
+# --- stages --------------------------------------------------------------------------------
 
 
 def _stage(state: OrderState) -> Stage:
-    if state.cancelled_at is not None and not state.locked:
+    kinds = {d.kind for d in state.documents}
+    if _called_off_at(state) is not None and DocumentKind.INVOICE not in kinds:
         return Stage.CANCELLED
-    if state.details is not None and _fully_shipped(state):
-        if _product_lines_covered(state, invoiced_quantities(state)):
-            return Stage.INVOICED
+    if _sum(r.lines for r in state.return_requests) - _sum(r.lines for r in state.returns):
+        return Stage.RETURN_REQUESTED
+    if state.returns:
+        return Stage.RETURNED
+    if DocumentKind.CREDIT_NOTE in kinds:
+        return Stage.CREDITED
+    covered = _covered_at(state) is not None
+    if covered and DocumentKind.INVOICE in kinds and not _uninvoiced(state):
+        return Stage.INVOICED
+    if covered:
         return Stage.SHIPPED
     if state.shipments:
         return Stage.PARTIALLY_SHIPPED
@@ -176,33 +347,81 @@ def _stage(state: OrderState) -> Stage:
     return Stage.NEW
 
 
-def _due_invoices(
-    state: OrderState, store: Store, company: Company
-) -> list[tuple[InvoiceRecord, Trigger]]:
-    if state.details is None or state.cancelled_at is not None:
+def _uninvoiced(state: OrderState) -> Counter[str]:
+    return shipped_units(state) - _units(state, DocumentKind.INVOICE)
+
+
+# --- documents -----------------------------------------------------------------------------
+
+
+def _due_documents(state: OrderState, store: Store) -> list[Document]:
+    if state.details is None:
         return []
-    if store.invoice_granularity is InvoiceGranularity.PER_SHIPMENT:
-        return _due_shipment_invoices(state, store, company)
-    if state.locked or not _fully_shipped(state):
-        return []
-    quantities = {line.line_id: line.quantity for line in state.details.lines}
-    invoiced_at = state.shipments[-1].shipped_at
-    trigger = trigger_builder.invoice_trigger(
-        state,
-        store,
-        company,
-        scope=TriggerScope.ORDER,
-        sequence=0,
-        quantities=quantities,
-        already_invoiced={},
-        created_at=invoiced_at,
+    invoices = (
+        _due_shipment_invoices(state)
+        if store.invoice_granularity is InvoiceGranularity.PER_SHIPMENT
+        else _due_order_invoice(state)
     )
-    return [(_record(trigger, quantities, invoiced_at), trigger)]
+    with_invoices = replace(state, documents=(*state.documents, *invoices))
+    return [*invoices, *_due_credit_notes(with_invoices)]
 
 
-def _due_shipment_invoices(
-    state: OrderState, store: Store, company: Company
-) -> list[tuple[InvoiceRecord, Trigger]]:
+def _invoice_lines(
+    details: OrderDetails, quantities: Counter[str], already: Counter[str]
+) -> tuple[DocumentLine, ...]:
+    lines = []
+    for line in details.lines:
+        units = min(quantities[line.line_id], line.quantity - already[line.line_id])
+        if units > 0:
+            lines.append(_slice(line, already[line.line_id], units))
+    return tuple(lines)
+
+
+def _slice(line: OrderLine, already: int, units: int) -> DocumentLine:
+    """Units `already .. already+units` of a line; the slices of a line add up to it exactly."""
+
+    def part(total: Decimal) -> Decimal:
+        return _share(total, already + units, line.quantity) - _share(total, already, line.quantity)
+
+    net, vat = part(line.net), part(line.vat)
+    return DocumentLine(line.line_id, units, net, vat, net + vat)
+
+
+def _share(total: Decimal, units: int, of: int) -> Decimal:
+    return total if units == of else to_cents(total * units / of)
+
+
+def _due_order_invoice(state: OrderState) -> list[Document]:
+    assert state.details is not None
+    covered_at = _covered_at(state)
+    called_off = _called_off_at(state)
+    if covered_at is None or (called_off is not None and called_off <= covered_at):
+        return []  # not yet fully shipped, or called off before it was
+    invoiced = _units(state, DocumentKind.INVOICE)
+    wanted = shipped_units(state)
+    if not state.locked:  # delivery charges travel with the first invoice
+        for line in state.details.lines:
+            if line.kind is not LineKind.PRODUCT:
+                wanted[line.line_id] = line.quantity
+    lines = _invoice_lines(state.details, wanted - invoiced, invoiced)
+    if not lines:
+        return []
+    sequence = sum(1 for d in state.documents if d.kind is DocumentKind.INVOICE)
+    return [
+        Document(
+            trigger_id=trigger_id(
+                state.ref.uuid, DocumentKind.INVOICE, DocumentScope.ORDER, sequence
+            ),
+            kind=DocumentKind.INVOICE,
+            scope=DocumentScope.ORDER,
+            cause=f"order:{sequence}",
+            created_at=covered_at,
+            lines=lines,
+        )
+    ]
+
+
+def _due_shipment_invoices(state: OrderState) -> list[Document]:
     """One invoice per shipment, holding only that shipment's units.
 
     Charges that ship with nothing (delivery costs) go on the first invoice emitted. Shipments
@@ -210,53 +429,263 @@ def _due_shipment_invoices(
     the same invoice ids; the ids and the totals are the same whatever the order.
     """
     assert state.details is not None
-    ordered = {line.line_id: line.quantity for line in state.details.lines}
-    charges = {
-        line.line_id: line.quantity
-        for line in state.details.lines
-        if line.kind is not LineKind.PRODUCT
-    }
-    invoiced = invoiced_quantities(state)
-    done = {record.trigger_id for record in state.invoices}
-    due: list[tuple[InvoiceRecord, Trigger]] = []
+    called_off = _called_off_at(state)
+    invoiced = _units(state, DocumentKind.INVOICE)
+    done = {d.shipment_id for d in state.documents if d.kind is DocumentKind.INVOICE}
+    due: list[Document] = []
     for shipment in state.shipments:
-        in_box: Counter[str] = Counter()
-        for shipped in shipment.lines:
-            in_box[shipped.line_id] += shipped.quantity
-        quantities = {
-            line_id: min(units, ordered.get(line_id, 0) - invoiced[line_id])
-            for line_id, units in in_box.items()
-        }
-        if not state.invoices and not due:
-            quantities.update({k: v - invoiced[k] for k, v in charges.items()})
-        trigger = trigger_builder.invoice_trigger(
-            state,
-            store,
-            company,
-            scope=TriggerScope.SHIPMENT,
-            sequence=shipment.shipment_id,
-            quantities=quantities,
-            already_invoiced=invoiced,
-            created_at=shipment.shipped_at,
-            shipment_id=shipment.shipment_id,
-        )
-        if trigger.trigger_id in done or not trigger.lines:
+        if shipment.shipment_id in done:
             continue
-        due.append((_record(trigger, quantities, shipment.shipped_at), trigger))
-        invoiced.update(quantities)
+        if called_off is not None and called_off <= shipment.shipped_at:
+            continue  # shipped after the order was called off: nothing to sell
+        wanted = _sum([shipment.lines])
+        if not invoiced:
+            for line in state.details.lines:
+                if line.kind is not LineKind.PRODUCT:
+                    wanted[line.line_id] = line.quantity
+        lines = _invoice_lines(state.details, wanted, invoiced)
+        if not lines:
+            continue
+        due.append(
+            Document(
+                trigger_id=trigger_id(
+                    state.ref.uuid,
+                    DocumentKind.INVOICE,
+                    DocumentScope.SHIPMENT,
+                    shipment.shipment_id,
+                ),
+                kind=DocumentKind.INVOICE,
+                scope=DocumentScope.SHIPMENT,
+                cause=f"shipment:{shipment.shipment_id}",
+                created_at=shipment.shipped_at,
+                lines=lines,
+                shipment_id=shipment.shipment_id,
+            )
+        )
+        invoiced.update(_sum([[LineQuantity(x.line_id, x.quantity) for x in lines]]))
     return due
 
 
-def _record(trigger: Trigger, quantities: Mapping[str, int], at: datetime) -> InvoiceRecord:
-    return InvoiceRecord(
-        trigger_id=trigger.trigger_id,
-        invoiced_at=at,
-        line_quantities=tuple(
-            ShippedLine(line_id, quantity)
-            for line_id, quantity in sorted(quantities.items())
-            if quantity > 0
-        ),
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """What one fact asks to credit: units per line, whole remainder, and/or money."""
+
+    cause: str
+    at: datetime
+    units: Counter[str]
+    everything: bool = False
+    amount: Decimal = ZERO
+
+
+def _claims(state: OrderState) -> Iterator[_Claim]:
+    assert state.details is not None
+    beyond_unshipped = _sum(c.lines for c in state.cancellations if not c.whole_order) - (
+        _unshipped_cancelled(state)
     )
+    for cancellation in state.cancellations:
+        if cancellation.whole_order:
+            yield _Claim(
+                f"cancellation:{cancellation.cancellation_id}",
+                cancellation.cancelled_at,
+                Counter(),
+                everything=True,
+            )
+            continue
+        units: Counter[str] = Counter()
+        for line in cancellation.lines:
+            take = min(line.quantity, beyond_unshipped[line.line_id])
+            beyond_unshipped[line.line_id] -= take
+            units[line.line_id] += take
+        if +units:
+            yield _Claim(
+                f"cancellation:{cancellation.cancellation_id}", cancellation.cancelled_at, units
+            )
+    for received in state.returns:
+        yield _Claim(f"return:{received.return_id}", received.at, _sum([received.lines]))
+    for refund in state.refunds:
+        yield _Claim(
+            f"refund:{refund.refund_id}",
+            refund.refunded_at,
+            _sum([refund.lines]),
+            amount=refund.amount,
+        )
+    yield from _price_corrections(state)
+
+
+def _price_corrections(state: OrderState) -> Iterator[_Claim]:
+    """A price lowered on invoiced units: the difference is credited."""
+    assert state.details is not None
+    for line in state.details.lines:
+        invoiced = [
+            (document, item)
+            for document in state.documents
+            if document.kind is DocumentKind.INVOICE
+            for item in document.lines
+            if item.line_id == line.line_id
+        ]
+        units = sum(item.quantity for _, item in invoiced)
+        if not units:
+            continue
+        billed = sum((item.gross for _, item in invoiced), ZERO) - sum(
+            (
+                item.gross
+                for document in state.documents
+                if document.cause.startswith(f"correction:{line.line_id}@")
+                for item in document.lines
+            ),
+            ZERO,
+        )
+        due = _share(line.net, units, line.quantity) + _share(line.vat, units, line.quantity)
+        if due < billed:
+            yield _Claim(
+                f"correction:{line.line_id}@{state.details.as_of.isoformat()}",
+                state.details.as_of,
+                Counter(),
+                amount=billed - due,
+            )
+
+
+@dataclass
+class _InvoiceLine:
+    """An invoiced line and what credit notes already took back from it."""
+
+    invoice: Document
+    line: DocumentLine
+    rate: Decimal
+    units: int = 0
+    net: Decimal = ZERO
+    vat: Decimal = ZERO
+
+    @property
+    def units_left(self) -> int:
+        return self.line.quantity - self.units
+
+    @property
+    def gross_left(self) -> Decimal:
+        return self.line.gross - self.net - self.vat
+
+    def take_units(self, units: int) -> DocumentLine:
+        if units == self.units_left:  # the last units take exactly what is left
+            net, vat = self.line.net - self.net, self.line.vat - self.vat
+        else:
+            net = min(
+                _share(self.line.net, self.units + units, self.line.quantity)
+                - _share(self.line.net, self.units, self.line.quantity),
+                self.line.net - self.net,
+            )
+            vat = min(
+                _share(self.line.vat, self.units + units, self.line.quantity)
+                - _share(self.line.vat, self.units, self.line.quantity),
+                self.line.vat - self.vat,
+            )
+        return self._take(units, net, vat)
+
+    def take_amount(self, gross: Decimal) -> DocumentLine:
+        gross = min(gross, self.gross_left)
+        vat = min(to_cents(gross * self.rate / (1 + self.rate)), self.line.vat - self.vat)
+        return self._take(0, gross - vat, vat)
+
+    def record(self, credited: DocumentLine) -> None:
+        """Count a credit note line emitted earlier."""
+        self._take(credited.quantity, credited.net, credited.vat)
+
+    def _take(self, units: int, net: Decimal, vat: Decimal) -> DocumentLine:
+        self.units += units
+        self.net += net
+        self.vat += vat
+        return DocumentLine(self.line.line_id, units, net, vat, net + vat)
+
+
+def _due_credit_notes(state: OrderState) -> list[Document]:
+    """Credit what the facts take back from the invoices, one note per fact and invoice."""
+    assert state.details is not None
+    rates = {line.line_id: line.vat_rate for line in state.details.lines}
+    ledger = [
+        _InvoiceLine(document, line, rates.get(line.line_id, ZERO))
+        for document in sorted(
+            (d for d in state.documents if d.kind is DocumentKind.INVOICE),
+            key=lambda d: (d.created_at, str(d.trigger_id)),
+        )
+        for line in document.lines
+    ]
+    by_invoice_line = {(e.invoice.trigger_id, e.line.line_id): e for e in ledger}
+    for document in state.documents:
+        if document.kind is DocumentKind.CREDIT_NOTE:
+            for line in document.lines:
+                assert document.corrects is not None
+                entry = by_invoice_line[(document.corrects, line.line_id)]
+                entry.record(line)
+    due: list[Document] = []
+    for claim in sorted(_claims(state), key=lambda c: (c.at, c.cause)):
+        done = {d.corrects for d in (*state.documents, *due) if d.cause == claim.cause}
+        earlier = [line for d in state.documents if d.cause == claim.cause for line in d.lines]
+        wanted = claim.units - _sum([[LineQuantity(x.line_id, x.quantity) for x in earlier]])
+        money = claim.amount - sum((x.gross for x in earlier if not x.quantity), ZERO)
+        parts: dict[Document, list[DocumentLine]] = {}
+        for entry in ledger:
+            if entry.invoice.trigger_id in done:
+                continue
+            line_id = entry.line.line_id
+            units = entry.units_left if claim.everything else min(wanted[line_id], entry.units_left)
+            if units > 0:
+                parts.setdefault(entry.invoice, []).append(entry.take_units(units))
+                wanted[line_id] -= units
+            elif claim.everything and entry.gross_left > 0:
+                parts.setdefault(entry.invoice, []).append(entry.take_amount(entry.gross_left))
+        for entry in ledger:
+            if money <= 0:
+                break
+            if entry.invoice.trigger_id in done or entry.gross_left <= 0:
+                continue
+            taken = entry.take_amount(money)
+            money -= taken.gross
+            parts.setdefault(entry.invoice, []).append(taken)
+        for invoice, lines in parts.items():
+            part = sum(1 for d in (*state.documents, *due) if d.cause == claim.cause)
+            due.append(_credit_note(state, claim, part, invoice, lines))
+    return due
+
+
+def _credit_note(
+    state: OrderState, claim: _Claim, part: int, invoice: Document, lines: list[DocumentLine]
+) -> Document:
+    """Part `part` of what `claim` credits, against one invoice.
+
+    The id names the fact and the part, not the invoice: with shipment invoices, a return
+    reported before the invoice holding its units is credited against the invoice there is.
+    """
+    merged: dict[str, DocumentLine] = {}
+    for line in lines:
+        known = merged.get(line.line_id)
+        merged[line.line_id] = (
+            line
+            if known is None
+            else DocumentLine(
+                line.line_id,
+                known.quantity + line.quantity,
+                known.net + line.net,
+                known.vat + line.vat,
+                known.gross + line.gross,
+            )
+        )
+    return Document(
+        trigger_id=trigger_id(
+            state.ref.uuid,
+            DocumentKind.CREDIT_NOTE,
+            invoice.scope,
+            f"{claim.cause}/{part}",
+        ),
+        kind=DocumentKind.CREDIT_NOTE,
+        scope=invoice.scope,
+        cause=claim.cause,
+        created_at=max(claim.at, invoice.created_at),
+        lines=tuple(merged.values()),
+        corrects=invoice.trigger_id,
+        shipment_id=invoice.shipment_id,
+    )
+
+
+# --- audit ---------------------------------------------------------------------------------
 
 
 def _entry(

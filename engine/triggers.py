@@ -1,26 +1,22 @@
-"""Build invoice triggers from an order's state: which lines, how much of each, at what amounts."""
+"""Turn a recorded document (invoice or credit note) into the trigger the invoice service reads."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Iterable
 from decimal import Decimal
 
 from engine import vat
 from engine.config import Company, Store
-from engine.identity import trigger_id
 from engine.money import ZERO, to_cents
-from models.order import OrderLine, OrderState
-from models.trigger import Totals, Trigger, TriggerKind, TriggerLine, TriggerScope
+from models.order import Document, DocumentKind, DocumentLine, DocumentScope, OrderLine, OrderState
+from models.trigger import Correction, Totals, Trigger, TriggerLine
 
 _UNIT_PRICE = Decimal("0.0001")
-
-
-def _share(total: Decimal, quantity: int, of: int) -> Decimal:
-    """The part of a line amount that `quantity` of its `of` units carry, rounded to the cent."""
-    if quantity == of:
-        return total
-    return to_cents(total * quantity / of)
+_AMOUNT_ONLY = {
+    "correction": "Price correction",
+    "refund": "Refund",
+    "cancellation": "Cancellation",
+}
 
 
 def _unit_price(net: Decimal, quantity: int) -> Decimal:
@@ -29,23 +25,21 @@ def _unit_price(net: Decimal, quantity: int) -> Decimal:
     return cents if cents == unit else unit.quantize(_UNIT_PRICE)
 
 
-def trigger_line(line: OrderLine, already: int, quantity: int) -> TriggerLine:
-    """The slice `already .. already+quantity` of a line; slices of a whole line add up exactly."""
-    net = _share(line.net, already + quantity, line.quantity) - _share(
-        line.net, already, line.quantity
-    )
-    tax = _share(line.vat, already + quantity, line.quantity) - _share(
-        line.vat, already, line.quantity
-    )
+def trigger_line(line: OrderLine, part: DocumentLine, cause: str) -> TriggerLine:
+    """A document line as the invoice shows it; money-only lines count as one unit."""
+    quantity, description = part.quantity, line.description
+    if quantity == 0:
+        label = _AMOUNT_ONLY.get(cause.split(":", 1)[0], "Adjustment")
+        quantity, description = 1, f"{label}: {line.description}"
     return TriggerLine(
         sku=line.sku,
-        description=line.description,
+        description=description,
         quantity=quantity,
-        unit_price_net=_unit_price(net, quantity),
+        unit_price_net=_unit_price(part.net, quantity),
         vat_rate=line.vat_rate,
-        net=net,
-        vat=tax,
-        gross=net + tax,
+        net=part.net,
+        vat=part.vat,
+        gross=part.gross,
     )
 
 
@@ -57,44 +51,59 @@ def totals(lines: Iterable[TriggerLine]) -> Totals:
     return Totals(net=net, vat=vat_total, gross=net + vat_total)
 
 
-def invoice_trigger(
-    state: OrderState,
-    store: Store,
-    company: Company,
-    *,
-    scope: TriggerScope,
-    sequence: int | str,
-    quantities: Mapping[str, int],
-    already_invoiced: Mapping[str, int],
-    created_at: datetime,
-    shipment_id: str | None = None,
-) -> Trigger:
-    """An invoice for `quantities` (line id -> units), given what is invoiced already."""
+def _reason(state: OrderState, document: Document) -> str:
+    kind, _, fact = document.cause.partition(":")
+    if document.kind is DocumentKind.INVOICE:
+        return "order fully shipped" if document.scope is DocumentScope.ORDER else "shipment sent"
+    if kind == "cancellation":
+        why = next(
+            (c.reason for c in state.cancellations if c.cancellation_id == fact and c.reason), None
+        )
+        return f"order cancelled after invoicing: {why}" if why else "cancelled after invoicing"
+    if kind == "return":
+        return "return received"
+    if kind == "refund":
+        why = next((r.reason for r in state.refunds if r.refund_id == fact and r.reason), None)
+        return f"refund: {why}" if why else "refund"
+    return "price lowered after invoicing"
+
+
+def _correction(state: OrderState, document: Document) -> Correction | None:
+    if document.corrects is None:
+        return None
+    issued = next((i for i in state.issued if i.trigger_id == document.corrects), None)
+    return Correction(
+        invoice_trigger_id=document.corrects,
+        invoice_number=None if issued is None else issued.invoice_number,
+        invoice_date=None if issued is None else issued.invoice_date,
+    )
+
+
+def build(state: OrderState, document: Document, store: Store, company: Company) -> Trigger:
     details = state.details
-    assert details is not None, "an invoice needs the order's details"
+    assert details is not None, "documents need the order's details"
+    by_id = {line.line_id: line for line in details.lines}
     lines = tuple(
-        trigger_line(line, already_invoiced.get(line.line_id, 0), quantities[line.line_id])
-        for line in details.lines
-        if quantities.get(line.line_id, 0) > 0
+        trigger_line(by_id[part.line_id], part, document.cause) for part in document.lines
     )
     return Trigger(
-        trigger_id=trigger_id(state.ref.uuid, TriggerKind.INVOICE, scope, sequence),
-        kind=TriggerKind.INVOICE,
+        trigger_id=document.trigger_id,
+        kind=document.kind,
         order_uuid=state.ref.uuid,
         store_id=store.id,
         company_id=company.id,
         marketplace=state.ref.marketplace,
         external_order_id=state.ref.external_order_id,
         order_name=details.name,
-        scope=scope,
-        shipment_id=shipment_id,
+        scope=document.scope,
+        shipment_id=document.shipment_id,
         currency=details.currency,
         lines=lines,
         vat=vat.treatment(company, details.customer, details.lines),
         totals=totals(lines),
         customer=details.customer,
         costs=(),
-        corrects=None,
-        reason="order fully shipped" if scope is TriggerScope.ORDER else "shipment sent",
-        created_at=created_at,
+        corrects=_correction(state, document),
+        reason=_reason(state, document),
+        created_at=document.created_at,
     )

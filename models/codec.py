@@ -23,22 +23,34 @@ from models.events import (
     ORDER_EVENT_SCHEMA,
     DetailsReported,
     EventPayload,
+    InvoiceIssued,
+    OperatorStatusChanged,
     OrderCancelled,
     OrderEvent,
     PaymentCaptured,
+    RefundIssued,
+    ReturnReceived,
+    ReturnRequested,
     ShipmentSent,
 )
 from models.order import (
+    Cancellation,
     Customer,
-    InvoiceRecord,
+    Document,
+    DocumentKind,
+    DocumentLine,
+    DocumentScope,
+    IssuedInvoice,
     LineKind,
+    LineQuantity,
     Marketplace,
     OrderDetails,
     OrderLine,
     OrderRef,
     OrderState,
+    Refund,
+    Return,
     Shipment,
-    ShippedLine,
     Stage,
 )
 from models.raw import RAW_SCHEMA, DeadLetter, RawDelivery
@@ -220,9 +232,9 @@ def _line(r: _Reader) -> OrderLine:
     )
 
 
-def _shipped_lines(r: _Reader, key: str) -> tuple[ShippedLine, ...]:
+def _quantities(r: _Reader, key: str) -> tuple[LineQuantity, ...]:
     return tuple(
-        ShippedLine(line_id=item.text("line_id"), quantity=item.integer("quantity"))
+        LineQuantity(line_id=item.text("line_id"), quantity=item.integer("quantity"))
         for item in r.objs(key)
     )
 
@@ -231,8 +243,67 @@ def _shipment(r: _Reader) -> Shipment:
     return Shipment(
         shipment_id=r.text("shipment_id"),
         shipped_at=r.time("shipped_at"),
-        lines=_shipped_lines(r, "lines"),
+        lines=_quantities(r, "lines"),
         location_id=r.opt_text("location_id"),
+    )
+
+
+def _cancellation(r: _Reader) -> Cancellation:
+    return Cancellation(
+        cancellation_id=r.text("cancellation_id"),
+        cancelled_at=r.time("cancelled_at"),
+        reason=r.opt_text("reason"),
+        lines=_quantities(r, "lines"),
+    )
+
+
+def _return(r: _Reader) -> Return:
+    return Return(
+        return_id=r.text("return_id"),
+        at=r.time("at"),
+        lines=_quantities(r, "lines"),
+        reason=r.opt_text("reason"),
+    )
+
+
+def _refund(r: _Reader) -> Refund:
+    return Refund(
+        refund_id=r.text("refund_id"),
+        refunded_at=r.time("refunded_at"),
+        lines=_quantities(r, "lines"),
+        amount=r.decimal("amount"),
+        reason=r.opt_text("reason"),
+    )
+
+
+def _issued(r: _Reader) -> IssuedInvoice:
+    return IssuedInvoice(
+        trigger_id=r.uuid("trigger_id"),
+        invoice_number=r.text("invoice_number"),
+        invoice_date=r.time("invoice_date"),
+    )
+
+
+def _document(r: _Reader) -> Document:
+    corrects = r.opt_text("corrects")
+    return Document(
+        trigger_id=r.uuid("trigger_id"),
+        kind=r.enum("kind", DocumentKind),
+        scope=r.enum("scope", DocumentScope),
+        cause=r.text("cause"),
+        created_at=r.time("created_at"),
+        lines=tuple(
+            DocumentLine(
+                line_id=item.text("line_id"),
+                quantity=item.integer("quantity"),
+                net=item.decimal("net"),
+                vat=item.decimal("vat"),
+                gross=item.decimal("gross"),
+            )
+            for item in r.objs("lines")
+        ),
+        corrects=None if corrects is None else r.uuid("corrects"),
+        shipment_id=r.opt_text("shipment_id"),
     )
 
 
@@ -269,8 +340,16 @@ _PAYLOAD_DECODERS: dict[str, Callable[[_Reader], EventPayload]] = {
     EVENT_TYPES[DetailsReported]: lambda r: DetailsReported(_details(r.obj("details"))),
     EVENT_TYPES[PaymentCaptured]: lambda r: PaymentCaptured(r.time("paid_at")),
     EVENT_TYPES[ShipmentSent]: lambda r: ShipmentSent(_shipment(r.obj("shipment"))),
-    EVENT_TYPES[OrderCancelled]: lambda r: OrderCancelled(
-        r.time("cancelled_at"), r.opt_text("reason")
+    EVENT_TYPES[OrderCancelled]: lambda r: OrderCancelled(_cancellation(r.obj("cancellation"))),
+    EVENT_TYPES[ReturnRequested]: lambda r: ReturnRequested(_return(r.obj("request"))),
+    EVENT_TYPES[ReturnReceived]: lambda r: ReturnReceived(_return(r.obj("received"))),
+    EVENT_TYPES[RefundIssued]: lambda r: RefundIssued(_refund(r.obj("refund"))),
+    EVENT_TYPES[InvoiceIssued]: lambda r: InvoiceIssued(_issued(r.obj("issued"))),
+    EVENT_TYPES[OperatorStatusChanged]: lambda r: OperatorStatusChanged(
+        command_id=r.text("command_id"),
+        operator_id=r.text("operator_id"),
+        action=r.enum("action", OperatorAction),
+        reason=r.text("reason"),
     ),
 }
 
@@ -306,19 +385,16 @@ def decode_state(data: bytes) -> OrderState:
     return OrderState(
         ref=_ref(r.obj("ref")),
         stage=r.enum("stage", Stage),
+        stage_since=r.opt_time("stage_since"),
         details=None if details is None else _details(details),
         paid_at=r.opt_time("paid_at"),
         shipments=tuple(_shipment(item) for item in r.objs("shipments")),
-        cancelled_at=r.opt_time("cancelled_at"),
-        cancel_reason=r.opt_text("cancel_reason"),
-        invoices=tuple(
-            InvoiceRecord(
-                trigger_id=item.uuid("trigger_id"),
-                invoiced_at=item.time("invoiced_at"),
-                line_quantities=_shipped_lines(item, "line_quantities"),
-            )
-            for item in r.objs("invoices")
-        ),
+        cancellations=tuple(_cancellation(item) for item in r.objs("cancellations")),
+        return_requests=tuple(_return(item) for item in r.objs("return_requests")),
+        returns=tuple(_return(item) for item in r.objs("returns")),
+        refunds=tuple(_refund(item) for item in r.objs("refunds")),
+        documents=tuple(_document(item) for item in r.objs("documents")),
+        issued=tuple(_issued(item) for item in r.objs("issued")),
         last_changed_at=r.opt_time("last_changed_at"),
         applied_event_ids=tuple(r.texts("applied_event_ids")),
     )
@@ -433,6 +509,21 @@ def decode_dead_letter(data: bytes) -> DeadLetter:
         failed_at=r.time("failed_at"),
         original=_unpack_bytes(r.obj("original")),
     )
+
+
+# --- invoice service answers ----------------------------------------------------------------
+
+INVOICE_ISSUED_SCHEMA = "winkel.invoice-issued/1"
+
+
+def encode_invoice_issued(order: UUID, issued: IssuedInvoice) -> bytes:
+    return dumps({"schema": INVOICE_ISSUED_SCHEMA, "order_uuid": order, **_top_level(issued)})
+
+
+def decode_invoice_issued(data: bytes) -> tuple[UUID, IssuedInvoice]:
+    r = _Reader(loads_object(data))
+    r.expect_schema(INVOICE_ISSUED_SCHEMA)
+    return r.uuid("order_uuid"), _issued(r)
 
 
 # --- operator commands ---------------------------------------------------------------------

@@ -1,11 +1,21 @@
-"""Normalised order events: what `agents/normalize` emits on `winkel.orders.events`."""
+"""Normalised order events: what `agents/normalize` emits on `winkel.orders.events`, and what
+the orders agent derives from invoice-service and operator messages."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from models.order import OrderDetails, OrderRef, Shipment
+from models.commands import OperatorAction
+from models.order import (
+    Cancellation,
+    IssuedInvoice,
+    OrderDetails,
+    OrderRef,
+    Refund,
+    Return,
+    Shipment,
+)
 
 ORDER_EVENT_SCHEMA = "winkel.order-event/1"
 
@@ -29,17 +39,59 @@ class ShipmentSent:
 
 @dataclass(frozen=True, slots=True)
 class OrderCancelled:
-    cancelled_at: datetime
-    reason: str | None
+    cancellation: Cancellation
 
 
-EventPayload = DetailsReported | PaymentCaptured | ShipmentSent | OrderCancelled
+@dataclass(frozen=True, slots=True)
+class ReturnRequested:
+    request: Return
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnReceived:
+    received: Return
+
+
+@dataclass(frozen=True, slots=True)
+class RefundIssued:
+    refund: Refund
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceIssued:
+    issued: IssuedInvoice
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorStatusChanged:
+    command_id: str
+    operator_id: str
+    action: OperatorAction
+    reason: str
+
+
+EventPayload = (
+    DetailsReported
+    | PaymentCaptured
+    | ShipmentSent
+    | OrderCancelled
+    | ReturnRequested
+    | ReturnReceived
+    | RefundIssued
+    | InvoiceIssued
+    | OperatorStatusChanged
+)
 
 EVENT_TYPES: dict[type[EventPayload], str] = {
     DetailsReported: "details_reported",
     PaymentCaptured: "payment_captured",
     ShipmentSent: "shipment_sent",
     OrderCancelled: "order_cancelled",
+    ReturnRequested: "return_requested",
+    ReturnReceived: "return_received",
+    RefundIssued: "refund_issued",
+    InvoiceIssued: "invoice_issued",
+    OperatorStatusChanged: "operator_status_changed",
 }
 
 

@@ -25,6 +25,19 @@ class Stage(StrEnum):
     SHIPPED = "shipped"
     INVOICED = "invoiced"
     CANCELLED = "cancelled"
+    RETURN_REQUESTED = "return_requested"
+    RETURNED = "returned"
+    CREDITED = "credited"
+
+
+class DocumentKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class DocumentScope(StrEnum):
+    ORDER = "order"
+    SHIPMENT = "shipment"
 
 
 class LineKind(StrEnum):
@@ -57,7 +70,7 @@ class OrderLine:
 
 
 @dataclass(frozen=True, slots=True)
-class ShippedLine:
+class LineQuantity:
     line_id: str
     quantity: int
 
@@ -66,8 +79,43 @@ class ShippedLine:
 class Shipment:
     shipment_id: str
     shipped_at: datetime
-    lines: tuple[ShippedLine, ...]
+    lines: tuple[LineQuantity, ...]
     location_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """Units the customer will not get; no `lines` means the whole order is called off."""
+
+    cancellation_id: str
+    cancelled_at: datetime
+    reason: str | None
+    lines: tuple[LineQuantity, ...] = ()
+
+    @property
+    def whole_order(self) -> bool:
+        return not self.lines
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    """A return, as requested by the customer or as received back in the warehouse."""
+
+    return_id: str
+    at: datetime
+    lines: tuple[LineQuantity, ...]
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refund:
+    """Money paid back: for `lines` (units) and/or a gross `amount` not tied to units."""
+
+    refund_id: str
+    refunded_at: datetime
+    lines: tuple[LineQuantity, ...]
+    amount: Decimal
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +141,37 @@ class OrderRef:
 
 
 @dataclass(frozen=True, slots=True)
-class InvoiceRecord:
+class DocumentLine:
+    """One line of an emitted invoice or credit note; amounts are frozen once emitted."""
+
+    line_id: str
+    quantity: int
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """An invoice or credit note the engine has asked the invoice service to produce."""
+
     trigger_id: UUID
-    invoiced_at: datetime
-    line_quantities: tuple[ShippedLine, ...]
+    kind: DocumentKind
+    scope: DocumentScope
+    cause: str  # the fact it follows from: a shipment, return, refund, cancellation or order
+    created_at: datetime
+    lines: tuple[DocumentLine, ...]
+    corrects: UUID | None = None  # credit notes: the invoice document they correct
+    shipment_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedInvoice:
+    """The invoice service's answer on `winkel.invoices.issued` (EU VAT Directive Art. 219)."""
+
+    trigger_id: UUID
+    invoice_number: str
+    invoice_date: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,17 +180,22 @@ class OrderState:
 
     ref: OrderRef
     stage: Stage
+    stage_since: datetime | None = None
     details: OrderDetails | None = None
     paid_at: datetime | None = None
     shipments: tuple[Shipment, ...] = ()
-    cancelled_at: datetime | None = None
-    cancel_reason: str | None = None
-    invoices: tuple[InvoiceRecord, ...] = ()
+    cancellations: tuple[Cancellation, ...] = ()
+    return_requests: tuple[Return, ...] = ()
+    returns: tuple[Return, ...] = ()
+    refunds: tuple[Refund, ...] = ()
+    documents: tuple[Document, ...] = ()
+    issued: tuple[IssuedInvoice, ...] = ()
     last_changed_at: datetime | None = None
     # Bounded memory of applied event ids: duplicates inside this window are recognised by id;
-    # older ones are harmless anyway because every fact is applied as a set union.
+    # older ones are harmless anyway because every fact is merged by its own id.
     applied_event_ids: tuple[str, ...] = field(default=())
 
     @property
     def locked(self) -> bool:
-        return bool(self.invoices)
+        """Invoiced: the lines on emitted invoices are frozen from here on."""
+        return any(d.kind is DocumentKind.INVOICE for d in self.documents)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
-from models.order import Customer, Marketplace, Stage
+from models.order import Customer, DocumentKind, DocumentScope, Marketplace, Stage
 
 TRIGGER_SCHEMA = "winkel.trigger/1"
 AUDIT_SCHEMA = "winkel.audit/1"
@@ -16,14 +16,9 @@ ANALYTICS_SCHEMA = "winkel.analytics/1"
 DEAD_LETTER_SCHEMA = "winkel.deadletter/1"
 
 
-class TriggerKind(StrEnum):
-    INVOICE = "invoice"
-    CREDIT_NOTE = "credit_note"
-
-
-class TriggerScope(StrEnum):
-    ORDER = "order"
-    SHIPMENT = "shipment"
+# A trigger asks for exactly the document the order state records.
+TriggerKind = DocumentKind
+TriggerScope = DocumentScope
 
 
 class VatScheme(StrEnum):
@@ -103,17 +98,35 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class SummaryLine:
+    sku: str
+    description: str
+    quantity: int
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+    vat_rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class OrderSummary:
-    """The read-model row of one order: what the dashboard list shows."""
+    """The read-model row of one order: what the dashboard list and detail show."""
 
     order_uuid: UUID
     marketplace: Marketplace
     store_id: str
+    company_id: str
     external_order_id: str
     name: str
     stage: Stage
+    stage_since: datetime | None
     customer: str
     country: str | None
     currency: str
     total_gross: Decimal
+    payment_status: str  # pending | paid | refunded
+    fulfilment_status: str  # unfulfilled | partial | fulfilled | cancelled
+    invoice_status: str  # none | partial | invoiced
+    return_status: str  # none | requested | returned
+    lines: tuple[SummaryLine, ...]
     updated_at: datetime

@@ -24,20 +24,24 @@ from engine.money import ZERO, parse_amount
 from models.codec import DecodeError, parse_utc
 from models.events import (
     DetailsReported,
+    EventPayload,
     OrderCancelled,
     OrderEvent,
     PaymentCaptured,
+    RefundIssued,
     ShipmentSent,
 )
 from models.order import (
+    Cancellation,
     Customer,
     LineKind,
+    LineQuantity,
     Marketplace,
     OrderDetails,
     OrderLine,
     OrderRef,
+    Refund,
     Shipment,
-    ShippedLine,
 )
 from models.raw import RawDelivery
 
@@ -66,6 +70,7 @@ ORDER_TOPICS = frozenset(
     }
 )
 FULFILLMENT_TOPICS = frozenset({"fulfillments/create", "fulfillments/update"})
+REFUND_TOPIC = "refunds/create"
 PAID_STATUSES = frozenset({"paid", "partially_refunded", "refunded"})
 SHIPPED_FULFILLMENT_STATUSES = frozenset({"success"})
 
@@ -232,7 +237,7 @@ def _shipment(fulfillment: _Doc) -> Shipment | None:
         shipment_id=fulfillment.ident("id"),
         shipped_at=fulfillment.time("created_at"),
         lines=tuple(
-            ShippedLine(line_id=item.ident("id"), quantity=item.quantity("quantity"))
+            LineQuantity(line_id=item.ident("id"), quantity=item.quantity("quantity"))
             for item in fulfillment.children("line_items")
         ),
         location_id=None if location is None else str(location),
@@ -256,7 +261,7 @@ class _Events:
         self,
         fact: str,
         occurred_at: datetime,
-        payload: DetailsReported | PaymentCaptured | ShipmentSent | OrderCancelled,
+        payload: EventPayload,
     ) -> OrderEvent:
         return OrderEvent(
             event_id=f"{self.prefix}:{fact}",
@@ -266,6 +271,29 @@ class _Events:
             source=f"webhook:{self.delivery.delivery_id}",
             payload=payload,
         )
+
+    def refund(self, refund: _Doc) -> OrderEvent:
+        """A Shopify refund: refunded line items (units) and shipping refunds (money).
+
+        Shopify writes order adjustments as negative amounts; a shipping refund of 4.95 with
+        0.86 tax comes as amount -4.09 and tax_amount -0.86.
+        """
+        refunded_at = refund.time("created_at")
+        lines = tuple(
+            LineQuantity(item.ident("line_item_id"), item.quantity("quantity"))
+            for item in refund.children("refund_line_items")
+        )
+        money = -sum(
+            (
+                adjustment.amount("amount") + adjustment.amount("tax_amount", ZERO)
+                for adjustment in refund.children("order_adjustments")
+                if adjustment.text("kind") == "shipping_refund"
+            ),
+            ZERO,
+        )
+        note = refund.text("note") or None
+        record = Refund(refund.ident("id"), refunded_at, lines, money, note)
+        return self.make(f"refund:{record.refund_id}", refunded_at, RefundIssued(record))
 
     def shipment(self, fulfillment: _Doc) -> OrderEvent | None:
         shipment = _shipment(fulfillment)
@@ -305,7 +333,9 @@ def _order_events(delivery: RawDelivery, store: Store, order: _Doc) -> list[Orde
     cancelled_at = order.opt_time("cancelled_at")
     if cancelled_at is not None:
         reason = order.text("cancel_reason") or None
-        result.append(events.make("cancelled", cancelled_at, OrderCancelled(cancelled_at, reason)))
+        cancellation = Cancellation("order", cancelled_at, reason)
+        result.append(events.make("cancelled", cancelled_at, OrderCancelled(cancellation)))
+    result.extend(events.refund(refund) for refund in order.children("refunds"))
     return result
 
 
@@ -318,6 +348,8 @@ def normalise(delivery: RawDelivery, store: Store) -> list[OrderEvent]:
     body = _parse_body(delivery.body)
     if delivery.topic in ORDER_TOPICS:
         return _order_events(delivery, store, body)
+    if delivery.topic == REFUND_TOPIC:
+        return [_Events(delivery, store, body.ident("order_id")).refund(body)]
     if delivery.topic in FULFILLMENT_TOPICS:
         event = _Events(delivery, store, body.ident("order_id")).shipment(body)
         return [] if event is None else [event]

@@ -22,15 +22,22 @@ from models.codec import (
 )
 from models.events import DetailsReported, OrderEvent, ShipmentSent
 from models.order import (
+    Cancellation,
     Customer,
-    InvoiceRecord,
+    Document,
+    DocumentKind,
+    DocumentLine,
+    DocumentScope,
+    IssuedInvoice,
+    LineQuantity,
     Marketplace,
     OrderDetails,
     OrderLine,
     OrderRef,
     OrderState,
+    Refund,
+    Return,
     Shipment,
-    ShippedLine,
     Stage,
 )
 from models.raw import DeadLetter, RawDelivery
@@ -43,7 +50,7 @@ LINE = OrderLine(
 DETAILS = OrderDetails(
     "#1", "EUR", Customer("Sanne", "NL", "NL123", True, "s@example.com"), (LINE,), AT, AT
 )
-SHIPMENT = Shipment("9", AT, (ShippedLine("1", 2),), "70001")
+SHIPMENT = Shipment("9", AT, (LineQuantity("1", 2),), "70001")
 
 
 @pytest.mark.parametrize("payload", [DetailsReported(DETAILS), ShipmentSent(SHIPMENT)])
@@ -62,13 +69,37 @@ def test_money_is_written_as_decimal_strings_never_floats() -> None:
 
 
 def test_state_round_trips() -> None:
+    invoice = Document(
+        REF.uuid,
+        DocumentKind.INVOICE,
+        DocumentScope.ORDER,
+        "order:0",
+        AT,
+        (DocumentLine("1", 2, Decimal("20.00"), Decimal("4.20"), Decimal("24.20")),),
+    )
+    credit = Document(
+        REF.uuid,
+        DocumentKind.CREDIT_NOTE,
+        DocumentScope.SHIPMENT,
+        "return:r1",
+        AT,
+        (DocumentLine("1", 1, Decimal("10.00"), Decimal("2.10"), Decimal("12.10")),),
+        corrects=REF.uuid,
+        shipment_id="9",
+    )
     state = OrderState(
         ref=REF,
-        stage=Stage.INVOICED,
+        stage=Stage.RETURNED,
+        stage_since=AT,
         details=DETAILS,
         paid_at=AT,
         shipments=(SHIPMENT,),
-        invoices=(InvoiceRecord(REF.uuid, AT, (ShippedLine("1", 2),)),),
+        cancellations=(Cancellation("c", AT, None, (LineQuantity("1", 1),)),),
+        return_requests=(Return("r1", AT, (LineQuantity("1", 1),), "too small"),),
+        returns=(Return("r1", AT, (LineQuantity("1", 1),)),),
+        refunds=(Refund("f", AT, (), Decimal("4.95"), "shipping"),),
+        documents=(invoice, credit),
+        issued=(IssuedInvoice(REF.uuid, "2026-0001", AT),),
         last_changed_at=AT,
         applied_event_ids=("a", "b"),
     )

@@ -11,7 +11,13 @@ import pytest
 from engine.config import InvoiceGranularity, Store
 from engine.exceptions import NormalisationError, SignatureError
 from engine.marketplaces import shopify
-from models.events import DetailsReported, OrderCancelled, PaymentCaptured, ShipmentSent
+from models.events import (
+    DetailsReported,
+    OrderCancelled,
+    PaymentCaptured,
+    RefundIssued,
+    ShipmentSent,
+)
 from models.order import LineKind, Marketplace
 from models.raw import RawDelivery
 from tests import shopify_payloads as shop
@@ -142,7 +148,39 @@ class TestNormalise:
         assert [type(e.payload) for e in events] == [DetailsReported, OrderCancelled]
         cancel = events[1].payload
         assert isinstance(cancel, OrderCancelled)
-        assert cancel.reason == "customer"
+        assert cancel.cancellation.reason == "customer"
+        assert cancel.cancellation.whole_order
+
+    def test_a_refund_credits_units_and_the_shipping_refund(self) -> None:
+        refund = {
+            "id": 9001,
+            "order_id": 1009,
+            "created_at": "2026-11-05T10:00:00+01:00",
+            "note": "damaged in transit",
+            "refund_line_items": [
+                {
+                    "line_item_id": 10090 + 501,
+                    "quantity": 1,
+                    "subtotal": "12.10",
+                    "total_tax": "2.10",
+                }
+            ],
+            "order_adjustments": [
+                {"amount": "-4.09", "tax_amount": "-0.86", "kind": "shipping_refund"},
+                {"amount": "-0.01", "tax_amount": "0.00", "kind": "refund_discrepancy"},
+            ],
+            "transactions": [{"amount": "17.05", "kind": "refund", "status": "success"}],
+        }
+        (from_topic,) = shopify.normalise(delivery("refunds/create", refund), STORE)
+        assert isinstance(from_topic.payload, RefundIssued)
+        money_back = from_topic.payload.refund
+        assert [(x.line_id, x.quantity) for x in money_back.lines] == [("10591", 1)]
+        assert money_back.amount == Decimal("4.95")  # the shipping refund, tax included
+        assert money_back.reason == "damaged in transit"
+        in_order = shopify.normalise(
+            delivery("orders/updated", shop.order(1009) | {"refunds": [refund]}), STORE
+        )
+        assert in_order[-1].event_id == from_topic.event_id  # one refund, whichever way it came
 
     def test_unknown_extra_fields_are_ignored(self) -> None:
         document = dict(shop.order(1008), brand_new_field={"x": 1}, note_attributes=[])
