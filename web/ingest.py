@@ -9,12 +9,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import UTC, datetime
+from uuid import UUID
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from engine import topics
 from engine.exceptions import SignatureError
+from engine.identity import order_uuid
 from engine.marketplaces import shopify
 from engine.readmodel import delivery_key
 from models.codec import encode_raw
@@ -55,11 +57,17 @@ async def shopify_webhook(request: web.Request) -> web.Response:
         },
         body=body,
     )
-    return await accept(request.app, delivery)
+    order_id = shopify.external_order_id(topic, body)
+    key = None if order_id is None else order_uuid(store.id, Marketplace.SHOPIFY, order_id)
+    return await accept(request.app, delivery, key)
 
 
-async def accept(app: web.Application, delivery: RawDelivery) -> web.Response:
-    """Write a verified delivery to its raw topic exactly once per delivery id."""
+async def accept(app: web.Application, delivery: RawDelivery, order: UUID | None) -> web.Response:
+    """Write a verified delivery to its raw topic exactly once per delivery id.
+
+    The record is keyed by the order's UUID where the delivery names its order, so one order's
+    deliveries keep their order through the partition; otherwise by the delivery id.
+    """
     redis = app[REDIS]
     key = delivery_key(delivery.marketplace.value, delivery.store_id, delivery.delivery_id)
     try:
@@ -76,7 +84,7 @@ async def accept(app: web.Application, delivery: RawDelivery) -> web.Response:
         await app[PRODUCER].send_and_wait(
             topics.raw(delivery.marketplace),
             value=encode_raw(delivery),
-            key=delivery.delivery_id.encode(),
+            key=(delivery.delivery_id if order is None else str(order)).encode(),
         )
     except Exception:
         log.exception("could not write delivery %s to Kafka", delivery.delivery_id)

@@ -97,6 +97,24 @@ def topic(headers: Mapping[str, str]) -> str | None:
     return headers.get(TOPIC_HEADER) or None
 
 
+def external_order_id(delivery_topic: str, body: bytes) -> str | None:
+    """The Shopify order a delivery is about, if the body says so plainly.
+
+    Used at the door to key the raw record by order, which keeps one order's deliveries in
+    the order they arrived; anything unreadable is left to the normaliser to dead-letter.
+    """
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    value = document.get("id" if delivery_topic in ORDER_TOPICS else "order_id")
+    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
+        return None
+    return str(value)
+
+
 # --- normalisation -------------------------------------------------------------------------
 
 
