@@ -17,11 +17,11 @@ docs/lifecycle.md states the rules in words.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from engine import triggers as trigger_builder
 from engine.config import Company, InvoiceGranularity, Store
@@ -51,8 +51,6 @@ from models.order import (
     OrderDetails,
     OrderLine,
     OrderState,
-    Refund,
-    Return,
     Shipment,
     Stage,
 )
@@ -61,7 +59,6 @@ from models.trigger import AuditEntry, Trigger
 #: How many event ids an order remembers; older duplicates are still harmless (see module doc).
 EVENT_ID_MEMORY = 256
 SYSTEM_ACTOR = "system"
-F = TypeVar("F")
 INVOICE_SERVICE_ACTOR = "invoice-service"
 
 
@@ -129,16 +126,16 @@ def _merge(state: OrderState, event: OrderEvent) -> tuple[OrderState, str | None
             first = paid_at if state.paid_at is None else min(state.paid_at, paid_at)
             return replace(state, paid_at=first), None
         case ShipmentSent(shipment=shipment):
-            return replace(state, shipments=_add(state.shipments, shipment, _shipment_key)), None
+            return replace(state, shipments=_add(state.shipments, shipment)), None
         case OrderCancelled(cancellation=cancellation):
-            merged = _add(state.cancellations, cancellation, _cancellation_key)
+            merged = _add(state.cancellations, cancellation)
             return replace(state, cancellations=merged), None
         case ReturnRequested(request=request):
-            return replace(state, return_requests=_add(state.return_requests, request, _key)), None
+            return replace(state, return_requests=_add(state.return_requests, request)), None
         case ReturnReceived(received=received):
-            return replace(state, returns=_add(state.returns, received, _key)), None
+            return replace(state, returns=_add(state.returns, received)), None
         case RefundIssued(refund=refund):
-            return replace(state, refunds=_add(state.refunds, refund, _refund_key)), None
+            return replace(state, refunds=_add(state.refunds, refund)), None
         case InvoiceIssued(issued=issued):
             known = {i.trigger_id for i in state.issued}
             if issued.trigger_id in known:
@@ -150,27 +147,19 @@ def _merge(state: OrderState, event: OrderEvent) -> tuple[OrderState, str | None
             return _operator(state, event, payload)
 
 
-def _key(item: Return) -> tuple[datetime, str]:
-    return item.at, item.return_id
+class _Fact(Protocol):
+    @property
+    def key(self) -> tuple[datetime, str]: ...
 
 
-def _shipment_key(item: Shipment) -> tuple[datetime, str]:
-    return item.shipped_at, item.shipment_id
+FactT = TypeVar("FactT", bound=_Fact)
 
 
-def _cancellation_key(item: Cancellation) -> tuple[datetime, str]:
-    return item.cancelled_at, item.cancellation_id
-
-
-def _refund_key(item: Refund) -> tuple[datetime, str]:
-    return item.refunded_at, item.refund_id
-
-
-def _add(items: tuple[F, ...], item: F, key: Callable[[F], tuple[datetime, str]]) -> tuple[F, ...]:
+def _add(facts: tuple[FactT, ...], fact: FactT) -> tuple[FactT, ...]:
     """Add a fact unless one with its id is known; kept in (time, id) order."""
-    if any(key(known)[1] == key(item)[1] for known in items):
-        return items
-    return tuple(sorted((*items, item), key=key))
+    if any(known.key[1] == fact.key[1] for known in facts):
+        return facts
+    return tuple(sorted((*facts, fact), key=lambda known: known.key))
 
 
 def _merge_details(state: OrderState, details: OrderDetails) -> tuple[OrderState, str | None]:
@@ -232,10 +221,10 @@ def _operator(
             if not open_units:
                 return state, "refused: nothing is left to ship"
             shipment = Shipment(fact_id, at, tuple(LineQuantity(k, v) for k, v in open_units))
-            return replace(state, shipments=_add(state.shipments, shipment, _shipment_key)), None
+            return replace(state, shipments=_add(state.shipments, shipment)), None
         case OperatorAction.CANCEL:
             cancellation = Cancellation(fact_id, at, command.reason)
-            merged = _add(state.cancellations, cancellation, _cancellation_key)
+            merged = _add(state.cancellations, cancellation)
             return replace(state, cancellations=merged), None
 
 

@@ -82,6 +82,11 @@ class Shipment:
     lines: tuple[LineQuantity, ...]
     location_id: str | None = None
 
+    @property
+    def key(self) -> tuple[datetime, str]:
+        """Facts of a kind are kept in (time, id) order; the id identifies the fact."""
+        return self.shipped_at, self.shipment_id
+
 
 @dataclass(frozen=True, slots=True)
 class Cancellation:
@@ -96,6 +101,11 @@ class Cancellation:
     def whole_order(self) -> bool:
         return not self.lines
 
+    @property
+    def key(self) -> tuple[datetime, str]:
+        """Facts of a kind are kept in (time, id) order; the id identifies the fact."""
+        return self.cancelled_at, self.cancellation_id
+
 
 @dataclass(frozen=True, slots=True)
 class Return:
@@ -105,6 +115,11 @@ class Return:
     at: datetime
     lines: tuple[LineQuantity, ...]
     reason: str | None = None
+
+    @property
+    def key(self) -> tuple[datetime, str]:
+        """Facts of a kind are kept in (time, id) order; the id identifies the fact."""
+        return self.at, self.return_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +131,11 @@ class Refund:
     lines: tuple[LineQuantity, ...]
     amount: Decimal
     reason: str | None = None
+
+    @property
+    def key(self) -> tuple[datetime, str]:
+        """Facts of a kind are kept in (time, id) order; the id identifies the fact."""
+        return self.refunded_at, self.refund_id
 
 
 @dataclass(frozen=True, slots=True)
