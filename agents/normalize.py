@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agents._deadletter import send_dead_letter
+from engine.config import Store
 from engine.exceptions import NormalisationError
-from engine.marketplaces import shopify
+from engine.marketplaces import shopify, woocommerce
 from models.codec import DecodeError, decode_raw, encode_event
 from models.events import OrderEvent
 from models.order import Marketplace
+from models.raw import RawDelivery
 
 if TYPE_CHECKING:
     from engine.app import Wiring
@@ -18,22 +21,27 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: The marketplaces whose deliveries arrive on a raw topic, each with its module's normaliser.
+NORMALISERS: dict[Marketplace, Callable[[RawDelivery, Store], list[OrderEvent]]] = {
+    Marketplace.SHOPIFY: shopify.normalise,
+    Marketplace.WOOCOMMERCE: woocommerce.normalise,
+}
+
+
 def normalise(wiring: Wiring, value: bytes) -> list[OrderEvent]:
     delivery = decode_raw(value)
     store = wiring.config.store(delivery.store_id)
     if store is None:
         raise NormalisationError(f"unknown store {delivery.store_id!r}")
-    if (
-        delivery.marketplace is not Marketplace.SHOPIFY
-        or store.marketplace is not Marketplace.SHOPIFY
-    ):
+    normaliser = NORMALISERS.get(delivery.marketplace)
+    if normaliser is None or store.marketplace is not delivery.marketplace:
         raise NormalisationError(f"no normaliser for {delivery.marketplace} store {store.id!r}")
-    return shopify.normalise(delivery, store)
+    return normaliser(delivery, store)
 
 
 def register(wiring: Wiring) -> None:
-    @wiring.app.agent(wiring.raw_shopify, name="normalize-shopify")
-    async def normalize_shopify(stream: Any) -> None:
+    @wiring.app.agent(wiring.raw_deliveries, name="normalize")
+    async def normalize(stream: Any) -> None:
         async for event in stream.events():
             try:
                 order_events = normalise(wiring, event.value)

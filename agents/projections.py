@@ -1,55 +1,248 @@
-"""Order summaries from `winkel.analytics` -> the Redis read model and its live channel."""
+"""Engine output -> the Redis read model and its live channels (`engine/readmodel.py`).
+
+Five agents, one per topic: order summaries (`winkel.analytics`), audit entries, invoice and
+credit-note triggers, dead letters. Each takes records in small batches and writes a batch with
+one Redis pipeline, so the per-event cost is a fraction of a round trip. Every write is
+idempotent (ids as hash fields; counters move only when an order changes placement), so the
+at-least-once redelivery after a crash or rebalance leaves the read model as it was.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from engine.readmodel import ORDERS_HASH, RECENT_ORDERS, UPDATES_CHANNEL
-from models.codec import parse_utc
+from engine import readmodel as rm
 
 if TYPE_CHECKING:
     from engine.app import Wiring
 
 log = logging.getLogger(__name__)
 
+#: Up to this many records per Redis pipeline ...
+BATCH_SIZE = 500
+#: ... gathered for at most this long (bounds the added latency of the live view).
+BATCH_SECONDS = 0.05
+
+# Places one summary: skips it when the stored one is newer (a replay must not roll an order
+# back), moves the order between stage sets and counters only when its placement changed.
+# KEYS: orders, recent, placement, counts, stage set, marketplace set, store set
+# ARGV: uuid, summary, updated, placement (marketplace|store|stage), counter field, stage since,
+#       stage-set prefix, updates channel
+PLACE_SUMMARY = """
+local uuid = ARGV[1]
+local updated = tonumber(ARGV[3])
+local stored = redis.call('ZSCORE', KEYS[2], uuid)
+if stored and tonumber(stored) > updated then return 0 end
+local previous = redis.call('HGET', KEYS[3], uuid)
+if previous ~= ARGV[4] then
+  if previous then
+    local marketplace, store, stage = string.match(previous, '^(.-)|(.-)|(.*)$')
+    redis.call('HINCRBY', KEYS[4], marketplace .. '|' .. stage, -1)
+    redis.call('ZREM', ARGV[7] .. stage, uuid)
+  end
+  redis.call('HINCRBY', KEYS[4], ARGV[5], 1)
+  redis.call('HSET', KEYS[3], uuid, ARGV[4])
+end
+redis.call('ZADD', KEYS[5], tonumber(ARGV[6]), uuid)
+redis.call('ZADD', KEYS[6], updated, uuid)
+redis.call('ZADD', KEYS[7], updated, uuid)
+redis.call('ZADD', KEYS[2], updated, uuid)
+redis.call('HSET', KEYS[1], uuid, ARGV[2])
+redis.call('PUBLISH', ARGV[8], ARGV[2])
+return 1
+"""
+
+# Adds one item under its own id; only a new one is announced and counted.
+# KEYS: the hash; ARGV: id, document, channel, notice, counter ttl, then (key, field, increment)
+# triples of counters to bump for a new item
+ADD_ONCE = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+for i = 6, #ARGV, 3 do
+  redis.call('HINCRBY', ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]))
+  redis.call('EXPIRE', ARGV[i], tonumber(ARGV[5]))
+end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+"""
+
+
+class ReadModelWriter:
+    """Writes projected records to Redis; one pipeline per batch, waiting out Redis outages."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self.place_summary: AsyncScript = client.register_script(PLACE_SUMMARY)
+        self.add_once: AsyncScript = client.register_script(ADD_ONCE)
+
+    async def summaries(self, rows: Sequence[rm.SummaryRow]) -> None:
+        async def write(pipe: Any) -> None:
+            for row in rows:
+                await self.place_summary(
+                    keys=[
+                        rm.ORDERS_HASH,
+                        rm.RECENT_ORDERS,
+                        rm.ORDER_PLACEMENT,
+                        rm.ORDER_COUNTS,
+                        rm.stage_key(row.stage),
+                        rm.marketplace_key(row.marketplace),
+                        rm.store_key(row.store_id),
+                    ],
+                    args=[
+                        row.order_uuid,
+                        row.document,
+                        row.updated,
+                        f"{row.marketplace}|{row.store_id}|{row.stage}",
+                        f"{row.marketplace}|{row.stage}",
+                        row.stage_since,
+                        rm.stage_key(""),
+                        rm.UPDATES_CHANNEL,
+                    ],
+                    client=pipe,
+                )
+
+        await self._pipelined(write)
+
+    async def audit(self, items: Sequence[tuple[rm.TimelineItem, float]]) -> None:
+        """Audit entries with their Kafka timestamps (epoch s), which date the decision."""
+
+        async def write(pipe: Any) -> None:
+            for item, produced_at in items:
+                counters: list[str | int] = []
+                latency = rm.latency_fields(item, produced_at)
+                if latency is not None:
+                    key, second, millis = latency
+                    counters += [key, f"{second}|n", 1, key, f"{second}|ms", millis]
+                await self.add_once(
+                    keys=[rm.audit_key(item.order_uuid)],
+                    args=[
+                        item.item_id,
+                        item.document,
+                        rm.ACTIVITY_CHANNEL,
+                        rm.timeline_notice("audit", item.order_uuid, item.item_id),
+                        rm.BUCKET_TTL_SECONDS,
+                        *counters,
+                    ],
+                    client=pipe,
+                )
+
+        await self._pipelined(write)
+
+    async def triggers(self, items: Sequence[rm.TimelineItem]) -> None:
+        async def write(pipe: Any) -> None:
+            for item in items:
+                await self.add_once(
+                    keys=[rm.triggers_key(item.order_uuid)],
+                    args=[
+                        item.item_id,
+                        item.document,
+                        rm.ACTIVITY_CHANNEL,
+                        rm.timeline_notice("trigger", item.order_uuid, item.item_id),
+                        rm.BUCKET_TTL_SECONDS,
+                    ],
+                    client=pipe,
+                )
+
+        await self._pipelined(write)
+
+    async def dead_letters(self, rows: Sequence[rm.DeadLetterRow]) -> None:
+        async def write(pipe: Any) -> None:
+            for row in rows:
+                pipe.zadd(rm.RECENT_DEAD_LETTERS, {row.dead_letter_id: row.failed_at})
+                await self.add_once(
+                    keys=[rm.DEAD_LETTERS],
+                    args=[
+                        row.dead_letter_id,
+                        row.document,
+                        rm.ACTIVITY_CHANNEL,
+                        rm.dead_letter_notice(row.dead_letter_id),
+                        rm.BUCKET_TTL_SECONDS,
+                    ],
+                    client=pipe,
+                )
+
+        await self._pipelined(write)
+
+    async def _pipelined(self, write: Callable[[Any], Awaitable[None]]) -> None:
+        """Run `write` into one pipeline; on a Redis outage retry the whole (idempotent) batch."""
+        delay = 0.2
+        while True:
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    await write(pipe)
+                    await pipe.execute()
+                return
+            except RedisError as exc:
+                # The read model lags meanwhile; nothing is lost, the batch is not acked yet.
+                log.warning("read model write failed, retrying in %.1fs: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+def _parsed(events: Sequence[Any], parse: Callable[[Any], Any], what: str) -> list[Any]:
+    """Parse each event, skipping (with a log line) what the read model cannot use."""
+    parsed = []
+    for event in events:
+        try:
+            item = parse(event)
+        except rm.NotProjectable as exc:
+            log.warning("skipping %s record at %s: %s", what, _where(event), exc)
+            continue
+        if item is not None:
+            parsed.append(item)
+    return parsed
+
+
+def _where(event: Any) -> str:
+    message = event.message
+    return f"{message.topic}:{message.partition}:{message.offset}"
+
+
+def _timestamp(event: Any) -> float:
+    """The record's Kafka timestamp in epoch seconds (Kafka gives milliseconds)."""
+    return float(event.message.timestamp) / 1000.0
+
 
 def register(wiring: Wiring) -> None:
-    client: aioredis.Redis = aioredis.from_url(wiring.config.redis_url)
+    writer = ReadModelWriter(aioredis.from_url(wiring.config.redis_url))
+    app = wiring.app
 
-    @wiring.app.agent(wiring.analytics, name="projections")
-    async def project(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                document = orjson.loads(event.value)
-                if document.get("type") != "order.summary":
-                    continue
-                order = document["order"]
-                uuid = order["order_uuid"]
-                updated = parse_utc(order["updated_at"]).timestamp()
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                log.warning("skipping analytics record that is no summary: %s", exc)
-                continue
-            await _write(client, uuid, updated, orjson.dumps(order))
+    @app.agent(wiring.analytics, name="projections")
+    async def project_summaries(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+            rows = _parsed(events, lambda e: rm.summary_row(e.value), "analytics")
+            if rows:
+                await writer.summaries(rows)
 
+    @app.agent(wiring.audit, name="projections-audit")
+    async def project_audit(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+            items = _parsed(events, lambda e: (rm.audit_item(e.value), _timestamp(e)), "audit")
+            if items:
+                await writer.audit(items)
 
-async def _write(client: aioredis.Redis, uuid: str, updated: float, summary: bytes) -> None:
-    """Write one summary, waiting out a Redis outage (the read model lags, nothing is lost)."""
-    delay = 0.2
-    while True:
-        try:
-            async with client.pipeline(transaction=False) as pipe:
-                pipe.hset(ORDERS_HASH, uuid, summary)
-                pipe.zadd(RECENT_ORDERS, {uuid: updated})
-                pipe.publish(UPDATES_CHANNEL, summary)
-                await pipe.execute()
-            return
-        except RedisError as exc:
-            log.warning("read model write failed, retrying in %.1fs: %s", delay, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    async def project_triggers(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+            items = _parsed(events, lambda e: rm.trigger_item(e.value), "trigger")
+            if items:
+                await writer.triggers(items)
+
+    app.agent(wiring.invoice_triggers, name="projections-invoices")(project_triggers)
+    app.agent(wiring.credit_note_triggers, name="projections-credit-notes")(project_triggers)
+
+    @app.agent(wiring.dead_letter, name="projections-deadletters")
+    async def project_dead_letters(stream: Any) -> None:
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+            rows = _parsed(
+                events,
+                lambda e: rm.dead_letter_row(e.value, e.message.partition, e.message.offset),
+                "dead letter",
+            )
+            if rows:
+                await writer.dead_letters(rows)

@@ -23,7 +23,7 @@ class Wiring:
 
     app: faust.App
     config: Config
-    raw_shopify: Any
+    raw_deliveries: Any  # every marketplace's raw topic that has a normaliser
     order_events: Any
     order_inputs: Any  # order events, operator commands and invoice-service answers
     invoice_triggers: Any
@@ -68,7 +68,13 @@ def create_app(config: Config, *, store: str = "rocksdb://") -> Wiring:
     wiring = Wiring(
         app=app,
         config=config,
-        raw_shopify=topic(topics.raw(Marketplace.SHOPIFY)),
+        raw_deliveries=app.topic(
+            topics.raw(Marketplace.SHOPIFY),
+            topics.raw(Marketplace.WOOCOMMERCE),
+            partitions=config.kafka.partitions,
+            key_serializer="raw",
+            value_serializer="raw",
+        ),
         order_events=topic(topics.ORDER_EVENTS),
         # One stream over three co-partitioned topics (all keyed by order UUID), so everything
         # about an order is applied in one place, to one table partition.

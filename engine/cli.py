@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from urllib.parse import urlparse
 
 from engine.config import Config, load_config
@@ -65,16 +65,48 @@ def web_server(args: argparse.Namespace) -> int:
 
 
 async def _post(session: Any, url: str, delivery: Delivery) -> None:
-    """Deliver like Shopify does: retry on failure with a growing pause."""
-    target = f"{url.rstrip('/')}/webhooks/shopify/{delivery.store_id}"
+    """Deliver like a marketplace does: retry on failure with a growing pause."""
     for attempt in range(1, 6):
         try:
-            async with session.post(target, data=delivery.body, headers=delivery.headers) as reply:
+            async with session.post(url, data=delivery.body, headers=delivery.headers) as reply:
                 if reply.status < 500 and reply.status != 409:
                     return
         except OSError as exc:  # aiohttp's connection errors are OSErrors
             log.warning("simulator: %s (attempt %d)", exc, attempt)
         await asyncio.sleep(0.5 * attempt)
+
+
+class _FakeStore(Protocol):
+    def order_story(self, order_id: int) -> list[Delivery]: ...
+
+
+def _fake_stores(config: Config, seed: int) -> dict[str, _FakeStore]:
+    """A fake marketplace per configured store that receives webhooks."""
+    from engine.fakes.woocommerce import WooCommerceStore
+    from engine.simulator import ShopifyStore
+    from models.order import Marketplace
+
+    start = datetime.now(UTC) - timedelta(days=1)
+    fakes: dict[str, _FakeStore] = {}
+    for number, store in enumerate(config.stores.values()):
+        if store.marketplace is Marketplace.SHOPIFY:
+            fakes[store.id] = ShopifyStore(
+                store_id=store.id,
+                shop_domain=store.shop_domain or f"{store.id}.myshopify.com",
+                secret=store.webhook_secrets(os.environ)[0],
+                seed=seed + number,
+                start=start,
+            )
+        elif store.marketplace is Marketplace.WOOCOMMERCE:
+            fakes[store.id] = WooCommerceStore(
+                store_id=store.id,
+                secret=store.webhook_secrets(os.environ)[0],
+                seed=seed + number,
+                start=start,
+            )
+    if not fakes:
+        raise ConfigError("no Shopify or WooCommerce store in the config to simulate")
+    return fakes
 
 
 async def _simulate(
@@ -83,22 +115,13 @@ async def _simulate(
     """Send order stories, several interleaved as in a real shop, at `rate` deliveries/s."""
     import aiohttp
 
-    from engine.simulator import ShopifyStore
-    from models.order import Marketplace
-
-    stores = [s for s in config.stores.values() if s.marketplace is Marketplace.SHOPIFY]
-    if not stores:
-        raise ConfigError("no Shopify store in the config to simulate")
-    fakes = [
-        ShopifyStore(
-            store_id=store.id,
-            shop_domain=store.shop_domain or f"{store.id}.myshopify.com",
-            secret=store.webhook_secrets(os.environ)[0],
-            seed=seed + number,
-            start=datetime.now(UTC) - timedelta(days=1),
-        )
-        for number, store in enumerate(stores)
-    ]
+    fakes = _fake_stores(config, seed)
+    base = url.rstrip("/")
+    paths = {
+        store_id: f"{base}/webhooks/{config.stores[store_id].marketplace.value}/{store_id}"
+        for store_id in fakes
+    }
+    stores = sorted(fakes)
     pick = random.Random(seed)  # noqa: S311 - repeatable traffic, not secrets
     interval = 1.0 / rate if rate > 0 else 0.0
     first = 1001 + (seed - 1) * 100_000
@@ -107,10 +130,12 @@ async def _simulate(
     async with aiohttp.ClientSession() as session:
         while stories or orders == 0 or next_order < first + orders:
             while len(stories) < in_flight and (orders == 0 or next_order < first + orders):
-                stories.append(fakes[next_order % len(fakes)].order_story(next_order))
+                store_id = stores[next_order % len(stores)]
+                stories.append(fakes[store_id].order_story(next_order))
                 next_order += 1
             story = pick.choice(stories)
-            await _post(session, url, story.pop(0))
+            delivery = story.pop(0)
+            await _post(session, paths[delivery.store_id], delivery)
             if not story:
                 stories.remove(story)
             sent += 1
@@ -131,39 +156,15 @@ def simulate(args: argparse.Namespace) -> int:
 
 
 async def _replay(config: Config, only: set[str]) -> int:
-    from aiokafka import AIOKafkaConsumer
+    from engine import kafka
+    from engine.replay import replay_all
 
-    from engine import kafka, topics
-    from models.codec import decode_dead_letter
-
-    consumer = AIOKafkaConsumer(
-        topics.DEAD_LETTER,
-        bootstrap_servers=config.kafka.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
     producer = kafka.producer(config.kafka)
-    await consumer.start()
     await producer.start()
-    replayed = 0
     try:
-        end = await consumer.end_offsets(list(consumer.assignment()))
-        while [tp for tp, offset in end.items() if await consumer.position(tp) < offset]:
-            batches = await consumer.getmany(timeout_ms=1000)
-            for records in batches.values():
-                for record in records:
-                    letter = decode_dead_letter(record.value)
-                    if only and letter.dead_letter_id not in only:
-                        continue
-                    await producer.send_and_wait(
-                        letter.source_topic, letter.original, key=letter.key
-                    )
-                    replayed += 1
+        return await replay_all(producer, config.kafka, only)
     finally:
-        await consumer.stop()
         await producer.stop()
-    return replayed
 
 
 def replay(args: argparse.Namespace) -> int:

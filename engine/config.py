@@ -64,7 +64,9 @@ class KafkaSettings:
     # Tansu has no idempotent producer (DESIGN.md); Apache Kafka does.
     idempotent_producer: bool = True
     # How soon a worker that died without leaving is noticed and its partitions handed over.
-    session_timeout_seconds: float = 10.0
+    # Shorter hands over faster, but a worker starved of CPU for that long is expelled while
+    # still working, and a zombie's late writes are exactly what at-least-once must survive.
+    session_timeout_seconds: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,7 @@ def parse_config(document: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         kafka=KafkaSettings(
             bootstrap=env.get("WINKEL_KAFKA_BOOTSTRAP", kafka.get("bootstrap", "127.0.0.1:9092")),
             partitions=int(kafka.get("partitions", 8)),
-            session_timeout_seconds=float(kafka.get("session_timeout_seconds", 10.0)),
+            session_timeout_seconds=float(kafka.get("session_timeout_seconds", 30.0)),
             idempotent_producer=env.get(
                 "WINKEL_KAFKA_IDEMPOTENT", str(kafka.get("idempotent_producer", True))
             ).lower()

@@ -19,6 +19,7 @@ from engine.runtime import ManagedProcess, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-shopify-secret"
+WOOCOMMERCE_SECRET = "test-woocommerce-secret"  # as in tests/woocommerce_payloads.py
 OPERATOR_TOKEN = "test-operator-token"
 T = TypeVar("T")
 
@@ -40,6 +41,13 @@ marketplace = "shopify"
 invoice_granularity = "per_order"
 shop_domain = "acme.myshopify.com"
 webhook_secret_env = "TEST_SHOPIFY_SECRET"
+
+[[stores]]
+id = "shop-woo"
+company_id = "acme-nl"
+marketplace = "woocommerce"
+invoice_granularity = "per_order"
+webhook_secret_env = "TEST_WOOCOMMERCE_SECRET"
 
 [[stores]]
 id = "shop-shipment"
@@ -82,6 +90,7 @@ class Stack:
             WINKEL_DATA_DIR=str(data_dir),
             WINKEL_WEB_PORT=str(self.web_port),
             TEST_SHOPIFY_SECRET=SECRET,
+            TEST_WOOCOMMERCE_SECRET=WOOCOMMERCE_SECRET,
             WINKEL_OPERATOR_TOKEN=OPERATOR_TOKEN,
         )
         return env

@@ -1,4 +1,4 @@
-"""The web process: webhook ingestor, API and dashboard in one aiohttp application."""
+"""The web process: webhook ingestor, order API and live dashboard in one aiohttp application."""
 
 from __future__ import annotations
 
@@ -12,34 +12,70 @@ from aiohttp import web
 
 from engine import kafka
 from engine.config import Config
+from engine.exceptions import ConfigError
 from models.order import Marketplace
-from web import dashboard, ingest
-from web.state import CONFIG, PRODUCER, REDIS, SECRETS, SOCKETS
+from web import api, dashboard, ingest
+from web.auth import operators_from
+from web.state import (
+    CONFIG,
+    HEALTH,
+    OPERATORS,
+    PRODUCER,
+    REDIS,
+    SECRETS,
+    SETTINGS,
+    SOCKETS,
+    WEBHOOKS,
+    DashboardSettings,
+    EngineHealth,
+    WebhookMeter,
+)
 
 log = logging.getLogger(__name__)
 
+STUCK_AFTER_ENV = "WINKEL_STUCK_AFTER"
 
-async def healthz(request: web.Request) -> web.Response:
-    redis_ok = True
+
+def _operators(config: Config, environ: Mapping[str, str]) -> dict[str, str]:
+    raw = environ.get(config.operator_token_env, "")
+    if not raw.strip():
+        log.warning(
+            "%s is not set: every operator action will be refused", config.operator_token_env
+        )
+        return {}
     try:
-        await request.app[REDIS].ping()
-    except Exception:
-        redis_ok = False
-    status = 200 if redis_ok else 503
-    return web.json_response({"redis": redis_ok}, status=status)
+        return operators_from(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{config.operator_token_env}: {exc}") from None
+
+
+def _settings(environ: Mapping[str, str]) -> DashboardSettings:
+    raw = environ.get(STUCK_AFTER_ENV) or dashboard.DEFAULT_STUCK_AFTER
+    try:
+        return DashboardSettings(stuck_after=dashboard.parse_stuck_after(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{STUCK_AFTER_ENV}: {exc}") from None
+
+
+#: Marketplaces whose webhooks are signed with a shared secret from the store's config.
+SIGNED_WEBHOOKS = frozenset({Marketplace.SHOPIFY, Marketplace.WOOCOMMERCE})
 
 
 def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Application:
     environ = os.environ if env is None else env
-    app = web.Application(client_max_size=config.max_body_bytes)
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[api.count_webhooks])
     app[CONFIG] = config
     # Resolved now so a missing secret stops the start with its variable's name.
     app[SECRETS] = {
         store.id: store.webhook_secrets(environ)
         for store in config.stores.values()
-        if store.marketplace is Marketplace.SHOPIFY
+        if store.marketplace in SIGNED_WEBHOOKS
     }
+    app[OPERATORS] = _operators(config, environ)
+    app[SETTINGS] = _settings(environ)
     app[SOCKETS] = weakref.WeakSet()
+    app[WEBHOOKS] = WebhookMeter()
+    app[HEALTH] = EngineHealth()
 
     async def connections(app: web.Application) -> AsyncIterator[None]:
         app[REDIS] = aioredis.from_url(config.redis_url)
@@ -51,11 +87,24 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         await producer.stop()
         await app[REDIS].aclose()
 
+    # Cleaned up in reverse: the background tasks stop before the connections close.
     app.cleanup_ctx.append(connections)
     app.cleanup_ctx.append(dashboard.broadcaster)
+    app.cleanup_ctx.append(api.background)
+
     app.router.add_post("/webhooks/shopify/{store_id}", ingest.shopify_webhook)
+    app.router.add_post("/webhooks/woocommerce/{store_id}", ingest.woocommerce_webhook)
     app.router.add_get("/", dashboard.index)
     app.router.add_get("/ws", dashboard.websocket)
-    app.router.add_get("/api/orders", dashboard.list_orders)
-    app.router.add_get("/healthz", healthz)
+    app.router.add_static("/static/", dashboard.STATIC, append_version=False)
+    app.router.add_get("/api/orders", api.list_orders)
+    app.router.add_get(r"/api/orders/{order_uuid}", api.order_detail)
+    app.router.add_post(r"/api/orders/{order_uuid}/status", api.change_status)
+    app.router.add_get("/api/session", api.session)
+    app.router.add_get("/api/stats", dashboard.stats)
+    app.router.add_get("/api/deadletters", api.list_dead_letters)
+    app.router.add_post("/api/deadletters/{dead_letter_id}/replay", api.replay_dead_letter)
+    app.router.add_get("/api/openapi.json", api.openapi)
+    app.router.add_get("/healthz", api.healthz)
+    app.router.add_get("/metrics", api.metrics)
     return app

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -17,7 +19,7 @@ from redis.exceptions import RedisError
 from engine import topics
 from engine.exceptions import SignatureError
 from engine.identity import order_uuid
-from engine.marketplaces import shopify
+from engine.marketplaces import shopify, woocommerce
 from engine.readmodel import delivery_key
 from models.codec import encode_raw
 from models.order import Marketplace
@@ -31,35 +33,79 @@ PENDING_SECONDS = 60
 PENDING, DONE = b"pending", b"done"
 
 
-async def shopify_webhook(request: web.Request) -> web.Response:
-    store_id = request.match_info["store_id"]
-    store = request.app[CONFIG].store(store_id)
-    if store is None or store.marketplace is not Marketplace.SHOPIFY:
-        raise web.HTTPNotFound(text=f"unknown Shopify store {store_id!r}")
-    body = await request.read()
-    try:
-        shopify.verify(body, request.headers, request.app[SECRETS][store.id])
-    except SignatureError as exc:
-        log.warning("rejected delivery for %s from %s: %s", store.id, request.remote, exc)
-        raise web.HTTPUnauthorized(text=str(exc)) from None
-    delivery_id = shopify.delivery_id(request.headers)
-    topic = shopify.topic(request.headers)
-    if delivery_id is None or topic is None:
-        raise web.HTTPBadRequest(text="not a Shopify delivery: webhook id or topic header missing")
-    delivery = RawDelivery(
-        marketplace=Marketplace.SHOPIFY,
-        store_id=store.id,
-        delivery_id=delivery_id,
-        topic=topic,
-        received_at=datetime.now(UTC),
-        headers={
-            name: request.headers[name] for name in shopify.KEPT_HEADERS if name in request.headers
-        },
-        body=body,
-    )
-    order_id = shopify.external_order_id(topic, body)
-    key = None if order_id is None else order_uuid(store.id, Marketplace.SHOPIFY, order_id)
-    return await accept(request.app, delivery, key)
+@dataclass(frozen=True)
+class Door:
+    """How one marketplace's signed webhooks are recognised, checked and identified."""
+
+    marketplace: Marketplace
+    verify: Callable[[bytes, Mapping[str, str], Iterable[bytes]], None]
+    delivery_id: Callable[[Mapping[str, str], bytes], str | None]
+    topic: Callable[[Mapping[str, str]], str | None]
+    external_order_id: Callable[[str, bytes], str | None]
+    kept_headers: tuple[str, ...]
+    #: A handshake that must be answered 200, unsigned and unstored (WooCommerce's ping).
+    is_ping: Callable[[bytes, Mapping[str, str]], bool] = lambda body, headers: False
+
+
+SHOPIFY = Door(
+    Marketplace.SHOPIFY,
+    shopify.verify,
+    lambda headers, body: shopify.delivery_id(headers),
+    shopify.topic,
+    shopify.external_order_id,
+    shopify.KEPT_HEADERS,
+)
+WOOCOMMERCE = Door(
+    Marketplace.WOOCOMMERCE,
+    woocommerce.verify,
+    woocommerce.delivery_id,
+    woocommerce.topic,
+    woocommerce.external_order_id,
+    woocommerce.KEPT_HEADERS,
+    woocommerce.is_ping,
+)
+
+
+def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The handler for `POST /webhooks/<marketplace>/{store_id}`."""
+
+    async def handle(request: web.Request) -> web.Response:
+        store_id = request.match_info["store_id"]
+        store = request.app[CONFIG].store(store_id)
+        if store is None or store.marketplace is not door.marketplace:
+            raise web.HTTPNotFound(text=f"unknown {door.marketplace.value} store {store_id!r}")
+        body = await request.read()
+        if door.is_ping(body, request.headers):
+            return web.json_response({"status": "pong"})
+        try:
+            door.verify(body, request.headers, request.app[SECRETS][store.id])
+        except SignatureError as exc:
+            log.warning("rejected delivery for %s from %s: %s", store.id, request.remote, exc)
+            raise web.HTTPUnauthorized(text=str(exc)) from None
+        delivery_id = door.delivery_id(request.headers, body)
+        topic = door.topic(request.headers)
+        if delivery_id is None or topic is None:
+            raise web.HTTPBadRequest(
+                text=f"not a {door.marketplace.value} delivery: delivery id or topic missing"
+            )
+        delivery = RawDelivery(
+            marketplace=door.marketplace,
+            store_id=store.id,
+            delivery_id=delivery_id,
+            topic=topic,
+            received_at=datetime.now(UTC),
+            headers={n: request.headers[n] for n in door.kept_headers if n in request.headers},
+            body=body,
+        )
+        order_id = door.external_order_id(topic, body)
+        key = None if order_id is None else order_uuid(store.id, door.marketplace, order_id)
+        return await accept(request.app, delivery, key)
+
+    return handle
+
+
+shopify_webhook = webhook(SHOPIFY)
+woocommerce_webhook = webhook(WOOCOMMERCE)
 
 
 async def accept(app: web.Application, delivery: RawDelivery, order: UUID | None) -> web.Response:

@@ -125,17 +125,23 @@ def own_kafka(tmp_path: Path) -> Iterator[str]:
 
 
 async def produce(bootstrap: str, stream: list[RawDelivery]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, request_timeout_ms=120_000
+    )
     await producer.start()
     try:
         started = time.monotonic()
+        acknowledgements = []
         for sent, delivery in enumerate(stream, start=1):
-            await producer.send(
-                "winkel.raw.shopify", encode_raw(delivery), key=delivery.delivery_id.encode()
+            acknowledgements.append(
+                await producer.send(
+                    "winkel.raw.shopify", encode_raw(delivery), key=delivery.delivery_id.encode()
+                )
             )
             if sent % 100 == 0:
                 await asyncio.sleep(max(0.0, started + sent / PRODUCE_RATE - time.monotonic()))
-        await producer.flush()
+        # Every input record must be in Kafka, or a "loss" could be the test's own.
+        await asyncio.gather(*acknowledgements)
     finally:
         await producer.stop()
 
@@ -171,7 +177,14 @@ async def verify(stack: Stack, expected: Expectation, started: float) -> None:
     except AssertionError:
         seen = await trigger_ids(stack.bootstrap)
         missing = expected.trigger_ids - set(seen)
-        print(f"MISSING {len(missing)} of {len(expected.trigger_ids)} triggers")
+        raw = len(await read_topic(stack.bootstrap, "winkel.raw.shopify"))
+        print(f"MISSING {len(missing)} of {len(expected.trigger_ids)} triggers; raw input {raw}")
+        states = latest_by_key(await read_topic(stack.bootstrap, CHANGELOG))
+        for key, (stage, facts) in expected.orders.items():
+            state = decode_state(states[key]) if key in states else None
+            if state is None or (state.stage, len(state.applied_event_ids)) != (stage, facts):
+                found = None if state is None else (state.stage, state.applied_event_ids)
+                print(f"  {key.decode()}: expected {stage} with {facts} facts, found {found}")
         for tail in tails(stack):
             print(tail)
         raise

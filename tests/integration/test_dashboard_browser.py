@@ -1,0 +1,202 @@
+"""The live dashboard in headless Chromium against real worker and web processes.
+
+Debian's `chromium` is driven by playwright through `executable_path`; playwright's own browser
+downloads are never used (there is no network for them here).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+
+from tests import shopify_payloads as shop
+from tests.support import OPERATOR_TOKEN, Stack, read_topic, tails, wait_until
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# The contract namespace (DESIGN.md "Order identity"), written out as in test_shopify_flow.
+NAMESPACE = uuid.UUID("abc8a081-dbf6-5c53-9aa7-a6a4c25fdd01")
+STORE = "shop-order"
+
+if not CHROMIUM.exists():  # pragma: no cover - the machine kind ships it
+    pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+
+def order_uuid(external_id: int) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{STORE}:shopify:{external_id}"))
+
+
+@pytest.fixture(scope="module")
+def stack(
+    kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    engine = Stack(tmp_path_factory.mktemp("dashboard"), kafka_bootstrap, redis_url)
+    engine.start_web()
+    engine.start_worker()
+    try:
+        yield engine
+    finally:
+        engine.stop()
+        for tail in tails(engine):
+            print(tail)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def open_dashboard(browser: Browser, stack: Stack) -> tuple[Page, list[str]]:
+    """The page, live; and the console errors and uncaught exceptions it has had."""
+    page = await browser.new_page(viewport={"width": 1440, "height": 900})
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    await page.goto(stack.url)
+    await page.wait_for_selector('#live[data-state="live"]', timeout=15_000)
+    return page, problems
+
+
+async def post(stack: Stack, topic: str, document: dict[str, object]) -> int:
+    body = orjson.dumps(document)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{stack.url}/webhooks/shopify/{STORE}", data=body, headers=shop.headers(topic, body)
+        ) as response,
+    ):
+        return response.status
+
+
+async def place_paid_order(stack: Stack, page: Page, external_id: int) -> str:
+    """Post an order and its payment; return its uuid once the page lists it as paid."""
+    paid = shop.order(external_id, financial_status="paid", updated_at="2026-11-02T10:05:00+01:00")
+    assert await post(stack, "orders/create", shop.order(external_id)) == 200
+    assert await post(stack, "orders/paid", paid) == 200
+    uuid_text = order_uuid(external_id)
+    # The first order of a fresh worker waits for its consumer group to form.
+    await page.wait_for_selector(f'tr[data-uuid="{uuid_text}"] .stage-pill.s-paid', timeout=90_000)
+    return uuid_text
+
+
+async def test_the_page_loads_without_console_errors(browser: Browser, stack: Stack) -> None:
+    page, problems = await open_dashboard(browser, stack)
+    await place_paid_order(stack, page, 820001)
+    await page.wait_for_function(
+        "document.getElementById('kpi-orders').textContent !== '\\u2013'", timeout=10_000
+    )
+    # Open and close an order's detail: the drawer's requests must not fail either.
+    await page.click(f'tr[data-uuid="{order_uuid(820001)}"]')
+    await page.wait_for_selector("#detail:not([hidden]) #status-form")
+    await page.click("#detail-close")
+    await page.wait_for_timeout(2_500)  # a stats frame or two
+    assert problems == []
+    assert await page.locator(".stage.s-paid .count").inner_text() != "0"
+
+
+async def test_a_webhook_appears_on_the_open_page_within_two_seconds(
+    browser: Browser, stack: Stack
+) -> None:
+    page, problems = await open_dashboard(browser, stack)
+    await place_paid_order(stack, page, 820002)  # the pipeline is warm from here on
+    await page.evaluate("window.__sameDocument = true")
+
+    external_id = 820003
+    started = time.monotonic()
+    assert await post(stack, "orders/create", shop.order(external_id)) == 200
+    await page.wait_for_selector(f'tr[data-uuid="{order_uuid(external_id)}"]', timeout=2_000)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 2.0
+    assert await page.evaluate("window.__sameDocument === true")  # no reload happened
+    row = page.locator(f'tr[data-uuid="{order_uuid(external_id)}"]')
+    assert f"#{external_id}" in await row.inner_text()
+    assert problems == []
+
+
+async def test_an_operator_status_change_appears_in_the_audit_timeline(
+    browser: Browser, stack: Stack
+) -> None:
+    page, _ = await open_dashboard(browser, stack)
+    target = await place_paid_order(stack, page, 820004)
+
+    await page.click("#signin-open")
+    await page.fill("#token", OPERATOR_TOKEN)
+    await page.click("#signin-submit")
+    await page.wait_for_selector("#operator-name:not([hidden])")
+    assert "operator" in await page.inner_text("#operator-name")
+
+    await page.click(f'tr[data-uuid="{target}"]')
+    await page.wait_for_selector("#status-form")
+    await page.select_option("#action", "mark_shipped")
+    reason = f"shipped by hand from the showroom, ticket {uuid.uuid4().hex[:6]}"
+    await page.fill("#reason", reason)
+    await page.click("#status-submit")
+    await page.wait_for_selector("#action-message.ok")
+
+    entry = page.locator("#timeline li[data-actor='operator']", has_text=reason)
+    await entry.wait_for(timeout=30_000)
+    assert "mark_shipped" in await entry.inner_text()
+
+
+async def test_an_action_without_sign_in_is_refused(browser: Browser, stack: Stack) -> None:
+    page, _ = await open_dashboard(browser, stack)
+    target = await place_paid_order(stack, page, 820005)
+
+    await page.click(f'tr[data-uuid="{target}"]')
+    await page.wait_for_selector("#status-form")
+    await page.select_option("#action", "cancel")
+    await page.fill("#reason", "trying without signing in")
+    await page.click("#status-submit")
+    await page.wait_for_selector("#action-message.error")
+    assert "401" in await page.inner_text("#action-message")
+
+    status = await page.evaluate(
+        """async (uuid) => (await fetch(`/api/orders/${uuid}/status`, {
+            method: "POST", headers: {"Content-Type": "application/json"},
+            body: JSON.stringify({action: "cancel", reason: "no token"})})).status""",
+        target,
+    )
+    assert status == 401
+    replay = await page.evaluate(
+        "async () => (await fetch('/api/deadletters/x:0:0/replay', {method: 'POST'})).status"
+    )
+    assert replay == 401
+    commands = await read_topic(stack.bootstrap, "winkel.orders.commands")
+    assert not [record for record in commands if record.key == target.encode()]
+    # ... and the order stays as it was.
+    await wait_until(
+        lambda: page.locator(f'tr[data-uuid="{target}"] .stage-pill.s-paid').count(),
+        5,
+        what="the order still paid",
+    )

@@ -1,0 +1,471 @@
+"""The order API (DESIGN.md "HTTP"): orders from the read model, operator actions onto Kafka,
+Prometheus metrics, and the background tasks that keep the engine's health in view.
+
+Reads come from Redis only. Operator actions are commands on `winkel.orders.commands`
+(acks=all): the orders agent applies them and audits them under the operator's id, so an
+action is answered 202 (accepted for processing), and its effect arrives on the live view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import orjson
+from aiohttp import web
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from redis.exceptions import RedisError
+
+from engine import readmodel as rm
+from engine import replay, topics
+from models.codec import encode_command
+from models.commands import OperatorAction, OperatorCommand
+from web.auth import require_operator
+from web.dashboard import gather_stats, recent_orders
+from web.state import CONFIG, HEALTH, PRODUCER, REDIS, WEBHOOKS
+
+log = logging.getLogger(__name__)
+
+OPENAPI = Path(__file__).with_name("openapi.json")
+DEFAULT_LIMIT = 200
+MAX_LIMIT = 1000
+#: A filtered list looks at no more than this many of the newest candidates.
+MAX_SCANNED = 20_000
+SCAN_CHUNK = 500
+MAX_REASON_CHARS = 500
+#: The worker's consumer group: engine.app.APP_ID (not imported here: that pulls in faust).
+CONSUMER_GROUP = "winkel-orders"
+LAG_SECONDS = 10.0
+FLUSH_SECONDS = 1.0
+
+
+def _json(document: object, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(document), status=status, content_type="application/json")
+
+
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(
+        text=orjson.dumps({"error": message}).decode(), content_type="application/json"
+    )
+
+
+def _not_found(message: str) -> web.HTTPNotFound:
+    return web.HTTPNotFound(
+        text=orjson.dumps({"error": message}).decode(), content_type="application/json"
+    )
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+
+def order_filter(query: Any) -> rm.OrderFilter:
+    """The list's filters from a query string (`status` is another name for `stage`)."""
+
+    def given(name: str) -> str | None:
+        value = query.get(name, "").strip()
+        return value or None
+
+    return rm.OrderFilter(
+        marketplace=given("marketplace"),
+        store_id=given("store"),
+        stage=given("stage") or given("status"),
+        payment_status=given("payment_status"),
+        fulfilment_status=given("fulfilment_status"),
+        invoice_status=given("invoice_status"),
+        return_status=given("return_status"),
+        text=given("q"),
+    )
+
+
+def _limit(query: Any) -> int:
+    try:
+        limit = int(query.get("limit", DEFAULT_LIMIT))
+    except ValueError:
+        raise _bad_request("limit must be a whole number") from None
+    return max(1, min(limit, MAX_LIMIT))
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    """Newest first: `?marketplace=&store=&stage=&payment_status=&...&q=&limit=`."""
+    wanted = order_filter(request.query)
+    limit = _limit(request.query)
+    if wanted.empty:
+        rows = await recent_orders(request, limit)
+        return web.Response(
+            body=b'{"orders":[%s],"complete":true}' % b",".join(rows),
+            content_type="application/json",
+        )
+    redis = request.app[REDIS]
+    found: list[dict[str, Any]] = []
+    scanned = 0
+    index = wanted.index_key()
+    while len(found) < limit and scanned < MAX_SCANNED:
+        uuids = cast(list[bytes], await redis.zrevrange(index, scanned, scanned + SCAN_CHUNK - 1))
+        if not uuids:
+            break
+        scanned += len(uuids)
+        for row in cast(list[bytes | None], await redis.hmget(rm.ORDERS_HASH, uuids)):
+            if row is None:
+                continue
+            order = orjson.loads(row)
+            if wanted.matches(order):
+                found.append(order)
+                if len(found) == limit:
+                    break
+    complete = scanned < MAX_SCANNED or len(found) == limit
+    return _json({"orders": found, "complete": complete})
+
+
+def _order_uuid(request: web.Request) -> str:
+    try:
+        return str(uuid.UUID(request.match_info["order_uuid"]))
+    except ValueError:
+        raise _not_found("no such order") from None
+
+
+async def order_detail(request: web.Request) -> web.Response:
+    """The summary with its lines, the triggers and the audit timeline of one order."""
+    order_uuid = _order_uuid(request)
+    pipe = request.app[REDIS].pipeline(transaction=False)
+    pipe.hget(rm.ORDERS_HASH, order_uuid)
+    pipe.hvals(rm.audit_key(order_uuid))
+    pipe.hvals(rm.triggers_key(order_uuid))
+    summary, audit, triggers = await pipe.execute()
+    if summary is None:
+        raise _not_found("no such order")
+    trigger_documents = sorted(
+        (orjson.loads(t) for t in triggers), key=lambda t: str(t.get("created_at", ""))
+    )
+    return _json(
+        {
+            "order": orjson.loads(summary),
+            "triggers": trigger_documents,
+            "timeline": rm.timeline([orjson.loads(entry) for entry in audit]),
+        }
+    )
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        document = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise _bad_request("the body must be a JSON object") from None
+    if not isinstance(document, dict):
+        raise _bad_request("the body must be a JSON object")
+    return document
+
+
+def operator_command(
+    order_uuid: str, operator_id: str, document: dict[str, Any], now: datetime
+) -> OperatorCommand:
+    """The command an operator's request asks for; `HTTPBadRequest` says what is wrong with it."""
+    try:
+        action = OperatorAction(str(document.get("action")))
+    except ValueError:
+        choices = ", ".join(a.value for a in OperatorAction)
+        raise _bad_request(f"action must be one of {choices}") from None
+    reason = document.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise _bad_request("a reason is required")
+    if len(reason) > MAX_REASON_CHARS:
+        raise _bad_request(f"the reason is longer than {MAX_REASON_CHARS} characters")
+    return OperatorCommand(
+        command_id=str(uuid.uuid4()),
+        order_uuid=uuid.UUID(order_uuid),
+        operator_id=operator_id,
+        action=action,
+        reason=reason.strip(),
+        issued_at=now,
+    )
+
+
+async def change_status(request: web.Request) -> web.Response:
+    """An operator's status adjustment, sent to the orders agent as a command."""
+    operator_id = require_operator(request)
+    order_uuid = _order_uuid(request)
+    command = operator_command(order_uuid, operator_id, await _body(request), datetime.now(UTC))
+    if not await request.app[REDIS].hexists(rm.ORDERS_HASH, order_uuid):
+        raise _not_found("no such order")
+    try:
+        await request.app[PRODUCER].send_and_wait(
+            topics.ORDER_COMMANDS, encode_command(command), key=order_uuid.encode()
+        )
+    except Exception:
+        log.exception("could not send operator command %s", command.command_id)
+        raise web.HTTPServiceUnavailable(text="could not store the command") from None
+    log.info(
+        "operator %s: %s on %s (%s)", operator_id, command.action, order_uuid, command.command_id
+    )
+    return _json(
+        {"status": "accepted", "command_id": command.command_id, "operator_id": operator_id},
+        status=202,
+    )
+
+
+async def session(request: web.Request) -> web.Response:
+    """Who the bearer token signs in as (the page checks a token with it before keeping it)."""
+    return _json({"operator_id": require_operator(request)})
+
+
+# --- dead letters ----------------------------------------------------------------------------
+
+
+async def list_dead_letters(request: web.Request) -> web.Response:
+    limit = _limit(request.query)
+    redis = request.app[REDIS]
+    ids = cast(list[bytes], await redis.zrevrange(rm.RECENT_DEAD_LETTERS, 0, limit - 1))
+    pipe = redis.pipeline(transaction=False)
+    pipe.hlen(rm.DEAD_LETTERS)
+    pipe.hmget(rm.DEAD_LETTERS, ids or [b""])
+    pipe.hmget(rm.REPLAYED_DEAD_LETTERS, ids or [b""])
+    count, rows, replays = await pipe.execute()
+    letters = []
+    for row, replayed in zip(rows, replays, strict=False):
+        if row:
+            letter = orjson.loads(row)
+            letter["replayed"] = orjson.loads(replayed) if replayed else None
+            letters.append(letter)
+    return _json({"count": count, "dead_letters": letters})
+
+
+async def replay_dead_letter(request: web.Request) -> web.Response:
+    """Send one dead letter's original back to its source topic."""
+    operator_id = require_operator(request)
+    dead_letter_id = request.match_info["dead_letter_id"]
+    redis = request.app[REDIS]
+    row = await redis.hget(rm.DEAD_LETTERS, dead_letter_id)
+    if row is None:
+        raise _not_found("no such dead letter")
+    location = orjson.loads(row)["location"]
+    letter = await replay.dead_letter_at(
+        request.app[CONFIG].kafka, int(location["partition"]), int(location["offset"])
+    )
+    if letter is None or letter.dead_letter_id != dead_letter_id:
+        raise _not_found("the dead letter is no longer on Kafka")
+    await replay.resend(request.app[PRODUCER], letter)
+    note = {"replayed_at": datetime.now(UTC).isoformat(), "operator_id": operator_id}
+    log.info("operator %s replayed dead letter %s", operator_id, dead_letter_id)
+    with contextlib.suppress(RedisError):  # the replay itself is done; the note is a courtesy
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.hset(rm.REPLAYED_DEAD_LETTERS, dead_letter_id, orjson.dumps(note))
+            pipe.publish(rm.ACTIVITY_CHANNEL, rm.dead_letter_notice(dead_letter_id))
+            await pipe.execute()
+    return _json({"status": "replayed", "source_topic": letter.source_topic, **note}, status=202)
+
+
+# --- health and metrics ----------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    redis_ok = True
+    try:
+        await request.app[REDIS].ping()
+    except Exception:
+        redis_ok = False
+    return web.json_response({"redis": redis_ok}, status=200 if redis_ok else 503)
+
+
+async def openapi(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(OPENAPI, headers={"Content-Type": "application/json"})
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _family(
+    name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]
+) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    for labels, value in samples:
+        rendered = ",".join(f'{key}="{_label(val)}"' for key, val in sorted(labels.items()))
+        number = int(value) if float(value).is_integer() else value
+        lines.append(f"{name}{{{rendered}}} {number}" if rendered else f"{name} {number}")
+    return lines
+
+
+def exposition(
+    webhooks: dict[tuple[str, str], int], stats: dict[str, Any], uptime_seconds: float
+) -> str:
+    """Prometheus text format (0.0.4). Webhook counters are this process's; the gauges read the
+    shared read model, so every web process reports the same values (aggregate them with max)."""
+    lines = _family(
+        "winkel_webhooks_total",
+        "counter",
+        "Webhook deliveries answered by this web process, by marketplace and outcome.",
+        (({"marketplace": m, "outcome": o}, n) for (m, o), n in sorted(webhooks.items())),
+    )
+    lines += _family(
+        "winkel_orders",
+        "gauge",
+        "Orders in the read model by marketplace and lifecycle stage.",
+        (
+            ({"marketplace": m, "stage": stage}, n)
+            for m, by_stage in sorted(stats["counts"].items())
+            for stage, n in sorted(by_stage.items())
+        ),
+    )
+    bottlenecks = stats["bottlenecks"]
+    lines += _family(
+        "winkel_oldest_order_in_stage_seconds",
+        "gauge",
+        "How long the longest-waiting order has been in its stage.",
+        (({"stage": b["stage"]}, b["oldest"]["age_seconds"]) for b in bottlenecks if b["oldest"]),
+    )
+    lines += _family(
+        "winkel_stuck_orders",
+        "gauge",
+        "Orders waiting in a stage longer than the dashboard's limit for it.",
+        (({"stage": b["stage"]}, b["stuck_count"]) for b in bottlenecks if b["limit_seconds"]),
+    )
+    lines += _family(
+        "winkel_dead_letters",
+        "gauge",
+        "Dead letters recorded in the read model.",
+        [({}, stats["dead_letters"]["count"])],
+    )
+    lag = stats["lag"]["by_topic"] or {}
+    lines += _family(
+        "winkel_consumer_lag",
+        "gauge",
+        "Records the worker's consumer group has not processed yet, by topic.",
+        (({"topic": topic}, n) for topic, n in sorted(lag.items())),
+    )
+    lines += _family(
+        "winkel_web_uptime_seconds",
+        "gauge",
+        "Seconds since this web process started.",
+        [({}, round(uptime_seconds, 3))],
+    )
+    return "\n".join(lines) + "\n"
+
+
+STARTED = time.monotonic()
+
+
+async def metrics(request: web.Request) -> web.Response:
+    stats = await gather_stats(request.app)
+    body = exposition(dict(request.app[WEBHOOKS].totals), stats, time.monotonic() - STARTED)
+    return web.Response(
+        text=body,
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
+# --- counting webhooks -----------------------------------------------------------------------
+
+
+def webhook_outcome(status: int, body: bytes | None) -> str:
+    """accepted, duplicate, rejected (the sender's fault) or failed (ours: it will retry)."""
+    if status >= 500 or status == 409:
+        return "failed"
+    if status >= 400:
+        return "rejected"
+    return "duplicate" if body is not None and b'"duplicate"' in body else "accepted"
+
+
+@web.middleware
+async def count_webhooks(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Count every webhook's answer per marketplace (`/webhooks/<marketplace>/<store>`)."""
+    parts = request.path.split("/")
+    if len(parts) < 3 or parts[1] != "webhooks":
+        return await handler(request)
+    marketplace = parts[2]
+    meter = request.app[WEBHOOKS]
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        meter.record(marketplace, webhook_outcome(exc.status, None), int(time.time()))
+        raise
+    body = response.body if isinstance(response, web.Response) else None
+    meter.record(
+        marketplace,
+        webhook_outcome(response.status, body if isinstance(body, bytes) else None),
+        int(time.time()),
+    )
+    return response
+
+
+async def flush_webhook_counts(app: web.Application) -> None:
+    """Add this process's per-second webhook counts to the shared read model."""
+    meter = app[WEBHOOKS]
+    counts = meter.take_unflushed()
+    if not counts:
+        return
+    try:
+        async with app[REDIS].pipeline(transaction=False) as pipe:
+            for (marketplace, outcome, second), n in counts.items():
+                pipe.hincrby(rm.WEBHOOK_TOTALS, f"{marketplace}|{outcome}", n)
+                if outcome == "accepted":
+                    pipe.hincrby(rm.ingest_key(second), str(second), n)
+                    pipe.expire(rm.ingest_key(second), rm.BUCKET_TTL_SECONDS)
+            await pipe.execute()
+    except RedisError as exc:
+        log.warning("could not record webhook counts, keeping them: %s", exc)
+        meter.unflushed.update(counts)
+
+
+async def _flush_webhooks_forever(app: web.Application) -> None:
+    # Off the request path: a webhook costs a counter increment, not a Redis round trip.
+    while True:
+        await asyncio.sleep(FLUSH_SECONDS)
+        await flush_webhook_counts(app)
+
+
+async def _consumer_lag(app: web.Application) -> None:
+    """The worker group's lag per topic: end offsets minus committed offsets, every few s."""
+    settings = app[CONFIG].kafka
+    health = app[HEALTH]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=None)
+    started = False
+    try:
+        while True:
+            try:
+                if not started:
+                    await admin.start()
+                    await consumer.start()
+                    started = True
+                committed = await admin.list_consumer_group_offsets(CONSUMER_GROUP)
+                ends = await consumer.end_offsets(list(committed)) if committed else {}
+                lag: dict[str, int] = {}
+                for tp, position in committed.items():
+                    if position.offset >= 0:
+                        behind = max(0, ends.get(tp, position.offset) - position.offset)
+                        lag[tp.topic] = lag.get(tp.topic, 0) + behind
+                health.lag_by_topic, health.checked_at, health.error = lag, time.time(), None
+            except Exception as exc:  # the dashboard says "unavailable" rather than failing
+                health.error = f"{type(exc).__name__}: {exc}"
+                log.debug("consumer lag unavailable: %s", exc)
+            await asyncio.sleep(LAG_SECONDS)
+    finally:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+        with contextlib.suppress(Exception):
+            await admin.close()
+
+
+async def background(app: web.Application) -> AsyncIterator[None]:
+    tasks = [
+        asyncio.create_task(_flush_webhooks_forever(app)),
+        asyncio.create_task(_consumer_lag(app)),
+    ]
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await flush_webhook_counts(app)
