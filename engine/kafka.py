@@ -37,7 +37,9 @@ async def ensure_topics(settings: KafkaSettings, patience: float = 60.0) -> None
             await asyncio.sleep(0.5)
     try:
         existing = set(await admin.list_topics())
-        missing = [name for name in topics.ALL if name not in existing]
+        wanted: dict[str, dict[str, str]] = {name: {} for name in topics.ALL}
+        wanted[topics.ORDERS_CHANGELOG] = {"cleanup.policy": "compact"}
+        missing = [name for name in wanted if name not in existing]
         if missing:
             # Another process may create them in the meantime; that is fine.
             with contextlib.suppress(TopicAlreadyExistsError):
@@ -47,7 +49,10 @@ async def ensure_topics(settings: KafkaSettings, patience: float = 60.0) -> None
                             name,
                             settings.partitions,
                             1,
-                            topic_configs={"max.message.bytes": str(MAX_RECORD_BYTES)},
+                            topic_configs={
+                                "max.message.bytes": str(MAX_RECORD_BYTES),
+                                **wanted[name],
+                            },
                         )
                         for name in missing
                     ]

@@ -689,6 +689,7 @@ def _entry(
         entry_id=audit_entry_id(event.ref.uuid, event.event_id, sequence),
         order_uuid=event.ref.uuid,
         at=event.occurred_at,
+        received_at=event.received_at,
         actor=actor,
         from_stage=from_stage,
         to_stage=to_stage,

@@ -14,6 +14,11 @@ AUDIT = "winkel.audit"
 DEAD_LETTER = "winkel.deadletter"
 
 
+#: The per-order table's changelog (faust names it `<app id>-<table>-changelog`). Created with
+#: the contract topics so a worker on a fresh broker never races faust's own declaration.
+ORDERS_CHANGELOG = "winkel-orders-orders-changelog"
+
+
 def raw(marketplace: Marketplace) -> str:
     return f"winkel.raw.{marketplace.value}"
 

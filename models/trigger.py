@@ -89,7 +89,8 @@ class Trigger:
 class AuditEntry:
     entry_id: UUID
     order_uuid: UUID
-    at: datetime
+    at: datetime  # marketplace time of the fact
+    received_at: datetime  # when the engine received it: webhook-to-decision latency
     actor: str
     from_stage: Stage | None
     to_stage: Stage

@@ -1,4 +1,9 @@
-"""Test harness: real engine processes on a real broker and Redis, and ways to read results."""
+"""Test harness: real engine processes on a real broker and Redis, and ways to read results.
+
+The session shares one broker and one Redis, so each integration module owns a range of
+order ids (81xxxx Shopify flow, 82xxxx lifecycle, 83xxxx WooCommerce, 84xxxx dashboard) and
+looks its orders up by id, never by "the newest N".
+"""
 
 from __future__ import annotations
 

@@ -111,12 +111,12 @@ async def place_paid_order(stack: Stack, page: Page, external_id: int) -> str:
 
 async def test_the_page_loads_without_console_errors(browser: Browser, stack: Stack) -> None:
     page, problems = await open_dashboard(browser, stack)
-    await place_paid_order(stack, page, 820001)
+    await place_paid_order(stack, page, 840001)
     await page.wait_for_function(
         "document.getElementById('kpi-orders').textContent !== '\\u2013'", timeout=10_000
     )
     # Open and close an order's detail: the drawer's requests must not fail either.
-    await page.click(f'tr[data-uuid="{order_uuid(820001)}"]')
+    await page.click(f'tr[data-uuid="{order_uuid(840001)}"]')
     await page.wait_for_selector("#detail:not([hidden]) #status-form")
     await page.click("#detail-close")
     await page.wait_for_timeout(2_500)  # a stats frame or two
@@ -128,10 +128,10 @@ async def test_a_webhook_appears_on_the_open_page_within_two_seconds(
     browser: Browser, stack: Stack
 ) -> None:
     page, problems = await open_dashboard(browser, stack)
-    await place_paid_order(stack, page, 820002)  # the pipeline is warm from here on
+    await place_paid_order(stack, page, 840002)  # the pipeline is warm from here on
     await page.evaluate("window.__sameDocument = true")
 
-    external_id = 820003
+    external_id = 840003
     started = time.monotonic()
     assert await post(stack, "orders/create", shop.order(external_id)) == 200
     await page.wait_for_selector(f'tr[data-uuid="{order_uuid(external_id)}"]', timeout=2_000)
@@ -148,7 +148,7 @@ async def test_an_operator_status_change_appears_in_the_audit_timeline(
     browser: Browser, stack: Stack
 ) -> None:
     page, _ = await open_dashboard(browser, stack)
-    target = await place_paid_order(stack, page, 820004)
+    target = await place_paid_order(stack, page, 840004)
 
     await page.click("#signin-open")
     await page.fill("#token", OPERATOR_TOKEN)
@@ -171,7 +171,7 @@ async def test_an_operator_status_change_appears_in_the_audit_timeline(
 
 async def test_an_action_without_sign_in_is_refused(browser: Browser, stack: Stack) -> None:
     page, _ = await open_dashboard(browser, stack)
-    target = await place_paid_order(stack, page, 820005)
+    target = await place_paid_order(stack, page, 840005)
 
     await page.click(f'tr[data-uuid="{target}"]')
     await page.wait_for_selector("#status-form")
