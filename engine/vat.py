@@ -8,40 +8,9 @@ here, from the seller's country, its OSS registration and the ship-to country.
 from __future__ import annotations
 
 from engine.config import Company
+from engine.tax import EU_MEMBER_STATES
 from models.order import Customer, OrderLine
 from models.trigger import VatScheme, VatTreatment
-
-EU_MEMBER_STATES = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "CY",
-        "CZ",
-        "DE",
-        "DK",
-        "EE",
-        "ES",
-        "FI",
-        "FR",
-        "GR",
-        "HR",
-        "HU",
-        "IE",
-        "IT",
-        "LT",
-        "LU",
-        "LV",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SE",
-        "SI",
-        "SK",
-    ]
-)
 
 
 def treatment(company: Company, customer: Customer, lines: tuple[OrderLine, ...]) -> VatTreatment:

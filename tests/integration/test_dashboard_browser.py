@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -17,7 +17,7 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from tests import shopify_payloads as shop
-from tests.support import OPERATOR_TOKEN, Stack, read_topic, tails, wait_until
+from tests.support import OPERATOR_TOKEN, Stack, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -42,21 +42,6 @@ if not CHROMIUM.exists():  # pragma: no cover - the machine kind ships it
 
 def order_uuid(external_id: int) -> str:
     return str(uuid.uuid5(NAMESPACE, f"{STORE}:shopify:{external_id}"))
-
-
-@pytest.fixture(scope="module")
-def stack(
-    kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    engine = Stack(tmp_path_factory.mktemp("dashboard"), kafka_bootstrap, redis_url)
-    engine.start_web()
-    engine.start_worker()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
 
 
 @pytest.fixture

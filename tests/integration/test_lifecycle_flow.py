@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 
@@ -13,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests import shopify_payloads as shop
-from tests.support import Stack, read_topic, tails, wait_until
+from tests.support import Stack, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -30,21 +29,6 @@ NOTEBOOK = {
 
 def contract_uuid(store: str, external_id: int) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"{store}:shopify:{external_id}")
-
-
-@pytest.fixture(scope="module")
-def stack(
-    kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    engine = Stack(tmp_path_factory.mktemp("lifecycle"), kafka_bootstrap, redis_url)
-    engine.start_web()
-    engine.start_worker()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
 
 
 async def post(stack: Stack, store: str, topic: str, document: object) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import orjson
 import pytest
 
 from tests import shopify_payloads as shop
-from tests.support import Stack, read_topic, tails, wait_until
+from tests.support import Stack, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -23,21 +22,6 @@ NAMESPACE = uuid.UUID("abc8a081-dbf6-5c53-9aa7-a6a4c25fdd01")
 
 def contract_uuid(store: str, external_id: int) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"{store}:shopify:{external_id}")
-
-
-@pytest.fixture(scope="module")
-def stack(
-    kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    engine = Stack(tmp_path_factory.mktemp("stack"), kafka_bootstrap, redis_url)
-    engine.start_web()
-    engine.start_worker()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
 
 
 async def post(

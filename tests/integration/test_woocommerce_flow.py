@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import aiohttp
 import orjson
 import pytest
 
 from tests import woocommerce_payloads as woo
-from tests.support import Stack, read_topic, tails, wait_until
+from tests.support import Stack, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
 NAMESPACE = uuid.UUID("abc8a081-dbf6-5c53-9aa7-a6a4c25fdd01")  # the contract namespace
-
-
-@pytest.fixture(scope="module")
-def stack(
-    kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    engine = Stack(tmp_path_factory.mktemp("woo"), kafka_bootstrap, redis_url)
-    engine.start_web()
-    engine.start_worker()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
 
 
 async def post(stack: Stack, body: bytes, headers: dict[str, str]) -> int:
