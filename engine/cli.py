@@ -269,7 +269,9 @@ def _engine_processes(
     logs = state / "logs"
     commands = [("worker", ["worker"]), ("web", ["web"])]
     if args.demo:
-        commands.append(("simulator", ["simulate", "--rate", str(args.rate)]))
+        # A new seed per run: a restart over a kept Kafka brings new orders, not replays.
+        seed = str(int(time.time()) % 10_000 + 1)
+        commands.append(("simulator", ["simulate", "--rate", str(args.rate), "--seed", seed]))
     children = []
     for name, command in commands:
         child = ManagedProcess([*me, *command], logs / f"{name}.log", env=env, name=name)
@@ -278,7 +280,7 @@ def _engine_processes(
             wait_for_port(config.web_host, config.web_port, 60, child)
             print(f"dashboard: http://{config.web_host}:{config.web_port}/  (logs in {logs})")
     if args.demo:
-        print(f"demo traffic: {args.rate} Shopify deliveries per second")
+        print(f"demo traffic: {args.rate} webhook deliveries per second")
     return children
 
 
