@@ -20,11 +20,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from engine.runtime.exceptions import InfrastructureError, RuntimeStartError
 from engine.runtime.processes import (
+    LocalService,
     ManagedProcess,
     died_error,
     ensure_port_free,
@@ -255,12 +255,14 @@ rootLogger.appenderRef.file.ref = file
 """
 
 
-class KafkaBroker:
+class KafkaBroker(LocalService):
     """A single-node KRaft Kafka (combined broker and controller) living in ``data_dir``.
 
     The log directory persists, so a broker restarted on the same ``data_dir`` keeps its
     topics and records.
     """
+
+    stop_timeout = 30.0
 
     def __init__(
         self,
@@ -286,7 +288,7 @@ class KafkaBroker:
             # A formatted log remembers the controller's endpoint: keep it across restarts.
             controller_port = self._previous_controller_port() or free_port(host)
         self.controller_port = controller_port
-        self._process: ManagedProcess | None = None
+        super().__init__()
         self._write_config()
 
     # -- configuration
@@ -391,13 +393,6 @@ class KafkaBroker:
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
-    @property
-    def process(self) -> ManagedProcess | None:
-        return self._process
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.alive()
-
     def start(self, timeout: float = 60.0) -> None:
         """Start the broker and block until it answers metadata requests."""
         if self.alive():
@@ -440,32 +435,6 @@ class KafkaBroker:
             time.monotonic() - started,
             self.data_dir,
         )
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM (controlled shutdown); SIGKILL if it is not gone after ``timeout`` s."""
-        if self._process is None:
-            return
-        self._process.terminate(timeout=timeout)
-        self._process = None
-
-    def kill(self) -> None:
-        """SIGKILL at once, like a crash."""
-        if self._process is None:
-            return
-        self._process.kill()
-        self._process = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"KafkaBroker(bootstrap={self.bootstrap!r}, data_dir={str(self.data_dir)!r})"

@@ -241,3 +241,52 @@ def free_port(host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+class LocalService:
+    """A server this machine runs for the engine (broker, Redis): started, stopped, killed.
+
+    Subclasses implement `start()`, which sets `_process` once the server answers.
+    """
+
+    #: How long a graceful stop may take before the process group is killed.
+    stop_timeout = 10.0
+
+    def __init__(self) -> None:
+        self._process: ManagedProcess | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        raise NotImplementedError
+
+    @property
+    def process(self) -> ManagedProcess | None:
+        return self._process
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.alive()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """SIGTERM; SIGKILL if it is not gone after `timeout` s (default `stop_timeout`)."""
+        if self._process is None:
+            return
+        self._process.terminate(timeout=self.stop_timeout if timeout is None else timeout)
+        self._process = None
+
+    def kill(self) -> None:
+        """SIGKILL at once, like a crash."""
+        if self._process is None:
+            return
+        self._process.kill()
+        self._process = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -8,13 +8,12 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import redis as redis_py
 
 from engine.runtime.exceptions import InfrastructureError
 from engine.runtime.processes import (
+    LocalService,
     ManagedProcess,
     died_error,
     ensure_port_free,
@@ -87,7 +86,7 @@ def redis_server_binary() -> Path:
     return found
 
 
-class RedisServer:
+class RedisServer(LocalService):
     """``redis-server`` in the foreground, bound to loopback, with persistence off."""
 
     def __init__(self, data_dir: Path, port: int = 6379, host: str = "127.0.0.1") -> None:
@@ -95,18 +94,11 @@ class RedisServer:
         self.port = port
         self.host = host
         self.process_log = self.data_dir / "redis.log"
-        self._process: ManagedProcess | None = None
+        super().__init__()
 
     @property
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
-
-    @property
-    def process(self) -> ManagedProcess | None:
-        return self._process
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.alive()
 
     def start(self, timeout: float = 20.0) -> None:
         """Start Redis and block until it answers PING."""
@@ -149,32 +141,6 @@ class RedisServer:
             self._process.kill()
             raise
         log.info("Redis up at %s in %.2f s", self.url, time.monotonic() - started)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM; SIGKILL if it is not gone after ``timeout`` s."""
-        if self._process is None:
-            return
-        self._process.terminate(timeout=timeout)
-        self._process = None
-
-    def kill(self) -> None:
-        """SIGKILL at once."""
-        if self._process is None:
-            return
-        self._process.kill()
-        self._process = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"RedisServer(url={self.url!r})"

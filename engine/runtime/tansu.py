@@ -11,12 +11,15 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from engine.runtime.exceptions import InfrastructureError
 from engine.runtime.kafka import wait_for_kafka_metadata
-from engine.runtime.processes import ManagedProcess, ensure_port_free, wait_for_port
+from engine.runtime.processes import (
+    LocalService,
+    ManagedProcess,
+    ensure_port_free,
+    wait_for_port,
+)
 
 __all__ = ["TansuBroker", "tansu_binary"]
 
@@ -42,7 +45,7 @@ def tansu_binary() -> Path:
     )
 
 
-class TansuBroker:
+class TansuBroker(LocalService):
     """A Tansu broker with in-memory storage; same interface as ``KafkaBroker``."""
 
     def __init__(
@@ -56,18 +59,11 @@ class TansuBroker:
         self.port = port
         self.host = host
         self.process_log = self.data_dir / "tansu.log"
-        self._process: ManagedProcess | None = None
+        super().__init__()
 
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
-
-    @property
-    def process(self) -> ManagedProcess | None:
-        return self._process
-
-    def alive(self) -> bool:
-        return self._process is not None and self._process.alive()
 
     def start(self, timeout: float = 30.0) -> None:
         """Start Tansu and block until it answers metadata requests."""
@@ -102,32 +98,6 @@ class TansuBroker:
             self._process.kill()
             raise
         log.info("Tansu up at %s in %.2f s", self.bootstrap, time.monotonic() - started)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM; SIGKILL if it is not gone after ``timeout`` s."""
-        if self._process is None:
-            return
-        self._process.terminate(timeout=timeout)
-        self._process = None
-
-    def kill(self) -> None:
-        """SIGKILL at once."""
-        if self._process is None:
-            return
-        self._process.kill()
-        self._process = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"TansuBroker(bootstrap={self.bootstrap!r})"
