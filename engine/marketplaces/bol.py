@@ -54,6 +54,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from engine.config import Store
 from engine.exceptions import ConfigError, NormalisationError, SignatureError
 from engine.identity import order_uuid
+from engine.marketplaces._document import Document
 from engine.money import ZERO, parse_amount
 from engine.tax.exceptions import TaxError
 from engine.tax.split import line_amount, split_line
@@ -136,15 +137,8 @@ RETURN_DOCUMENT_TOPIC = "retailer/return"
 # --- reading bol JSON ----------------------------------------------------------------------
 
 
-class _Doc:
+class _Doc(Document):
     """Typed reads from a bol JSON object; every failure names the field."""
-
-    def __init__(self, data: Mapping[str, Any], path: str) -> None:
-        self.data = data
-        self.path = path
-
-    def get(self, key: str) -> Any:
-        return self.data.get(key)
 
     def ident(self, key: str) -> str:
         value = self.data.get(key)
@@ -194,32 +188,6 @@ class _Doc:
 
     def opt_count(self, key: str) -> int | None:
         return None if self.data.get(key) is None else self.count(key)
-
-    def child(self, key: str) -> _Doc | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise NormalisationError(f"{self.path}.{key} must be an object")
-        return _Doc(value, f"{self.path}.{key}")
-
-    def children(self, key: str) -> list[_Doc]:
-        value = self.data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise NormalisationError(f"{self.path}.{key} must be a list of objects")
-        return [_Doc(item, f"{self.path}.{key}[{index}]") for index, item in enumerate(value)]
-
-
-def _parse_body(body: bytes) -> _Doc:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise NormalisationError(f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise NormalisationError("body is not a JSON object")
-    return _Doc(data, "$")
 
 
 def _loads_object(body: bytes) -> dict[str, Any] | None:
@@ -304,7 +272,7 @@ def parse_public_keys(text: str) -> tuple[str, ...]:
 
 def parse_signature_keys(body: bytes) -> dict[str, str]:
     """`GET /retailer/subscriptions/signature-keys`: key id -> base64 public key."""
-    document = _parse_body(body)
+    document = _Doc.parse(body)
     keys: dict[str, str] = {}
     for entry in document.children("signatureKeys"):
         if entry.text("type", "RSA") != "RSA":
@@ -475,7 +443,7 @@ class TokenCache:
     @classmethod
     def from_response(cls, body: bytes, now: datetime) -> TokenCache:
         """The token endpoint's answer: `access_token`, `token_type` Bearer, `expires_in`."""
-        document = _parse_body(body)
+        document = _Doc.parse(body)
         token = document.text("access_token")
         if not token:
             raise NormalisationError("$.access_token is missing")
@@ -628,7 +596,7 @@ class OrderSummaryRef:
 
 def parse_orders_page(body: bytes) -> list[OrderSummaryRef]:
     """`GET /retailer/orders`: `{"orders": [ReducedOrder]}`; bol answers `{}` when empty."""
-    document = _parse_body(body)
+    document = _Doc.parse(body)
     refs = []
     for order in document.children("orders"):
         items = tuple(
@@ -660,7 +628,7 @@ class ShipmentSummaryRef:
 
 def parse_shipments_page(body: bytes) -> list[ShipmentSummaryRef]:
     """`GET /retailer/shipments`: the ids to fetch; a shipment never changes once made."""
-    document = _parse_body(body)
+    document = _Doc.parse(body)
     refs = []
     for shipment in document.children("shipments"):
         order = shipment.child("order")
@@ -841,7 +809,7 @@ def normalise_order(
     Shipments are not here: the detail says how many units shipped, not in which shipment;
     they come from the shipments endpoint (`parse_shipments`).
     """
-    return _order_events(_parse_body(order_json), store, received_at, source)
+    return _order_events(_Doc.parse(order_json), store, received_at, source)
 
 
 def pending_cancellation_requests(order_json: bytes) -> list[str]:
@@ -850,7 +818,7 @@ def pending_cancellation_requests(order_json: bytes) -> list[str]:
     Not an event: the seller decides (confirm with `PUT /retailer/orders/cancellation`, or ship
     anyway). Only a cancellation that happened (`quantityCancelled`) changes the order.
     """
-    order = _parse_body(order_json)
+    order = _Doc.parse(order_json)
     return [
         item.ident("orderItemId")
         for item in order.children("orderItems")
@@ -901,7 +869,7 @@ def parse_shipments(
     List pages name the shipped order items but (in the documented shape) not how many units;
     such a page raises `NormalisationError`: fetch each shipment's detail instead.
     """
-    document = _parse_body(body)
+    document = _Doc.parse(body)
     shipments = document.children("shipments") if "shipments" in document.data else [document]
     return [_shipment_event(s, store, received_at, source) for s in shipments]
 
@@ -919,7 +887,7 @@ class OrderItemRef:
 
 def order_items(order_json: bytes) -> list[OrderItemRef]:
     """An order's items by EAN: what a return (which names only order and EAN) is placed on."""
-    order = _parse_body(order_json)
+    order = _Doc.parse(order_json)
     order_id = order.ident("orderId")
     refs = []
     for item in order.children("orderItems"):
@@ -961,7 +929,7 @@ def _returns(document: _Doc) -> list[_Doc]:
 def return_order_ids(body: bytes) -> list[str]:
     """Orders whose items `parse_returns` needs for this body, in first-seen order."""
     seen: dict[str, None] = {}
-    for ret in _returns(_parse_body(body)):
+    for ret in _returns(_Doc.parse(body)):
         for item in ret.children("returnItems"):
             seen.setdefault(item.ident("orderId"), None)
     return list(seen)
@@ -1012,7 +980,7 @@ def parse_returns(
     """
     events: list[OrderEvent] = []
     unplaced: list[UnplacedReturnItem] = []
-    for ret in _returns(_parse_body(body)):
+    for ret in _returns(_Doc.parse(body)):
         registered_at = ret.time("registrationDateTime")
         for item in ret.children("returnItems"):
             rma_id, order_id = item.ident("rmaId"), item.ident("orderId")
@@ -1063,7 +1031,7 @@ def normalise(delivery: RawDelivery, store: Store) -> list[OrderEvent]:
     if delivery.topic == SHIPMENT_DOCUMENT_TOPIC:
         return parse_shipments(delivery.body, store, delivery.received_at, source)
     if delivery.topic == RETURN_DOCUMENT_TOPIC:
-        envelope = _parse_body(delivery.body)
+        envelope = _Doc.parse(delivery.body)
         ret = envelope.get("return")
         if not isinstance(ret, dict):
             raise NormalisationError("$.return is missing")

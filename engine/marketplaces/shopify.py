@@ -20,6 +20,7 @@ import orjson
 from engine.config import Store
 from engine.exceptions import NormalisationError, SignatureError
 from engine.identity import order_uuid
+from engine.marketplaces._document import Document
 from engine.money import ZERO, parse_amount
 from models.codec import DecodeError, parse_utc
 from models.events import (
@@ -118,15 +119,8 @@ def external_order_id(delivery_topic: str, body: bytes) -> str | None:
 # --- normalisation -------------------------------------------------------------------------
 
 
-class _Doc:
+class _Doc(Document):
     """Typed reads from a Shopify JSON object; every failure names the field."""
-
-    def __init__(self, data: Mapping[str, Any], path: str) -> None:
-        self.data = data
-        self.path = path
-
-    def get(self, key: str) -> Any:
-        return self.data.get(key)
 
     def required(self, key: str) -> Any:
         value = self.data.get(key)
@@ -168,32 +162,6 @@ class _Doc:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise NormalisationError(f"{self.path}.{key} must be a count, got {value!r}")
         return value
-
-    def child(self, key: str) -> _Doc | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise NormalisationError(f"{self.path}.{key} must be an object")
-        return _Doc(value, f"{self.path}.{key}")
-
-    def children(self, key: str) -> list[_Doc]:
-        value = self.data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise NormalisationError(f"{self.path}.{key} must be a list of objects")
-        return [_Doc(item, f"{self.path}.{key}[{index}]") for index, item in enumerate(value)]
-
-
-def _parse_body(body: bytes) -> _Doc:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise NormalisationError(f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise NormalisationError("body is not a JSON object")
-    return _Doc(data, "$")
 
 
 def _line(item: _Doc, taxes_included: bool, kind: LineKind) -> OrderLine:
@@ -363,7 +331,7 @@ def _missing(path: str) -> str:
 
 def normalise(delivery: RawDelivery, store: Store) -> list[OrderEvent]:
     """The order events one verified Shopify delivery carries."""
-    body = _parse_body(delivery.body)
+    body = _Doc.parse(delivery.body)
     if delivery.topic in ORDER_TOPICS:
         return _order_events(delivery, store, body)
     if delivery.topic == REFUND_TOPIC:

@@ -46,6 +46,7 @@ import orjson
 from engine.config import Store
 from engine.exceptions import NormalisationError, SignatureError, WinkelError
 from engine.identity import order_uuid
+from engine.marketplaces._document import Document
 from engine.money import ZERO, parse_amount, to_cents
 from models.events import (
     DetailsReported,
@@ -255,15 +256,8 @@ def _gmt(raw: object, where: str) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class _Doc:
+class _Doc(Document):
     """Typed reads from a WooCommerce JSON object; every failure names the field."""
-
-    def __init__(self, data: Mapping[str, Any], path: str) -> None:
-        self.data = data
-        self.path = path
-
-    def get(self, key: str) -> Any:
-        return self.data.get(key)
 
     def ident(self, key: str) -> str:
         value = self.data.get(key)
@@ -303,21 +297,8 @@ class _Doc:
             raise NormalisationError(f"{self.path}.{key} must be a whole number, got {value!r}")
         return value
 
-    def child(self, key: str) -> _Doc | None:
-        value = self.data.get(key)
-        if value is None or value == []:  # PHP encodes an empty object as []
-            return None
-        if not isinstance(value, dict):
-            raise NormalisationError(f"{self.path}.{key} must be an object")
-        return _Doc(value, f"{self.path}.{key}")
-
-    def children(self, key: str) -> list[_Doc]:
-        value = self.data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise NormalisationError(f"{self.path}.{key} must be a list of objects")
-        return [_Doc(item, f"{self.path}.{key}[{index}]") for index, item in enumerate(value)]
+    def _absent(self, value: object) -> bool:
+        return value is None or value == []  # PHP encodes an empty object as []
 
     def meta(self, keys: Sequence[str]) -> str | None:
         """The first non-empty plain value among `meta_data` entries with one of `keys`."""
@@ -331,16 +312,6 @@ class _Doc:
                     if isinstance(value, int) and not isinstance(value, bool):
                         return str(value)
         return None
-
-
-def _parse_body(body: bytes) -> _Doc:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise NormalisationError(f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise NormalisationError("body is not a JSON object")
-    return _Doc(data, "$")
 
 
 def _line_amounts(item: _Doc, prices_include_tax: bool) -> tuple[Decimal, Decimal, Decimal]:
@@ -626,7 +597,7 @@ def normalise(
     location_meta_keys: Sequence[str] = LOCATION_META_KEYS,
 ) -> list[OrderEvent]:
     """The order events one verified WooCommerce delivery (or polled order) carries."""
-    body = _parse_body(delivery.body)
+    body = _Doc.parse(delivery.body)
     if delivery.topic == DELETED_TOPIC:
         events = _Events(store, body.ident("id"), delivery.received_at, _source(delivery))
         # The body is only {"id": …}: no time but when it reached us.
