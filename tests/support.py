@@ -1,14 +1,16 @@
 """Test harness: real engine processes on a real broker and Redis, and ways to read results.
 
 The session shares one broker and one Redis, so each integration module owns a range of
-order ids (81xxxx Shopify flow, 82xxxx lifecycle, 83xxxx WooCommerce, 84xxxx dashboard) and
-looks its orders up by id, never by "the newest N".
+order ids (81xxxx Shopify flow, 82xxxx lifecycle, 83xxxx WooCommerce, 84xxxx dashboard,
+85xxxx bol and pollers, 87xxxx VAT flow, 88xxxx company routing) and looks its orders up by
+id, never by "the newest N".
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -61,12 +63,52 @@ marketplace = "shopify"
 invoice_granularity = "per_shipment"
 shop_domain = "acme-eu.myshopify.com"
 webhook_secret_env = "TEST_SHOPIFY_SECRET"
+
+# The VAT flow (tests/integration/test_vat_flow.py) owns this company: not OSS-registered, so
+# its cross-border consumer sales take Dutch VAT until the EUR 10,000 threshold is passed.
+[[companies]]
+id = "vat-nl"
+name = "Drempel Webwinkel B.V."
+country = "NL"
+vat_id = "NL004495445B01"
+oss_registered = false
+
+[[stores]]
+id = "shop-vat"
+company_id = "vat-nl"
+marketplace = "shopify"
+invoice_granularity = "per_order"
+shop_domain = "drempel.myshopify.com"
+webhook_secret_env = "TEST_SHOPIFY_SECRET"
+
+# Multi-company routing (tests/integration/test_company_routing.py) owns this company and
+# store: the store's own company is acme-nl; what leaves location 70002 is acme-be's.
+[[companies]]
+id = "acme-be"
+name = "Acme Webwinkel BV"
+country = "BE"
+vat_id = "BE0428759497"
+oss_registered = true
+
+[[stores]]
+id = "shop-split"
+company_id = "acme-nl"
+marketplace = "shopify"
+invoice_granularity = "per_order"
+shop_domain = "acme-split.myshopify.com"
+webhook_secret_env = "TEST_SHOPIFY_SECRET"
+locations = {{ "70001" = "acme-nl", "70002" = "acme-be" }}
+
+[vat.categories]
+"BOOK-NL" = "reduced"
 """
 
 
-def write_config(directory: Path, partitions: int = 4) -> Path:
+def write_config(directory: Path, partitions: int = 4, extra: str = "") -> Path:
+    """The test config; `extra` (more `[[stores]]`, e.g. pointing at in-process fakes) is
+    appended as it is."""
     path = directory / "winkel.toml"
-    path.write_text(TEST_CONFIG.format(partitions=partitions))
+    path.write_text(TEST_CONFIG.format(partitions=partitions) + extra)
     return path
 
 
@@ -81,10 +123,13 @@ class Stack:
     web_port: int = field(default_factory=free_port)
     workers: list[ManagedProcess] = field(default_factory=list)
     web: ManagedProcess | None = None
+    #: Appended to TEST_CONFIG, and added to the processes' environment (the pollers' modules).
+    extra_config: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.config = write_config(self.root, self.partitions)
+        self.config = write_config(self.root, self.partitions, self.extra_config)
 
     def env(self, data_dir: Path) -> dict[str, str]:
         env = dict(os.environ)
@@ -98,6 +143,7 @@ class Stack:
             TEST_WOOCOMMERCE_SECRET=WOOCOMMERCE_SECRET,
             WINKEL_OPERATOR_TOKEN=OPERATOR_TOKEN,
         )
+        env.update(self.extra_env)
         return env
 
     def _spawn(self, command: str, name: str, data_dir: Path) -> ManagedProcess:
@@ -198,3 +244,97 @@ def latest_by_key(records: list[ConsumerRecord[bytes, bytes]]) -> Mapping[bytes,
 def tails(stack: Stack) -> Iterator[str]:
     for process in [*stack.workers, *filter(None, [stack.web])]:
         yield f"--- {process.name} ---\n{process.log_tail()}"
+
+
+class ThreadedServer:
+    """An aiohttp application served from a thread of the test process, on a free port.
+
+    The fake marketplaces run here so a module-scoped stack can be pointed at them before its
+    processes start; `call` changes the fake's state on the server's own loop.
+    """
+
+    def __init__(self, app: Any) -> None:
+        import threading
+
+        from aiohttp import web
+
+        self.app = app
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self._runner = web.AppRunner(app, access_log=None)
+        ready = threading.Event()
+
+        def serve() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+            self.loop.run_until_complete(site.start())
+            ready.set()
+            self.loop.run_forever()
+            self.loop.run_until_complete(self._runner.cleanup())
+            self.loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-marketplace", daemon=True)
+        self._thread.start()
+        if not ready.wait(30):
+            raise RuntimeError("the fake marketplace did not start")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on the server's loop (between requests) and return its result."""
+
+        async def run() -> T:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(30)
+
+
+async def group_report(bootstrap: str, group: str) -> str:
+    """Per partition: the group's committed offset, the end offset and the member holding it."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        ends = await consumer.end_offsets(list(committed)) if committed else {}
+        (description,) = await admin.describe_consumer_groups([group])
+        lines = [f"group {group}: {description!r}"[:2000]]
+        for tp in sorted(committed, key=lambda tp: (tp.topic, tp.partition)):
+            offset = committed[tp].offset
+            lag = ends.get(tp, offset) - offset
+            flag = "  <-- behind" if lag else ""
+            lines.append(f"{tp.topic}[{tp.partition}] committed={offset} end={ends.get(tp)}{flag}")
+        return "\n".join(lines)
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def diagnostics(stack: Stack, group: str = "winkel-orders") -> str:
+    """What a failed integration test leaves behind: group offsets and the processes' logs."""
+    try:
+        offsets = asyncio.run(group_report(stack.bootstrap, group))
+    except Exception as exc:  # diagnostics must never hide the test's own failure
+        offsets = f"group report unavailable: {exc!r}"
+    processes = [*stack.workers, *filter(None, [stack.web])]
+    return "\n".join([offsets, *(log_digest(process) for process in processes)])
+
+
+def log_digest(process: ManagedProcess, last: int = 60) -> str:
+    """Warnings, rebalances and recovery steps of a process log, then its last lines."""
+    try:
+        lines = process.log_path.read_text(errors="replace").splitlines()
+    except OSError as exc:
+        return f"--- {process.name}: log unreadable: {exc}"
+    notable = re.compile(r"WARN|ERROR|CRITICAL|Traceback|assign|Recovery|[Rr]ebalanc|generation")
+    marked = [line for line in lines[:-last] if notable.search(line)][-200:]
+    header = f"--- {process.name} (notable) ---"
+    return "\n".join([header, *marked, "--- last lines ---", *lines[-last:]])

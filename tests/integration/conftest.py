@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import concurrent.futures
+from collections.abc import Generator, Iterator
 
 import pytest
 
-from tests.support import Stack, tails
+from tests.support import Stack, diagnostics, tails
 
 
 @pytest.fixture(scope="module")
@@ -22,3 +23,18 @@ def stack(
         engine.stop()
         for tail in tails(engine):
             print(tail)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test on the stack reports where the pipeline stood: offsets, lag, logs."""
+    report = yield
+    engine = getattr(item, "funcargs", {}).get("stack")
+    if report.when == "call" and report.failed and isinstance(engine, Stack):
+        # Its own thread: the test's event loop may still be set on this one.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            found = pool.submit(diagnostics, engine).result()
+        report.sections.append(("engine diagnostics", found))
+    return report

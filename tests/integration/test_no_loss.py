@@ -236,3 +236,24 @@ async def test_second_worker_joining_and_leaving_mid_stream_loses_nothing(
         await verify(stack, expected, started)
     finally:
         stack.stop()
+
+
+async def test_worker_restarted_repeatedly_mid_stream_loses_nothing(
+    own_kafka: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Rolling restarts, as in a deploy: each is a rebalance and a table recovery while
+    records keep arriving, the moment faust could drop them (see engine/faustfix.py)."""
+    stream, expected = deliveries(first_order_id=5_000_000)
+    stack = Stack(tmp_path / "stack", own_kafka, redis_url)
+    started = time.monotonic()
+    try:
+        current = stack.start_worker("worker-0", tmp_path / "worker")
+        producing = asyncio.create_task(produce(own_kafka, stream))
+        for restart, share in enumerate((0.15, 0.35, 0.55, 0.75), start=1):
+            await progress_reaches(own_kafka, share, expected)
+            current.terminate(timeout=30)
+            current = stack.start_worker(f"worker-{restart}", tmp_path / "worker")
+        await producing
+        await verify(stack, expected, started)
+    finally:
+        stack.stop()
