@@ -1,10 +1,10 @@
 """Converting order amounts to EUR with the ECB's euro reference rates.
 
 The table is the ECB's `eurofxref-hist.csv` shape (`Date,USD,JPY,...` then one row per
-publication day, "N/A" for a missing rate), so a job can drop the ECB's own file in place of the
-shipped `ecb_rates.csv` sample. A conversion uses the latest rate published on or before the
-tax point: the ECB publishes on TARGET working days only, so weekends and holidays take the
-previous working day's rate.
+publication day, "N/A" for a missing rate); the shipped `ecb_rates.csv` holds the ECB's
+published rates since 2024, and a job can drop the ECB's current file in its place. A
+conversion uses the latest rate published on or before the tax point: the ECB publishes on
+TARGET working days only, so weekends and holidays take the previous working day's rate.
 
 Only the threshold tracking needs EUR; triggers keep the order currency.
 """

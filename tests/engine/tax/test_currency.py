@@ -69,12 +69,14 @@ def test_the_table_knows_its_newest_day(table: EcbRateTable) -> None:
     assert table.currencies == {"USD", "JPY", "GBP", "SEK"}
 
 
-def test_the_shipped_sample_covers_the_currencies_sellers_meet() -> None:
+def test_the_shipped_ecb_rates_cover_the_currencies_sellers_meet() -> None:
     shipped = default_ecb_rates()
     assert {"GBP", "USD", "SEK", "PLN", "DKK", "CZK", "HUF", "RON", "CHF"} <= shipped.currencies
     assert shipped.latest_day is not None
-    # 1000 PLN on the sample's newest day is a few hundred EUR, not thousands
-    assert D(200) < to_eur(D("1000.00"), "PLN", shipped.latest_day) < D(300)
+    # The ECB's published rate for 2026-10-30: 4.4038 PLN per EUR; 1000 / 4.4038 = 227.077..
+    assert to_eur(D("1000.00"), "PLN", date(2026, 10, 30), shipped) == D("227.08")
+    # Bulgaria adopted the euro on 2026-01-01: its last lev rate is from 2025
+    assert shipped.rate_on("BGN", date(2026, 6, 1)).day.year == 2025
 
 
 @pytest.mark.parametrize(
