@@ -288,3 +288,13 @@ def push(
 
 def body(document: object) -> bytes:
     return orjson.dumps(document)
+
+
+def live_order(order_id: str, placed: str) -> dict[str, Any]:
+    """An order placed at `placed` (bol's time format) with two items whose ids derive from
+    the order id (so many orders can live in one fake); MUG x2 and LAMP x1, nothing shipped."""
+    items = [
+        item(MUG, orderItemId=f"{order_id}1", latestChangedDateTime=placed),
+        item(LAMP, orderItemId=f"{order_id}2", latestChangedDateTime=placed),
+    ]
+    return order(order_id, items=items, placed=placed)

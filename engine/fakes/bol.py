@@ -16,12 +16,14 @@ Three parts:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import fnmatch
 import math
 import random
 import secrets
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -70,6 +72,22 @@ class SigningKey:
     @classmethod
     def generate(cls, key_id: str = "0") -> SigningKey:
         return cls(key_id, rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+    @classmethod
+    def from_pem(cls, pem: str, key_id: str = "0") -> SigningKey:
+        """A private key handed over in PEM (`winkel run` gives the demo's to the simulator)."""
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("bol signs with RSA: not an RSA private key")
+        return cls(key_id, key)
+
+    @property
+    def private_pem(self) -> str:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode("ascii")
 
     @property
     def public_pem(self) -> str:
@@ -468,6 +486,13 @@ class FakeBol:
     #: "METHOD path?query" of every API request that passed authentication, in order.
     requests: list[str] = field(default_factory=list)
     throttled: int = 0
+    #: Path -> seconds: the next request on that path is answered 429 with this `Retry-After`
+    #: (bol throttles by its own rules; tests use this to throttle on cue).
+    throttle_next: dict[str, int] = field(default_factory=dict)
+    #: Path -> status: the next request on that path fails with it (a 500, say), once.
+    fail_next: dict[str, int] = field(default_factory=dict)
+    #: (wall-clock seconds, status, path) of every API request, throttled ones included.
+    calls: list[tuple[float, int, str]] = field(default_factory=list)
     _tokens: dict[str, datetime] = field(default_factory=dict)
     _windows: dict[str, deque[datetime]] = field(default_factory=dict)
 
@@ -636,7 +661,13 @@ class FakeBol:
                     continue
                 if status == "SHIPPED" and item["quantityShipped"] == 0:
                     continue
-                if state == "HANDLED" and now - changed > HANDLED_VISIBLE_FOR:
+                # Handled items leave the list after 48 hours; `latest-change-date` reaches
+                # back three months (domain notes §1.3).
+                if (
+                    state == "HANDLED"
+                    and latest_change_date is None
+                    and now - changed > HANDLED_VISIBLE_FOR
+                ):
                     continue
                 if change_interval_minute is not None and now - changed > timedelta(
                     minutes=change_interval_minute
@@ -800,6 +831,20 @@ async def _retailer_api(request: web.Request, handler: Handler) -> web.StreamRes
         return _problem(401, "Unauthorized", "missing, unknown or expired access token")
     if request.headers.get("Accept") != bol.MEDIA_TYPE:
         return _problem(406, "Not Acceptable", f"Accept must be {bol.MEDIA_TYPE}")
+    cued = fake.throttle_next.pop(request.path, None)
+    if cued is not None:
+        fake.throttled += 1
+        fake.calls.append((time.time(), 429, request.path))
+        return _problem(
+            429,
+            "Too Many Requests",
+            "rate limit exceeded",
+            {bol.RETRY_AFTER_HEADER: str(cued), bol.RATE_REMAINING_HEADER: "0"},
+        )
+    failure = fake.fail_next.pop(request.path, None)
+    if failure is not None:
+        fake.calls.append((time.time(), failure, request.path))
+        return _problem(failure, "Internal Server Error", "something went wrong")
     budget = fake.spend(request.method, request.path)
     limit_headers: dict[str, str] = {}
     if budget is not None:
@@ -811,10 +856,12 @@ async def _retailer_api(request: web.Request, handler: Handler) -> web.StreamRes
         }
         if remaining < 0:
             fake.throttled += 1
+            fake.calls.append((time.time(), 429, request.path))
             retry = {**limit_headers, bol.RETRY_AFTER_HEADER: str(math.ceil(reset))}
             return _problem(429, "Too Many Requests", "rate limit exceeded", retry)
     fake.requests.append(request.path_qs)
     response = await handler(request)
+    fake.calls.append((time.time(), response.status, request.path))
     response.headers.update(limit_headers)
     return response
 
@@ -945,3 +992,61 @@ def create_app(fake: FakeBol | None = None) -> web.Application:
     app.router.add_get("/retailer/returns/{return_id}", _return)
     app.router.add_get("/retailer/subscriptions/signature-keys", _signature_keys)
     return app
+
+
+# --- demo traffic ----------------------------------------------------------------------------
+
+
+def live_story(seed: int, number: int, now: datetime) -> list[Step]:
+    """One order story placed `now`; later steps are re-stamped when they are played."""
+    offset = timedelta(minutes=7 * (number % 10_000), seconds=number % 53)
+    return BolShop(seed=seed + number, start=now - offset).order_story(number)
+
+
+async def play_demo(
+    fake: FakeBol,
+    host: str,
+    port: int,
+    push_url: str | None,
+    *,
+    seed: int = 1,
+    steps_per_second: float = 0.1,
+    first_order: int = 1,
+    in_flight: int = 6,
+) -> None:
+    """Serve `fake` on host:port and play order stories into it in real time, forever.
+
+    Each step happens "now" (its time is re-stamped as it is played), so the poller's change
+    filter sees it; the pushes bol would send for it are POSTed to `push_url`.
+    """
+    import dataclasses
+
+    import aiohttp
+
+    runner = web.AppRunner(create_app(fake), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    pick = random.Random(seed)  # noqa: S311 - repeatable traffic, not secrets
+    stories: list[list[Step]] = []
+    number = first_order
+    try:
+        async with aiohttp.ClientSession() as session:
+            while True:
+                while len(stories) < in_flight:
+                    stories.append(live_story(seed, number, _wall_clock()))
+                    number += 1
+                story = pick.choice(stories)
+                step = dataclasses.replace(story.pop(0), at=_wall_clock())
+                if not story:
+                    stories.remove(story)
+                for push in fake.apply(step):
+                    if push_url is None:
+                        continue
+                    try:
+                        async with session.post(push_url, data=push.body, headers=push.headers):
+                            pass
+                    except OSError:
+                        pass  # the poll finds the change anyway
+                await asyncio.sleep(1.0 / steps_per_second)
+    finally:
+        await runner.cleanup()
