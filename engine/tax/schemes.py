@@ -74,6 +74,8 @@ class Sale:
     threshold: ThresholdState
     marketplace_collected: bool = False
     vies_result: bool | None = None  # from `consult`: None when not asked or no answer in time
+    # The document this sale is invoiced on: a replayed sale with a counted id counts once.
+    sale_id: str | None = None
 
     @property
     def cross_border_b2c_eur_before(self) -> Decimal:
@@ -191,7 +193,7 @@ def _distance_sale(sale: Sale, ship_from: str, ship_to: str, check: VatIdCheck) 
     # ships from that state. Sales from stock elsewhere (FBA) never had home VAT to keep.
     threshold_applies = is_member_state(seller_country) and ship_from == seller_country
     if threshold_applies:
-        state, events = record_sale(sale.threshold, sale.amount_eur, sale.tax_point)
+        state, events = record_sale(sale.threshold, sale.amount_eur, sale.tax_point, sale.sale_id)
     else:
         state, events = sale.threshold, ()
     if sale.seller.oss_registered:

@@ -63,6 +63,12 @@ class ThresholdState:
     exceeded_this_year: bool = False
     # Art. 59c(1)(c): home VAT needs the threshold unexceeded in the preceding year as well.
     exceeded_previous_year: bool = False
+    # How many sales and credit notes this state has counted: a stored decision names the
+    # count it reached, so a shell that lost the state's last write can tell and restore it.
+    sales_counted: int = 0
+    # The ids of the latest counted sales (bounded, newest last): a sale replayed after a crash
+    # is recognised here and never counted twice, even if its decision record was lost.
+    recent: tuple[str, ...] = ()
 
     @classmethod
     def start(
@@ -84,14 +90,21 @@ class ThresholdState:
         return self.exceeded_this_year or self.exceeded_previous_year
 
 
+#: How many counted sale ids a state remembers (see `ThresholdState.recent`).
+RECENT_SALES_MEMORY = 64
+
+
 def record_sale(
-    state: ThresholdState, amount_eur: Decimal, on: date
+    state: ThresholdState, amount_eur: Decimal, on: date, sale_id: str | None = None
 ) -> tuple[ThresholdState, tuple[ThresholdReached, ...]]:
     """Add one distance sale (net of VAT, in EUR; negative for a credit note) on tax point `on`.
 
     A sale in a later calendar year than the state opens that year from zero first. Returns the
-    new state and the levels this sale reached for the first time in its year.
+    new state and the levels this sale reached for the first time in its year. A `sale_id` the
+    state already counted (a replay) changes nothing and reports nothing.
     """
+    if sale_id is not None and on.year == state.year and sale_id in state.recent:
+        return state, ()
     if on.year < state.year:
         raise TaxError(
             f"sale of {on.isoformat()} belongs to {on.year}; pass that year's threshold state"
@@ -120,5 +133,9 @@ def record_sale(
         reached_80=reached_80,
         reached_100=reached_100,
         exceeded_this_year=current.exceeded_this_year or total > OSS_THRESHOLD_EUR,
+        sales_counted=current.sales_counted + 1,
+        recent=current.recent
+        if sale_id is None
+        else (*current.recent, sale_id)[-RECENT_SALES_MEMORY:],
     )
     return new_state, tuple(events)

@@ -119,3 +119,26 @@ def test_levels_are_announced_at_most_once_per_company_and_year(
         for event in events:
             assert event.total_eur >= event.level.amount_eur
     assert len(announced) == len(set(announced))
+
+
+def test_a_sale_counted_under_its_id_is_counted_once() -> None:
+    state, events = record_sale(ThresholdState("nl", 2026), D("8500.00"), DAY, "invoice-1")
+    assert (state.total_eur, state.sales_counted, state.recent) == (D("8500.00"), 1, ("invoice-1",))
+    assert [event.level for event in events] == [P80]
+    again, events = record_sale(state, D("8500.00"), DAY, "invoice-1")
+    assert (again, events) == (state, ())
+    later, _ = record_sale(state, D("100.00"), DAY, "invoice-2")
+    assert (later.total_eur, later.sales_counted) == (D("8600.00"), 2)
+    unnamed, _ = record_sale(later, D("1.00"), DAY)
+    assert (unnamed.sales_counted, unnamed.recent) == (3, ("invoice-1", "invoice-2"))
+
+
+def test_the_memory_of_counted_ids_is_bounded() -> None:
+    from engine.tax.threshold import RECENT_SALES_MEMORY
+
+    state = ThresholdState("nl", 2026)
+    for n in range(RECENT_SALES_MEMORY + 5):
+        state, _ = record_sale(state, D("1.00"), DAY, f"s{n}")
+    assert len(state.recent) == RECENT_SALES_MEMORY
+    assert state.recent[-1] == f"s{RECENT_SALES_MEMORY + 4}"
+    assert state.sales_counted == RECENT_SALES_MEMORY + 5

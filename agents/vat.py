@@ -1,0 +1,124 @@
+"""Invoice and credit-note drafts -> VAT decided, recorded once, final triggers out.
+
+Drafts arrive on `winkel.vat.drafts` keyed by company id, so each company's OSS threshold state
+(table `vat-thresholds`, key `company:year`) and its invoice decisions (table `vat-decisions`,
+key invoice trigger id) live in one partition, next to the drafts that change them. Decisions
+are pure (`engine.vat`); this agent reads and writes the two tables and sends the results:
+triggers keyed by order UUID, threshold analytics keyed by company id.
+
+At-least-once: a replayed draft finds its record and sends the recorded trigger again, byte
+for byte; a threshold write lost in a crash is restored from the record; the threshold state
+remembers the ids it counted, so nothing counts twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from agents._deadletter import send_dead_letter
+from engine import vat
+from engine.exceptions import WinkelError
+from engine.tax import ThresholdState
+from models.codec import DecodeError, encode_trigger
+from models.order import DocumentKind
+
+if TYPE_CHECKING:
+    from engine.app import Wiring
+
+log = logging.getLogger(__name__)
+
+Send = tuple[Any, bytes, bytes]
+
+
+def _threshold(wiring: Wiring, key: str) -> ThresholdState | None:
+    stored = wiring.vat_thresholds.get(key.encode())
+    return None if stored is None else vat.decode_threshold(stored)
+
+
+def _write_threshold(wiring: Wiring, key: str, state: ThresholdState) -> Send:
+    wiring.vat_thresholds[key.encode()] = vat.encode_threshold(state)
+    return (wiring.analytics, state.company_id.encode(), vat.threshold_event(state))
+
+
+def _restore(wiring: Wiring, counted: vat.Counted | None) -> list[Send]:
+    """Write back a threshold state whose write a crash lost (see `engine.vat.restore`)."""
+    if counted is None:
+        return []
+    after = vat.restore(_threshold(wiring, counted.key), counted)
+    return [] if after is None else [_write_threshold(wiring, counted.key, after)]
+
+
+def step(wiring: Wiring, value: bytes) -> list[Send]:
+    """Apply one draft to the tables; returns what to send, in order."""
+    draft = vat.decode_draft(value)
+    trigger = draft.trigger
+    company = wiring.config.companies.get(trigger.company_id)
+    if company is None:
+        raise WinkelError(f"unknown company {trigger.company_id!r}")
+    order_key = str(trigger.order_uuid).encode()
+    if trigger.kind is DocumentKind.INVOICE:
+        target, record_key = wiring.invoice_triggers, str(trigger.trigger_id)
+        stored = wiring.vat_decisions.get(record_key.encode())
+        if stored is not None:  # a replay: the recorded decision, the recorded trigger
+            record = vat.decode_record(stored)
+            sends = _restore(wiring, record.counted)
+            return sends + ([(target, order_key, record.trigger)] if record.trigger else [])
+        year = draft.tax_point.year
+        state = vat.opening_state(
+            company.id,
+            year,
+            _threshold(wiring, vat.threshold_key(company.id, year)),
+            _threshold(wiring, vat.threshold_key(company.id, year - 1)),
+        )
+        outcome = vat.invoice(draft, company, state)
+    else:
+        target = wiring.credit_note_triggers
+        if trigger.corrects is None:
+            raise WinkelError(f"credit note {trigger.trigger_id} corrects no invoice")
+        record_key = str(trigger.corrects.invoice_trigger_id)
+        stored = wiring.vat_decisions.get(record_key.encode())
+        if stored is None:
+            # An invoice emitted before the VAT step was switched on: the credit note keeps
+            # the figures that invoice had (the marketplace's tax lines).
+            log.info("credit note %s: invoice %s has no VAT record", trigger.trigger_id, record_key)
+            return [(target, order_key, encode_trigger(trigger))]
+        record = vat.decode_record(stored)
+        entry = record.credits.get(str(trigger.trigger_id))
+        if entry is not None:
+            sends = _restore(wiring, entry.counted)
+            return sends + ([(target, order_key, entry.trigger)] if entry.trigger else [])
+        counted_in = None if record.counted is None else _threshold(wiring, record.counted.key)
+        outcome = vat.credit(draft, record, counted_in)
+    wiring.vat_decisions[record_key.encode()] = vat.encode_record(outcome.record)
+    sends = []
+    if outcome.threshold_key is not None and outcome.threshold is not None:
+        sends.append(_write_threshold(wiring, outcome.threshold_key, outcome.threshold))
+        sends.extend(
+            (wiring.analytics, company.id.encode(), vat.reached_event(reached, trigger.trigger_id))
+            for reached in outcome.reached
+        )
+    if outcome.trigger is not None:
+        sends.append((target, order_key, outcome.trigger))
+    else:
+        log.info("%s %s: the marketplace invoices, no trigger", trigger.kind, trigger.trigger_id)
+    return sends
+
+
+def register(wiring: Wiring) -> None:
+    @wiring.app.agent(wiring.vat_drafts, name="vat")
+    async def decide(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                sends = step(wiring, event.value)
+            except (WinkelError, DecodeError) as exc:
+                # A VAT question the rules cannot answer (an unknown rate, a currency without
+                # an ECB rate): the draft waits in the dead letters for a person.
+                await send_dead_letter(wiring.dead_letter, event, str(exc))
+                continue
+            except Exception as exc:  # a bug must not stop the stream; the input is kept
+                log.exception("VAT step failed")
+                await send_dead_letter(wiring.dead_letter, event, f"internal error: {exc!r}")
+                continue
+            for topic, key, value in sends:
+                await topic.send(key=key, value=value)
