@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from agents._deadletter import send_dead_letter
 from engine.config import Store
 from engine.exceptions import NormalisationError
-from engine.marketplaces import shopify, woocommerce
+from engine.marketplaces import amazon, bol, shopify, woocommerce
+from engine.polling import ORDER_ID_HEADER, WOOCOMMERCE_REFUNDS_TOPIC
 from models.codec import DecodeError, decode_raw, encode_event
 from models.events import OrderEvent
 from models.order import Marketplace
@@ -21,10 +22,28 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _woocommerce(delivery: RawDelivery, store: Store) -> list[OrderEvent]:
+    """WooCommerce webhooks and polled orders, and the refunds the poller fetched."""
+    if delivery.topic == WOOCOMMERCE_REFUNDS_TOPIC:
+        order_id = delivery.headers.get(ORDER_ID_HEADER)
+        if not order_id:
+            raise NormalisationError(f"polled refunds without {ORDER_ID_HEADER}")
+        return woocommerce.refund_events(
+            order_id,
+            delivery.body,
+            store,
+            received_at=delivery.received_at,
+            source=f"poll:{delivery.delivery_id}",
+        )
+    return woocommerce.normalise(delivery, store)
+
+
 #: The marketplaces whose deliveries arrive on a raw topic, each with its module's normaliser.
 NORMALISERS: dict[Marketplace, Callable[[RawDelivery, Store], list[OrderEvent]]] = {
     Marketplace.SHOPIFY: shopify.normalise,
-    Marketplace.WOOCOMMERCE: woocommerce.normalise,
+    Marketplace.WOOCOMMERCE: _woocommerce,
+    Marketplace.BOL: bol.normalise,
+    Marketplace.AMAZON: amazon.normalise,
 }
 
 

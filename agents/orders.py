@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from agents._deadletter import send_dead_letter
-from engine import lifecycle, topics
+from engine import lifecycle, topics, vat
 from engine.exceptions import WinkelError
 from engine.summary import summarise
 from models.codec import (
@@ -72,7 +72,31 @@ def transition(wiring: Wiring, topic: str, key: bytes, value: bytes) -> lifecycl
     store = wiring.config.store(order_event.ref.store_id)
     if store is None:
         raise WinkelError(f"unknown store {order_event.ref.store_id!r}")
-    return lifecycle.apply(state, order_event, store, wiring.config.company_of(store))
+    return lifecycle.apply(
+        state, order_event, store, wiring.config.company_of(store), wiring.config.companies
+    )
+
+
+def trigger_records(wiring: Wiring, result: lifecycle.Transition) -> list[tuple[Any, bytes, bytes]]:
+    """(topic, key, value) of each trigger: straight to the trigger topics, or, with the VAT
+    step on, as a draft to agent `vat` keyed by company (engine/vat.py)."""
+    state = result.state
+    key = str(state.ref.uuid).encode()
+    records: list[tuple[Any, bytes, bytes]] = []
+    for trigger in result.triggers:
+        if wiring.config.vat.pipeline:
+            document = next(d for d in state.documents if d.trigger_id == trigger.trigger_id)
+            company = wiring.config.companies[trigger.company_id]
+            draft = vat.draft(state, document, trigger, company, wiring.config.vat.categories)
+            records.append((wiring.vat_drafts, company.id.encode(), vat.encode_draft(draft)))
+            continue
+        target = (
+            wiring.invoice_triggers
+            if trigger.kind is DocumentKind.INVOICE
+            else wiring.credit_note_triggers
+        )
+        records.append((target, key, encode_trigger(trigger)))
+    return records
 
 
 def register(wiring: Wiring) -> None:
@@ -82,6 +106,7 @@ def register(wiring: Wiring) -> None:
             key: bytes = event.key
             try:
                 result = transition(wiring, event.message.topic, key, event.value)
+                outgoing = trigger_records(wiring, result)
             except (WinkelError, DecodeError) as exc:
                 await send_dead_letter(wiring.dead_letter, event, str(exc))
                 continue
@@ -92,13 +117,8 @@ def register(wiring: Wiring) -> None:
             if not result.changed:
                 continue
             wiring.orders[key] = encode_state(result.state)
-            for trigger in result.triggers:
-                target = (
-                    wiring.invoice_triggers
-                    if trigger.kind is DocumentKind.INVOICE
-                    else wiring.credit_note_triggers
-                )
-                await target.send(key=key, value=encode_trigger(trigger))
+            for target, record_key, value in outgoing:
+                await target.send(key=record_key, value=value)
             for entry in result.audit:
                 await wiring.audit.send(key=key, value=encode_audit(entry))
             store = wiring.config.store(result.state.ref.store_id)

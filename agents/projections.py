@@ -73,6 +73,17 @@ return 1
 """
 
 
+# Stores one OSS threshold gauge unless a newer one (a higher count) is stored already.
+# KEYS: gauges hash, counts hash; ARGV: company:year, count, document
+PLACE_THRESHOLD = """
+local stored = redis.call('HGET', KEYS[2], ARGV[1])
+if stored and tonumber(stored) > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+
+
 class ReadModelWriter:
     """Writes projected records to Redis; one pipeline per batch, waiting out Redis outages."""
 
@@ -80,6 +91,18 @@ class ReadModelWriter:
         self.client = client
         self.place_summary: AsyncScript = client.register_script(PLACE_SUMMARY)
         self.add_once: AsyncScript = client.register_script(ADD_ONCE)
+        self.place_threshold: AsyncScript = client.register_script(PLACE_THRESHOLD)
+
+    async def thresholds(self, rows: Sequence[rm.ThresholdRow]) -> None:
+        async def write(pipe: Any) -> None:
+            for row in rows:
+                await self.place_threshold(
+                    keys=[rm.VAT_THRESHOLDS, rm.VAT_THRESHOLD_COUNTS],
+                    args=[row.field, row.counted, row.document],
+                    client=pipe,
+                )
+
+        await self._pipelined(write)
 
     async def summaries(self, rows: Sequence[rm.SummaryRow]) -> None:
         async def write(pipe: Any) -> None:
@@ -219,6 +242,9 @@ def register(wiring: Wiring) -> None:
             rows = _parsed(events, lambda e: rm.summary_row(e.value), "analytics")
             if rows:
                 await writer.summaries(rows)
+            gauges = _parsed(events, lambda e: rm.threshold_row(e.value), "analytics")
+            if gauges:
+                await writer.thresholds(gauges)
 
     @app.agent(wiring.audit, name="projections-audit")
     async def project_audit(stream: Any) -> None:

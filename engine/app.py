@@ -8,7 +8,7 @@ from typing import Any
 
 import faust
 
-from engine import kafka, topics
+from engine import faustfix, kafka, topics
 from engine.config import Config
 from models.order import Marketplace
 
@@ -32,10 +32,24 @@ class Wiring:
     analytics: Any
     dead_letter: Any
     orders: Any
+    # The VAT step (agents/vat.py): drafts keyed by company, and its two tables.
+    vat_drafts: Any = None
+    vat_thresholds: Any = None
+    vat_decisions: Any = None
+
+
+def _vat_table(app: faust.App, config: Config, name: str) -> Any:
+    """A table of the `vat` agent; none while the VAT step is switched off."""
+    if not config.vat.pipeline:
+        return None
+    return app.Table(
+        name, partitions=config.kafka.partitions, key_type=bytes, value_type=bytes, default=None
+    )
 
 
 def create_app(config: Config, *, store: str = "rocksdb://") -> Wiring:
     """Build the faust app for `config`; `store='memory://'` for tests without a disk."""
+    faustfix.apply()
     app = faust.App(
         APP_ID,
         broker=f"kafka://{config.kafka.bootstrap}",
@@ -71,6 +85,8 @@ def create_app(config: Config, *, store: str = "rocksdb://") -> Wiring:
         raw_deliveries=app.topic(
             topics.raw(Marketplace.SHOPIFY),
             topics.raw(Marketplace.WOOCOMMERCE),
+            topics.raw(Marketplace.BOL),
+            topics.raw(Marketplace.AMAZON),
             partitions=config.kafka.partitions,
             key_serializer="raw",
             value_serializer="raw",
@@ -98,10 +114,19 @@ def create_app(config: Config, *, store: str = "rocksdb://") -> Wiring:
             value_type=bytes,
             default=None,
         ),
+        vat_drafts=topic(topics.VAT_DRAFTS),
+        vat_thresholds=_vat_table(app, config, "vat-thresholds"),
+        vat_decisions=_vat_table(app, config, "vat-decisions"),
     )
-    from agents import normalize, orders, projections  # agents import the wiring type
+    from agents import liveness, normalize, orders, projections, vat  # agents use Wiring
 
+    liveness.register(wiring)
     normalize.register(wiring)
     orders.register(wiring)
+    if config.vat.pipeline:
+        vat.register(wiring)
     projections.register(wiring)
+    from engine import pollers  # one poll loop per polled store, inside the worker
+
+    pollers.register(wiring)
     return wiring

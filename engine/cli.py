@@ -144,10 +144,63 @@ async def _simulate(
     return sent
 
 
+#: The demo bol signing key's private half, from `winkel run` to the simulator.
+DEMO_BOL_SIGNING_KEY_ENV = "WINKEL_DEMO_BOL_SIGNING_KEY"
+
+
+def _bol_demos(config: Config, url: str, seed: int) -> list[Any]:
+    """A fake bol API per bol store whose API is on this machine, playing orders into it."""
+    from engine.fakes.bol import FakeBol, SigningKey, play_demo, throwaway_signing_key
+    from models.order import Marketplace
+
+    demos = []
+    for store in config.stores.values():
+        if store.marketplace is not Marketplace.BOL or not store.api_base_url:
+            continue
+        address = urlparse(store.api_base_url)
+        if address.hostname not in {"127.0.0.1", "localhost"} or address.port is None:
+            continue
+        try:
+            client_id = store.env_value(os.environ, store.client_id_env, "client_id_env")
+            secret = store.env_value(os.environ, store.client_secret_env, "client_secret_env")
+        except ConfigError as exc:
+            log.warning("simulator: no fake bol for %s: %s", store.id, exc)
+            continue
+        pem = os.environ.get(DEMO_BOL_SIGNING_KEY_ENV)
+        key = SigningKey.from_pem(pem) if pem else throwaway_signing_key()
+        fake = FakeBol(client_id=client_id, client_secret=secret, signing_key=key)
+        push_url = f"{url.rstrip('/')}/webhooks/bol/{store.id}"
+        print(f"fake bol.com API for {store.id} on {store.api_base_url}")
+        demos.append(play_demo(fake, address.hostname, address.port, push_url, seed=seed))
+    return demos
+
+
+async def _simulate_all(config: Config, url: str, args: argparse.Namespace) -> int:
+    """Webhook traffic, and (endless demo runs only) the fake bol APIs the pollers read."""
+    simulated = _simulate(config, url, args.rate, args.orders, args.seed, args.in_flight)
+    demos = _bol_demos(config, url, args.seed) if args.orders == 0 else []
+    if not demos:
+        return await simulated
+    background = [asyncio.ensure_future(demo) for demo in demos]
+
+    def report(task: asyncio.Future[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("simulator: the fake bol API stopped: %r", task.exception())
+
+    for task in background:
+        task.add_done_callback(report)
+    try:
+        return await simulated
+    finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+
+
 def simulate(args: argparse.Namespace) -> int:
     config = _config(args)
     url = args.url or f"http://{config.web_host}:{config.web_port}"
-    sent = asyncio.run(_simulate(config, url, args.rate, args.orders, args.seed, args.in_flight))
+    sent = asyncio.run(_simulate_all(config, url, args))
     print(f"sent {sent} deliveries")
     return 0
 
@@ -174,6 +227,20 @@ def replay(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- benchmark -----------------------------------------------------------------------------
+
+
+def bench(args: argparse.Namespace) -> int:
+    from engine.bench import bench as measure
+    from engine.bench import report_json
+
+    report = measure(args.orders, args.in_flight, args.partitions, args.seed, args.keep)
+    print(report.text())
+    if args.json:
+        Path(args.json).write_bytes(report_json(report))
+    return 0
+
+
 # --- all in one ----------------------------------------------------------------------------
 
 
@@ -185,11 +252,30 @@ def _demo_environment(config: Config, environ: Mapping[str, str]) -> dict[str, s
         if variable and not env.get(variable):
             env[variable] = secrets.token_hex(16)
             print(f"webhook secret for this run: {variable}={env[variable]}")
+    _demo_bol_environment(config, env)
     token = config.operator_token_env
     if not env.get(token):
         env[token] = secrets.token_urlsafe(18)
         print(f"operator token for this run: {token}={env[token]}")
     return env
+
+
+def _demo_bol_environment(config: Config, env: dict[str, str]) -> None:
+    """Throw-away bol client credentials and a push signing key pair for unset variables."""
+    from models.order import Marketplace
+
+    for store in config.stores.values():
+        if store.marketplace is not Marketplace.BOL:
+            continue
+        for variable in (store.client_id_env, store.client_secret_env):
+            if variable and not env.get(variable):
+                env[variable] = secrets.token_hex(16)
+        if store.public_keys_env and not env.get(store.public_keys_env):
+            from engine.fakes.bol import SigningKey
+
+            key = SigningKey.generate()
+            env[store.public_keys_env] = key.public_pem
+            env[DEMO_BOL_SIGNING_KEY_ENV] = key.private_pem
 
 
 def run(args: argparse.Namespace) -> int:
@@ -310,6 +396,14 @@ def parser() -> argparse.ArgumentParser:
     p_replay = sub.add_parser("replay", help="send dead letters back to their source topics")
     p_replay.add_argument("ids", nargs="*", help="dead-letter ids (default: all)")
     p_replay.set_defaults(handler=replay)
+    p_bench = sub.add_parser("bench", help="throughput, latency and memory on this machine")
+    p_bench.add_argument("--orders", type=int, default=2_000, help="simulated orders to post")
+    p_bench.add_argument("--in-flight", type=int, default=32, help="orders posted at once")
+    p_bench.add_argument("--partitions", type=int, default=4)
+    p_bench.add_argument("--seed", type=int, default=1)
+    p_bench.add_argument("--json", help="also write the report as JSON to this file")
+    p_bench.add_argument("--keep", action="store_true", help="keep logs and data afterwards")
+    p_bench.set_defaults(handler=bench)
     return top
 
 

@@ -43,6 +43,53 @@ class Store:
     webhook_secret_env: str | None = None
     shop_domain: str | None = None
     locations: Mapping[str, str] = field(default_factory=dict)
+    #: Marketplace API access for the pollers (engine/pollers); secrets by variable name only.
+    #: bol: OAuth2 client credentials and the push notifications' RSA public keys;
+    #: WooCommerce: REST consumer key and secret; Shopify: an Admin API access token.
+    api_base_url: str | None = None
+    token_url: str | None = None
+    client_id_env: str | None = None
+    client_secret_env: str | None = None
+    public_keys_env: str | None = None
+    consumer_key_env: str | None = None
+    consumer_secret_env: str | None = None
+    access_token_env: str | None = None
+    #: Seconds between two polls of this store (None: the marketplace's default).
+    poll_interval_seconds: float | None = None
+    #: Amazon (SP-API): the marketplace id orders are polled in (e.g. A1PA6795UKMFR9 for
+    #: amazon.de), the variable holding the LWA refresh token (client id and secret come from
+    #: `client_id_env` and `client_secret_env`, LWA's URL from `token_url`), and whether Amazon
+    #: issues this store's invoices (VAT Calculation Service option 1): then the engine asks
+    #: for no invoice. The relayed notifications' shared secret is `webhook_secret_env`.
+    amazon_marketplace_id: str | None = None
+    refresh_token_env: str | None = None
+    amazon_issues_invoices: bool = False
+    #: Business customers (docs/vat.md): the order fields that may hold the customer's VAT id
+    #: and company name: Shopify note attribute names, WooCommerce order meta keys. Empty: the
+    #: marketplace module's defaults.
+    vat_id_fields: tuple[str, ...] = ()
+    company_fields: tuple[str, ...] = ()
+
+    def env_value(self, env: Mapping[str, str], variable: str | None, what: str) -> str:
+        """The value of the variable the config names for `what`; an error names both."""
+        if variable is None:
+            raise ConfigError(f"store {self.id!r} has no {what}")
+        value = env.get(variable, "").strip()
+        if not value:
+            raise ConfigError(f"store {self.id!r}: environment variable {variable} is not set")
+        return value
+
+    @property
+    def polled(self) -> bool:
+        """Whether a poll loop runs for this store (bol always; others once an API is set)."""
+        if self.marketplace is Marketplace.BOL:
+            return True
+        if self.marketplace is Marketplace.WOOCOMMERCE:
+            return self.api_base_url is not None and self.consumer_key_env is not None
+        if self.marketplace is Marketplace.SHOPIFY:
+            return self.api_base_url is not None and self.access_token_env is not None
+        # Amazon
+        return self.refresh_token_env is not None and self.amazon_marketplace_id is not None
 
     def webhook_secrets(self, env: Mapping[str, str]) -> tuple[bytes, ...]:
         """The store's current secrets; several (comma-separated) while a rotation settles."""
@@ -69,6 +116,40 @@ class KafkaSettings:
     session_timeout_seconds: float = 30.0
 
 
+TAX_CATEGORIES = frozenset({"standard", "reduced", "zero"})
+
+
+@dataclass(frozen=True, slots=True)
+class VatSettings:
+    """`[vat]`: the VAT step (docs/vat.md).
+
+    `pipeline`: triggers go through the `vat` agent (dated rates, OSS threshold, reverse
+    charge); off, the orders agent emits them with the marketplace's own tax lines.
+    `categories`: SKU -> `standard` | `reduced` | `zero`; unlisted SKUs are `standard`.
+    """
+
+    pipeline: bool = True
+    categories: Mapping[str, str] = field(default_factory=dict)
+
+
+def _vat(document: Mapping[str, Any]) -> VatSettings:
+    vat = _table(document, "vat")
+    categories = vat.get("categories", {})
+    if not isinstance(categories, dict):
+        raise ConfigError("[vat.categories] must be a table of SKU = category")
+    wrong = {sku: c for sku, c in categories.items() if c not in TAX_CATEGORIES}
+    if wrong:
+        raise ConfigError(
+            f"[vat.categories]: unknown categories {wrong}; use {sorted(TAX_CATEGORIES)}"
+        )
+    pipeline = vat.get("pipeline", True)
+    if not isinstance(pipeline, bool):
+        raise ConfigError("[vat] pipeline must be true or false")
+    return VatSettings(
+        pipeline=pipeline, categories={str(k): str(v) for k, v in categories.items()}
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     kafka: KafkaSettings
@@ -81,6 +162,7 @@ class Config:
     operator_token_env: str = "WINKEL_OPERATOR_TOKEN"
     dedupe_ttl_seconds: int = 7 * 24 * 3600
     max_body_bytes: int = 2 * 1024 * 1024
+    vat: VatSettings = field(default_factory=VatSettings)
 
     def store(self, store_id: str) -> Store | None:
         return self.stores.get(store_id)
@@ -136,7 +218,90 @@ def _store(item: Mapping[str, Any], companies: Mapping[str, Company]) -> Store:
         webhook_secret_env=item.get("webhook_secret_env"),
         shop_domain=item.get("shop_domain"),
         locations={str(key): str(value) for key, value in locations.items()},
+        **_api_access(item, marketplace, where),
+        **_amazon(item, marketplace, where),
+        vat_id_fields=_field_names(item, "vat_id_fields", where),
+        company_fields=_field_names(item, "company_fields", where),
     )
+
+
+def _field_names(item: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    """`vat_id_fields` / `company_fields`: a list of field names (empty: the defaults)."""
+    value = item.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where}: `{key}` must be a list of field names")
+    return tuple(value)
+
+
+_API_TEXT_FIELDS = (
+    "api_base_url",
+    "token_url",
+    "client_id_env",
+    "client_secret_env",
+    "public_keys_env",
+    "consumer_key_env",
+    "consumer_secret_env",
+    "access_token_env",
+)
+
+
+def _api_access(item: Mapping[str, Any], marketplace: Marketplace, where: str) -> dict[str, Any]:
+    """The pollers' fields of a store, checked: URLs are http(s), credentials come in pairs."""
+    found: dict[str, Any] = {}
+    for key in _API_TEXT_FIELDS:
+        value = item.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}: `{key}` must be a non-empty string")
+        if key.endswith("_url") and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}: `{key}` must be an http(s) URL, got {value!r}")
+        found[key] = value.strip().rstrip("/") if key.endswith("_url") else value.strip()
+    interval = item.get("poll_interval_seconds")
+    if interval is not None:
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or interval <= 0:
+            raise ConfigError(f"{where}: `poll_interval_seconds` must be a positive number")
+        found["poll_interval_seconds"] = float(interval)
+    pairs = {
+        Marketplace.BOL: ("client_id_env", "client_secret_env"),
+        Marketplace.WOOCOMMERCE: ("consumer_key_env", "consumer_secret_env"),
+    }
+    pair = pairs.get(marketplace)
+    if pair is not None and (pair[0] in found) != (pair[1] in found):
+        raise ConfigError(f"{where}: `{pair[0]}` and `{pair[1]}` go together")
+    if marketplace is Marketplace.BOL and "client_id_env" not in found:
+        raise ConfigError(f"{where}: a bol store needs `client_id_env` and `client_secret_env`")
+    polls = {Marketplace.WOOCOMMERCE: "consumer_key_env", Marketplace.SHOPIFY: "access_token_env"}
+    if polls.get(marketplace) in found and "api_base_url" not in found:
+        raise ConfigError(f"{where}: polling {marketplace.value} needs `api_base_url`")
+    return found
+
+
+def _amazon(item: Mapping[str, Any], marketplace: Marketplace, where: str) -> dict[str, Any]:
+    """An Amazon store's fields: polling needs the marketplace id, LWA client and refresh token."""
+    found: dict[str, Any] = {}
+    for key in ("amazon_marketplace_id", "refresh_token_env"):
+        value = item.get(key)
+        if value is None:
+            continue
+        if marketplace is not Marketplace.AMAZON:
+            raise ConfigError(f"{where}: `{key}` is for Amazon stores only")
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}: `{key}` must be a non-empty string")
+        found[key] = value.strip()
+    issues = item.get("amazon_issues_invoices")
+    if issues is not None:
+        if not isinstance(issues, bool):
+            raise ConfigError(f"{where}: `amazon_issues_invoices` must be true or false")
+        if marketplace is not Marketplace.AMAZON:
+            raise ConfigError(f"{where}: `amazon_issues_invoices` is for Amazon stores only")
+        found["amazon_issues_invoices"] = issues
+    if "refresh_token_env" in found:
+        missing = [k for k in ("amazon_marketplace_id",) if k not in found]
+        missing += [k for k in ("client_id_env", "client_secret_env") if not item.get(k)]
+        if missing:
+            raise ConfigError(f"{where}: polling Amazon also needs {', '.join(missing)}")
+    return found
 
 
 def parse_config(document: Mapping[str, Any], env: Mapping[str, str]) -> Config:
@@ -170,6 +335,7 @@ def parse_config(document: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         stores=stores,
         operator_token_env=operators.get("token_env", "WINKEL_OPERATOR_TOKEN"),
         dedupe_ttl_seconds=int(redis.get("dedupe_ttl_seconds", 7 * 24 * 3600)),
+        vat=_vat(document),
     )
 
 

@@ -38,7 +38,7 @@ async def ensure_topics(settings: KafkaSettings, patience: float = 60.0) -> None
     try:
         existing = set(await admin.list_topics())
         wanted: dict[str, dict[str, str]] = {name: {} for name in topics.ALL}
-        wanted[topics.ORDERS_CHANGELOG] = {"cleanup.policy": "compact"}
+        wanted.update({name: {"cleanup.policy": "compact"} for name in topics.CHANGELOGS})
         missing = [name for name in wanted if name not in existing]
         if missing:
             # Another process may create them in the meantime; that is fine.

@@ -11,13 +11,19 @@ require to be documented with what is documented, and emits the difference:
 - a credit note, against one invoice, for every later change that touches invoiced units or
   money: a cancellation after invoicing, a return received, a refund, a price correction.
 
+Shipped units belong to the company of the location they shipped from (`Store.locations`; the
+store's own company where the location is absent or not mapped), so one order may be invoiced
+by several companies: `per_order`, one invoice per company; `per_shipment`, each shipment's
+invoice by its location's company. A credit note is issued by the company of the invoice it
+corrects. An order that involves only the store's own company is documented exactly as before.
+
 docs/lifecycle.md states the rules in words.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +31,7 @@ from typing import Protocol, TypeVar
 
 from engine import triggers as trigger_builder
 from engine.config import Company, InvoiceGranularity, Store
+from engine.exceptions import ConfigError
 from engine.identity import audit_entry_id, trigger_id
 from engine.money import ZERO, to_cents
 from models.commands import OperatorAction
@@ -60,6 +67,8 @@ from models.trigger import AuditEntry, Trigger
 EVENT_ID_MEMORY = 256
 SYSTEM_ACTOR = "system"
 INVOICE_SERVICE_ACTOR = "invoice-service"
+#: Reason of the audit entry written when an order the marketplace invoices is fully shipped.
+NOT_INVOICED_PREFIX = "no seller invoice: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +80,17 @@ class Transition:
 
 
 def apply(
-    state: OrderState | None, event: OrderEvent, store: Store, company: Company
+    state: OrderState | None,
+    event: OrderEvent,
+    store: Store,
+    company: Company,
+    companies: Mapping[str, Company] | None = None,
 ) -> Transition:
-    """Apply `event` to `state` (None for an order not seen before)."""
+    """Apply `event` to `state` (None for an order not seen before).
+
+    `company` is the store's own company; `companies` (by id) are the others its `locations`
+    may route shipped units to (a split order's documents are built with their own company).
+    """
     current = state if state is not None else OrderState(ref=event.ref, stage=Stage.NEW)
     if event.event_id in current.applied_event_ids:
         return Transition(current)
@@ -109,8 +126,62 @@ def apply(
     if stage != before_documents:
         kinds = ", ".join(f"{d.kind.value} {d.trigger_id}" for d in documents)
         note(SYSTEM_ACTOR, before_documents, stage, f"emitted {kinds}")
-    built = tuple(trigger_builder.build(merged, document, store, company) for document in documents)
+    waived = merged.details.invoiced_by_marketplace if merged.details is not None else None
+    if waived is not None and stage is Stage.SHIPPED and previous is not Stage.SHIPPED:
+        # Where an invoice would now be due, say why there is none (marketplace invoices).
+        note(SYSTEM_ACTOR, stage, stage, f"{NOT_INVOICED_PREFIX}{waived}")
+    built = tuple(
+        trigger_builder.build(merged, document, store, _issuer(document, company, companies))
+        for document in documents
+    )
     return Transition(state=merged, triggers=built, audit=tuple(audit), changed=True)
+
+
+def _issuer(
+    document: Document, company: Company, companies: Mapping[str, Company] | None
+) -> Company:
+    """The company a document is built for: its own, else the store's (`company`)."""
+    if document.company_id is None or document.company_id == company.id:
+        return company
+    found = (companies or {}).get(document.company_id)
+    if found is None:
+        raise ConfigError(
+            f"document {document.trigger_id} is issued by company {document.company_id!r}, "
+            "which is not configured"
+        )
+    return found
+
+
+# --- companies -----------------------------------------------------------------------------
+
+
+def company_of(store: Store, shipment: Shipment) -> str:
+    """The company a shipment's units belong to: its location's, else the store's own."""
+    if shipment.location_id is None:
+        return store.company_id
+    return store.locations.get(shipment.location_id, store.company_id)
+
+
+def document_company(store: Store, document: Document) -> str:
+    """The company that issues `document` (None on the document: the store's own)."""
+    return document.company_id or store.company_id
+
+
+def _companies(state: OrderState, store: Store) -> list[str]:
+    """The order's companies in the order they first shipped (shipments are kept in (time, id)
+    order): split orders list, slice, credit and charge in this order (docs/lifecycle.md)."""
+    return list(dict.fromkeys(company_of(store, shipment) for shipment in state.shipments))
+
+
+def _own(store: Store, company_id: str) -> str | None:
+    """What a document records as its company: None for the store's own."""
+    return None if company_id == store.company_id else company_id
+
+
+def _invoice_sequence(count: int, company_id: str, store: Store) -> str:
+    """The store's own company numbers its order invoices 0, 1, ... as ever; another company's
+    carry its id: `0@winkel-be`, so no arrival order can give two companies the same id."""
+    return str(count) if company_id == store.company_id else f"{count}@{company_id}"
 
 
 # --- merging facts -------------------------------------------------------------------------
@@ -263,10 +334,16 @@ def shipped_units(state: OrderState) -> Counter[str]:
     return _sum(s.lines for s in state.shipments)
 
 
-def _units(state: OrderState, kind: DocumentKind) -> Counter[str]:
+def _units(
+    state: OrderState, kind: DocumentKind, store: Store | None = None, company_id: str = ""
+) -> Counter[str]:
+    """Units per line on the documents of `kind`: all of them, or (with `store`) those that
+    `company_id` issues."""
     total: Counter[str] = Counter()
     for document in state.documents:
-        if document.kind is kind:
+        if document.kind is kind and (
+            store is None or document_company(store, document) == company_id
+        ):
             for line in document.lines:
                 total[line.line_id] += line.quantity
     return total
@@ -347,12 +424,14 @@ def _due_documents(state: OrderState, store: Store) -> list[Document]:
     if state.details is None:
         return []
     invoices = (
-        _due_shipment_invoices(state)
+        []  # the marketplace invoices the buyer itself (OrderDetails.invoiced_by_marketplace)
+        if state.details.invoiced_by_marketplace is not None
+        else _due_shipment_invoices(state, store)
         if store.invoice_granularity is InvoiceGranularity.PER_SHIPMENT
-        else _due_order_invoice(state)
+        else _due_order_invoice(state, store)
     )
     with_invoices = replace(state, documents=(*state.documents, *invoices))
-    return [*invoices, *_due_credit_notes(with_invoices)]
+    return [*invoices, *_due_credit_notes(with_invoices, store)]
 
 
 def _invoice_lines(
@@ -380,38 +459,57 @@ def _share(total: Decimal, units: int, of: int) -> Decimal:
     return total if units == of else to_cents(total * units / of)
 
 
-def _due_order_invoice(state: OrderState) -> list[Document]:
+def _due_order_invoice(state: OrderState, store: Store) -> list[Document]:
+    """One invoice per company, once everything not cancelled has shipped.
+
+    Each holds the units its company shipped and not yet invoiced; the companies come in the
+    order they first shipped, each slicing its units of a line after the previous one's, and
+    the delivery charges go on the first company's invoice (with one company: the invoice).
+    """
     assert state.details is not None
     covered_at = _covered_at(state)
     called_off = _called_off_at(state)
     if covered_at is None or (called_off is not None and called_off <= covered_at):
         return []  # not yet fully shipped, or called off before it was
     invoiced = _units(state, DocumentKind.INVOICE)
-    wanted = shipped_units(state)
-    if not state.locked:  # delivery charges travel with the first invoice
-        for line in state.details.lines:
-            if line.kind is not LineKind.PRODUCT:
-                wanted[line.line_id] = line.quantity
-    lines = _invoice_lines(state.details, wanted - invoiced, invoiced)
-    if not lines:
-        return []
-    sequence = sum(1 for d in state.documents if d.kind is DocumentKind.INVOICE)
-    return [
-        Document(
-            trigger_id=trigger_id(
-                state.ref.uuid, DocumentKind.INVOICE, DocumentScope.ORDER, sequence
-            ),
-            kind=DocumentKind.INVOICE,
-            scope=DocumentScope.ORDER,
-            cause=f"order:{sequence}",
-            created_at=covered_at,
-            lines=lines,
+    companies = _companies(state, store)
+    due: list[Document] = []
+    for company_id in companies:
+        shipped = _sum(s.lines for s in state.shipments if company_of(store, s) == company_id)
+        wanted = shipped - _units(state, DocumentKind.INVOICE, store, company_id)
+        if not state.locked and company_id == companies[0]:
+            for line in state.details.lines:  # delivery charges travel with the first invoice
+                if line.kind is not LineKind.PRODUCT:
+                    wanted[line.line_id] = line.quantity
+        lines = _invoice_lines(state.details, wanted, invoiced)
+        if not lines:
+            continue
+        count = sum(
+            1
+            for d in state.documents
+            if d.kind is DocumentKind.INVOICE and document_company(store, d) == company_id
         )
-    ]
+        sequence = _invoice_sequence(count, company_id, store)
+        due.append(
+            Document(
+                trigger_id=trigger_id(
+                    state.ref.uuid, DocumentKind.INVOICE, DocumentScope.ORDER, sequence
+                ),
+                kind=DocumentKind.INVOICE,
+                scope=DocumentScope.ORDER,
+                cause=f"order:{sequence}",
+                created_at=covered_at,
+                lines=lines,
+                company_id=_own(store, company_id),
+            )
+        )
+        invoiced.update(_sum([[LineQuantity(x.line_id, x.quantity) for x in lines]]))
+    return due
 
 
-def _due_shipment_invoices(state: OrderState) -> list[Document]:
-    """One invoice per shipment, holding only that shipment's units.
+def _due_shipment_invoices(state: OrderState, store: Store) -> list[Document]:
+    """One invoice per shipment, holding only that shipment's units, issued by the company of
+    the location it shipped from.
 
     Charges that ship with nothing (delivery costs) go on the first invoice emitted. Shipments
     reported out of their time order can therefore split lines and charges differently over
@@ -449,6 +547,7 @@ def _due_shipment_invoices(state: OrderState) -> list[Document]:
                 created_at=shipment.shipped_at,
                 lines=lines,
                 shipment_id=shipment.shipment_id,
+                company_id=_own(store, company_of(store, shipment)),
             )
         )
         invoiced.update(_sum([[LineQuantity(x.line_id, x.quantity) for x in lines]]))
@@ -585,15 +684,25 @@ class _InvoiceLine:
         return DocumentLine(self.line.line_id, units, net, vat, net + vat)
 
 
-def _due_credit_notes(state: OrderState) -> list[Document]:
-    """Credit what the facts take back from the invoices, one note per fact and invoice."""
+def _due_credit_notes(state: OrderState, store: Store) -> list[Document]:
+    """Credit what the facts take back from the invoices, one note per fact and invoice.
+
+    Invoices give back units earliest first; invoices of the same moment (a split order's
+    `per_order` invoices) in the order their companies first shipped, then by trigger id.
+    """
     assert state.details is not None
     rates = {line.line_id: line.vat_rate for line in state.details.lines}
+    companies = _companies(state, store)
+
+    def rank(document: Document) -> int:
+        company_id = document_company(store, document)
+        return companies.index(company_id) if company_id in companies else len(companies)
+
     ledger = [
         _InvoiceLine(document, line, rates.get(line.line_id, ZERO))
         for document in sorted(
             (d for d in state.documents if d.kind is DocumentKind.INVOICE),
-            key=lambda d: (d.created_at, str(d.trigger_id)),
+            key=lambda d: (d.created_at, rank(d), str(d.trigger_id)),
         )
         for line in document.lines
     ]
@@ -671,6 +780,7 @@ def _credit_note(
         lines=tuple(merged.values()),
         corrects=invoice.trigger_id,
         shipment_id=invoice.shipment_id,
+        company_id=invoice.company_id,  # the company whose invoice it corrects
     )
 
 

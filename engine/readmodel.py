@@ -132,6 +132,31 @@ class DeadLetterRow:
     document: bytes
 
 
+#: OSS threshold gauges: hash `company:year` -> the latest `vat.threshold` analytics document,
+#: and beside it the count (`sales_counted`) that document reached, so a replay never rolls a
+#: gauge back (docs/vat.md §3).
+VAT_THRESHOLDS = "winkel:vat:thresholds"
+VAT_THRESHOLD_COUNTS = "winkel:vat:thresholds:counted"
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdRow:
+    field: str  # company:year
+    counted: int
+    document: bytes
+
+
+def threshold_row(value: bytes) -> ThresholdRow | None:
+    """The gauge row of a `vat.threshold` analytics record; None for any other analytics."""
+    document = _object(value)
+    if document.get("type") != "vat.threshold":
+        return None
+    year, counted = document.get("year"), document.get("sales_counted")
+    if not isinstance(year, int) or not isinstance(counted, int):
+        raise NotProjectable("vat.threshold without year or sales_counted")
+    return ThresholdRow(f"{_text(document, 'company_id')}:{year}", counted, value)
+
+
 def _object(value: bytes) -> dict[str, Any]:
     try:
         document = orjson.loads(value)

@@ -12,11 +12,19 @@ CREDIT_NOTE_TRIGGERS = "winkel.triggers.credit-note"
 ANALYTICS = "winkel.analytics"
 AUDIT = "winkel.audit"
 DEAD_LETTER = "winkel.deadletter"
+#: Internal: invoice and credit-note drafts from agent `orders` to agent `vat`, keyed by company
+#: id, so one company's OSS threshold is kept in one table partition (docs/topics.md).
+VAT_DRAFTS = "winkel.vat.drafts"
 
 
 #: The per-order table's changelog (faust names it `<app id>-<table>-changelog`). Created with
 #: the contract topics so a worker on a fresh broker never races faust's own declaration.
 ORDERS_CHANGELOG = "winkel-orders-orders-changelog"
+#: The `vat` agent's tables: threshold state per company and year, decision per invoice.
+VAT_THRESHOLDS_CHANGELOG = "winkel-orders-vat-thresholds-changelog"
+VAT_DECISIONS_CHANGELOG = "winkel-orders-vat-decisions-changelog"
+#: Compacted changelog topics created up front with the contract topics.
+CHANGELOGS = (ORDERS_CHANGELOG, VAT_THRESHOLDS_CHANGELOG, VAT_DECISIONS_CHANGELOG)
 
 
 def raw(marketplace: Marketplace) -> str:
@@ -33,4 +41,5 @@ ALL = (
     ANALYTICS,
     AUDIT,
     DEAD_LETTER,
+    VAT_DRAFTS,
 )

@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from engine import vat
 from engine.config import Company, Store
 from engine.money import ZERO, to_cents
-from models.order import Document, DocumentKind, DocumentLine, DocumentScope, OrderLine, OrderState
-from models.trigger import Correction, Totals, Trigger, TriggerLine
+from engine.tax import EU_MEMBER_STATES
+from models.order import (
+    Customer,
+    Document,
+    DocumentKind,
+    DocumentLine,
+    DocumentScope,
+    OrderLine,
+    OrderState,
+)
+from models.trigger import Correction, Totals, Trigger, TriggerLine, VatScheme, VatTreatment
 
 _UNIT_PRICE = Decimal("0.0001")
 _AMOUNT_ONLY = {
@@ -19,7 +27,26 @@ _AMOUNT_ONLY = {
 }
 
 
-def _unit_price(net: Decimal, quantity: int) -> Decimal:
+def interim_treatment(
+    company: Company, customer: Customer, lines: tuple[OrderLine, ...]
+) -> VatTreatment:
+    """The scheme name before the VAT step (engine/vat.py) decides: the interim rule, with the
+    marketplace's own tax lines as amounts. The `vat` agent replaces it; with `[vat] pipeline =
+    false` it is what the trigger carries."""
+    destination = (customer.country or company.country).upper()
+    if destination not in EU_MEMBER_STATES:
+        return VatTreatment(VatScheme.EXPORT, destination)
+    charged_no_vat = all(line.vat == 0 for line in lines)
+    if destination != company.country:
+        if customer.is_business and customer.vat_id and charged_no_vat:
+            return VatTreatment(VatScheme.REVERSE_CHARGE, destination)
+        if company.oss_registered:
+            return VatTreatment(VatScheme.OSS, destination)
+    return VatTreatment(VatScheme.DOMESTIC, company.country)
+
+
+def unit_price(net: Decimal, quantity: int) -> Decimal:
+    """Net per unit: to the cent where it divides evenly, else to 1/100 cent."""
     unit = net / quantity
     cents = to_cents(unit)
     return cents if cents == unit else unit.quantize(_UNIT_PRICE)
@@ -35,7 +62,7 @@ def trigger_line(line: OrderLine, part: DocumentLine, cause: str) -> TriggerLine
         sku=line.sku,
         description=description,
         quantity=quantity,
-        unit_price_net=_unit_price(part.net, quantity),
+        unit_price_net=unit_price(part.net, quantity),
         vat_rate=line.vat_rate,
         net=part.net,
         vat=part.vat,
@@ -79,6 +106,16 @@ def _correction(state: OrderState, document: Document) -> Correction | None:
     )
 
 
+def _costs(state: OrderState, document: Document) -> tuple[tuple[str, Decimal], ...]:
+    """Marketplace fees travel with the order's first invoice, once (a split `per_order` order:
+    the invoice of the company that shipped first, emitted first; docs/lifecycle.md)."""
+    details = state.details
+    if details is None or document.kind is not DocumentKind.INVOICE:
+        return ()
+    first = next((d for d in state.documents if d.kind is DocumentKind.INVOICE), None)
+    return details.costs if first is None or first.trigger_id == document.trigger_id else ()
+
+
 def build(state: OrderState, document: Document, store: Store, company: Company) -> Trigger:
     details = state.details
     assert details is not None, "documents need the order's details"
@@ -99,10 +136,10 @@ def build(state: OrderState, document: Document, store: Store, company: Company)
         shipment_id=document.shipment_id,
         currency=details.currency,
         lines=lines,
-        vat=vat.treatment(company, details.customer, details.lines),
+        vat=interim_treatment(company, details.customer, details.lines),
         totals=totals(lines),
         customer=details.customer,
-        costs=(),
+        costs=_costs(state, document),
         corrects=_correction(state, document),
         reason=_reason(state, document),
         created_at=document.created_at,

@@ -126,6 +126,9 @@ class _Reader:
     def flag(self, key: str) -> bool:
         return self._typed(key, bool)
 
+    def opt_flag(self, key: str) -> bool | None:
+        return None if self._doc.get(key) is None else self.flag(key)
+
     def decimal(self, key: str) -> Decimal:
         raw = self.text(key)
         try:
@@ -171,6 +174,18 @@ class _Reader:
         if not all(isinstance(item, str) for item in items):
             raise DecodeError(f"{self._path}.{key} must hold strings")
         return items
+
+    def amount_pairs(self, key: str) -> list[tuple[str, Decimal]]:
+        """`[[name, "1.23"], ...]`, or nothing where the key is absent."""
+        if self._doc.get(key) is None:
+            return []
+        pairs = []
+        for index, pair in enumerate(self._typed(key, list)):
+            where = f"{self._path}.{key}[{index}]"
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
+                raise DecodeError(f"{where} must be [name, amount]")
+            pairs.append((pair[0], _Reader({"amount": pair[1]}, where).decimal("amount")))
+        return pairs
 
     def enum(self, key: str, kind: Callable[[str], T]) -> T:
         raw = self.text(key)
@@ -304,6 +319,7 @@ def _document(r: _Reader) -> Document:
         ),
         corrects=None if corrects is None else r.uuid("corrects"),
         shipment_id=r.opt_text("shipment_id"),
+        company_id=r.opt_text("company_id"),
     )
 
 
@@ -315,7 +331,16 @@ def _details(r: _Reader) -> OrderDetails:
         lines=tuple(_line(item) for item in r.objs("lines")),
         placed_at=r.time("placed_at"),
         as_of=r.time("as_of"),
+        invoiced_by_marketplace=r.opt_text("invoiced_by_marketplace"),
+        ship_from_country=r.opt_text("ship_from_country"),
+        costs=_costs(r),
+        prices_include_vat=r.opt_flag("prices_include_vat"),
     )
+
+
+def _costs(r: _Reader) -> tuple[tuple[str, Decimal], ...]:
+    """`[[type, amount], ...]`; absent in documents written before costs were known."""
+    return tuple(r.amount_pairs("costs"))
 
 
 # --- order events --------------------------------------------------------------------------

@@ -148,6 +148,20 @@ class OrderDetails:
     lines: tuple[OrderLine, ...]
     placed_at: datetime
     as_of: datetime
+    #: Why the marketplace, not the seller, issues this order's invoice (Amazon's VAT
+    #: Calculation Service invoicing, Amazon as deemed supplier or IOSS, Amazon Business EU SARL
+    #: as seller of record); None: the seller invoices. Such an order gets no invoice or
+    #: credit-note trigger; the lifecycle audits that instead (engine/lifecycle.py).
+    invoiced_by_marketplace: str | None = None
+    #: The country the goods ship from (a fulfilment warehouse), where the marketplace says.
+    ship_from_country: str | None = None
+    #: Marketplace fees for the order (commission, fulfilment fees), kept apart from what the
+    #: customer paid: (fee type, amount in `currency`, positive = charged to the seller).
+    costs: tuple[tuple[str, Decimal], ...] = ()
+    #: Whether the marketplace states prices including VAT (Shopify `taxes_included`,
+    #: WooCommerce `prices_include_tax`; bol always). None: not reported, and the VAT step
+    #: takes the marketplace's default (engine/vat.py `prices_include_vat`).
+    prices_include_vat: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +197,9 @@ class Document:
     lines: tuple[DocumentLine, ...]
     corrects: UUID | None = None  # credit notes: the invoice document they correct
     shipment_id: str | None = None
+    #: The company that issues it, where that is not the store's own company (units shipped
+    #: from a location the store's `locations` map to another company); None: the store's.
+    company_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
-from models.order import Customer, DocumentKind, DocumentScope, Marketplace, Stage
+from models.order import Customer, DocumentKind, DocumentScope, LineKind, Marketplace, Stage
 
 TRIGGER_SCHEMA = "winkel.trigger/1"
 AUDIT_SCHEMA = "winkel.audit/1"
@@ -44,8 +44,18 @@ class TriggerLine:
 
 @dataclass(frozen=True, slots=True)
 class VatTreatment:
+    """The trigger's `vat`: which VAT applies, and why (docs/vat.md)."""
+
     scheme: VatScheme
     country: str
+    #: Reverse charge: the customer's VAT number the invoice must show (Art. 226(4)).
+    customer_vat_id: str | None = None
+    #: Zero-rated supplies: the exemption the invoice must cite (Art. 226(11)).
+    exemption: str | None = None
+    #: The tax point (shipment day, UTC) the rates were taken for.
+    tax_point: date | None = None
+    #: The rule that decided it, in words, for the audit trail.
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +93,40 @@ class Trigger:
     corrects: Correction | None
     reason: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DraftLine:
+    """What the VAT step needs of one trigger line besides the marketplace's figures.
+
+    `amount` is this part of the line in the basis the marketplace states its prices in (the
+    gross for VAT-inclusive prices, the net otherwise); for a credit note's money-only line
+    (`units` 0) it is the gross amount paid back.
+    """
+
+    line_id: str
+    kind: LineKind
+    category: str  # standard | reduced | zero
+    units: int
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class VatDraft:
+    """An invoice or credit note before the VAT step: the orders agent sends it to the `vat`
+    agent on `winkel.vat.drafts` (keyed by company), which decides and emits the trigger.
+
+    `trigger` is what the lifecycle built, with the marketplace's own tax figures; its
+    `lines` and `draft_lines` correspond one to one.
+    """
+
+    trigger: Trigger
+    draft_lines: tuple[DraftLine, ...]
+    prices_include_vat: bool
+    ship_from: str
+    tax_point: date
+    goods_categories: tuple[str, ...]  # of every goods line of the order: shipping's rate
+    marketplace_collected: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -264,6 +264,92 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
 # --- health and metrics ----------------------------------------------------------------------
 
 
+def _poller_row(store_id: str, marketplace: str, raw: dict[bytes, bytes]) -> dict[str, Any]:
+    """One store's poller status from its Redis hash (engine/pollers/status.py)."""
+    fields = {key.decode(): value.decode() for key, value in raw.items()}
+
+    def number(name: str) -> float | None:
+        value = fields.get(name)
+        return None if value is None else float(value)
+
+    return {
+        "store_id": store_id,
+        "marketplace": fields.get("marketplace", marketplace),
+        "owner": fields.get("owner"),
+        "last_success": number("last_success"),
+        "last_error": fields.get("last_error"),
+        "last_error_at": number("last_error_at"),
+        "orders_seen": int(fields.get("orders_seen", 0)),
+        "next_run": number("next_run"),
+        "failures": int(fields.get("failures", 0)),
+        "throttled": int(fields.get("throttled", 0)),
+    }
+
+
+async def poller_rows(app: web.Application) -> list[dict[str, Any]]:
+    """Every polled store's status, from Redis (written by the worker's pollers)."""
+    from engine.polling import status_key
+
+    stores = [store for store in app[CONFIG].stores.values() if store.polled]
+    pipe = app[REDIS].pipeline(transaction=False)
+    for store in stores:
+        pipe.hgetall(status_key(store.id))
+    replies = await pipe.execute() if stores else []
+    return [
+        _poller_row(store.id, store.marketplace.value, raw)
+        for store, raw in zip(stores, replies, strict=True)
+    ]
+
+
+async def pollers(request: web.Request) -> web.Response:
+    """`GET /api/pollers`: per polled store, last success and error, orders seen, next run."""
+    rows = await poller_rows(request.app)
+    return web.Response(body=orjson.dumps({"pollers": rows}), content_type="application/json")
+
+
+def poller_exposition(rows: Iterable[dict[str, Any]]) -> list[str]:
+    """The pollers' families for `/metrics` (alert on a stale last success)."""
+    listed = list(rows)
+
+    def samples(field: str) -> Iterable[tuple[dict[str, str], float]]:
+        for row in listed:
+            if row[field] is not None:
+                yield {"store": row["store_id"], "marketplace": row["marketplace"]}, row[field]
+
+    return [
+        *_family(
+            "winkel_poller_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the store poller's last complete poll.",
+            samples("last_success"),
+        ),
+        *_family(
+            "winkel_poller_orders_seen_total",
+            "counter",
+            "Order documents the store's poller wrote to the raw topic.",
+            samples("orders_seen"),
+        ),
+        *_family(
+            "winkel_poller_consecutive_failures",
+            "gauge",
+            "Polls of the store that failed in a row (0 after a success).",
+            samples("failures"),
+        ),
+    ]
+
+
+async def vat_thresholds(request: web.Request) -> web.Response:
+    """`GET /api/vat/thresholds`: per company and year, the EU distance sales counted toward
+    the EUR 10,000 OSS threshold (docs/vat.md §3), newest year first."""
+    raw = await request.app[REDIS].hgetall(rm.VAT_THRESHOLDS)
+    rows = []
+    for value in raw.values():
+        document = orjson.loads(value)
+        rows.append({k: v for k, v in document.items() if k not in {"schema", "type"}})
+    rows.sort(key=lambda row: (-int(row.get("year", 0)), str(row.get("company_id"))))
+    return web.Response(body=orjson.dumps({"thresholds": rows}), content_type="application/json")
+
+
 async def healthz(request: web.Request) -> web.Response:
     redis_ok = True
     try:
@@ -354,6 +440,8 @@ STARTED = time.monotonic()
 async def metrics(request: web.Request) -> web.Response:
     stats = await gather_stats(request.app)
     body = exposition(dict(request.app[WEBHOOKS].totals), stats, time.monotonic() - STARTED)
+    with contextlib.suppress(RedisError):
+        body += "\n".join(poller_exposition(await poller_rows(request.app))) + "\n"
     return web.Response(
         text=body,
         content_type="text/plain",

@@ -71,6 +71,8 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
         for store in config.stores.values()
         if store.marketplace in SIGNED_WEBHOOKS
     }
+    app[ingest.BOL_KEYS] = ingest.bol_public_keys(config, environ)
+    app[ingest.AMAZON_SECRETS] = ingest.amazon_relay_secrets(config, environ)
     app[OPERATORS] = _operators(config, environ)
     app[SETTINGS] = _settings(environ)
     app[SOCKETS] = weakref.WeakSet()
@@ -94,6 +96,8 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
 
     app.router.add_post("/webhooks/shopify/{store_id}", ingest.shopify_webhook)
     app.router.add_post("/webhooks/woocommerce/{store_id}", ingest.woocommerce_webhook)
+    app.router.add_post("/webhooks/bol/{store_id}", ingest.bol_webhook)
+    app.router.add_post("/webhooks/amazon/{store_id}", ingest.amazon_webhook)
     app.router.add_get("/", dashboard.index)
     app.router.add_get("/ws", dashboard.websocket)
     app.router.add_static("/static/", dashboard.STATIC, append_version=False)
@@ -102,6 +106,8 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_post(r"/api/orders/{order_uuid}/status", api.change_status)
     app.router.add_get("/api/session", api.session)
     app.router.add_get("/api/stats", dashboard.stats)
+    app.router.add_get("/api/pollers", api.pollers)
+    app.router.add_get("/api/vat/thresholds", api.vat_thresholds)
     app.router.add_get("/api/deadletters", api.list_dead_letters)
     app.router.add_post("/api/deadletters/{dead_letter_id}/replay", api.replay_dead_letter)
     app.router.add_get("/api/openapi.json", api.openapi)

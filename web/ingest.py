@@ -16,10 +16,11 @@ from uuid import UUID
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from engine import topics
-from engine.exceptions import SignatureError
+from engine import polling, topics
+from engine.config import Config
+from engine.exceptions import ConfigError, SignatureError
 from engine.identity import order_uuid
-from engine.marketplaces import shopify, woocommerce
+from engine.marketplaces import amazon, bol, shopify, woocommerce
 from engine.readmodel import delivery_key
 from models.codec import encode_raw
 from models.order import Marketplace
@@ -144,3 +145,145 @@ async def accept(app: web.Application, delivery: RawDelivery, order: UUID | None
         # The delivery is safely in Kafka; a retry may write it again, which the worker absorbs.
         log.warning("could not mark delivery %s done: %s", delivery.delivery_id, exc)
     return web.json_response({"status": "accepted"})
+
+
+# --- bol.com: RSA-signed pushes that only ask for a fetch ------------------------------------
+
+#: At most this many prompt-fetch requests wait per store (the list poll is the backstop).
+PENDING_FETCHES_KEPT = 10_000
+#: Store id -> the bol public keys its pushes may be signed with (PEM or base64 DER).
+BOL_KEYS = web.AppKey("bol_public_keys", dict[str, tuple[str, ...]])
+
+
+def bol_public_keys(config: Config, env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Each bol store's keys, parsed now so a bad key stops the start with its variable's name.
+
+    A store without keys answers every push 401 (and is still polled).
+    """
+    keys: dict[str, tuple[str, ...]] = {}
+    for store in config.stores.values():
+        if store.marketplace is not Marketplace.BOL:
+            continue
+        raw = env.get(store.public_keys_env, "") if store.public_keys_env else ""
+        parsed = bol.parse_public_keys(raw)
+        for key in parsed:
+            try:
+                bol.load_public_key(key)
+            except ConfigError as exc:
+                raise ConfigError(f"store {store.id!r}, {store.public_keys_env}: {exc}") from None
+        if not parsed:
+            log.warning("bol store %s has no push public keys: pushes will be refused", store.id)
+        keys[store.id] = parsed
+    return keys
+
+
+async def bol_webhook(request: web.Request) -> web.Response:
+    """`POST /webhooks/bol/{store_id}`: verify, dedupe, keep, and ask the poller to fetch.
+
+    The push carries no order data; the store's poller (which waits on a Redis list) fetches
+    what it names within moments, and its list poll is the backstop if this hint is lost.
+    """
+    store_id = request.match_info["store_id"]
+    store = request.app[CONFIG].store(store_id)
+    if store is None or store.marketplace is not Marketplace.BOL:
+        raise web.HTTPNotFound(text=f"unknown bol store {store_id!r}")
+    body = await request.read()
+    try:
+        bol.verify(body, request.headers, request.app[BOL_KEYS].get(store.id, ()))
+    except SignatureError as exc:
+        log.warning("rejected bol push for %s from %s: %s", store.id, request.remote, exc)
+        raise web.HTTPUnauthorized(text=str(exc)) from None
+    notification = bol.parse_notification(body)
+    if notification is None:
+        raise web.HTTPBadRequest(text="not a bol push notification")
+    delivery = RawDelivery(
+        marketplace=Marketplace.BOL,
+        store_id=store.id,
+        delivery_id=notification.delivery_id,
+        topic=notification.topic,
+        received_at=datetime.now(UTC),
+        headers={},
+        body=body,
+    )
+    order_id = bol.external_order_id(notification.topic, body)
+    key = None if order_id is None else order_uuid(store.id, Marketplace.BOL, order_id)
+    response = await accept(request.app, delivery, key)
+    fetch = polling.push_fetch(notification)
+    accepted = isinstance(response.body, bytes) and b'"accepted"' in response.body
+    if fetch is not None and accepted:
+        pending = polling.pending_fetches_key(store.id)
+        try:
+            pipe = request.app[REDIS].pipeline(transaction=False)
+            pipe.rpush(pending, fetch.encode())
+            pipe.ltrim(pending, -PENDING_FETCHES_KEPT, -1)  # no poller for days: keep the newest
+            await pipe.execute()
+        except RedisError as exc:  # the delivery is kept; the list poll will find the change
+            log.warning("could not ask the poller of %s to fetch: %s", store.id, exc)
+    return response
+
+
+# --- Amazon: relayed ORDER_CHANGE notifications that only ask for a fetch -----------------------
+
+#: Store id -> the shared secrets its notification relay may present in `X-Winkel-Token`.
+AMAZON_SECRETS = web.AppKey("amazon_relay_secrets", dict[str, tuple[bytes, ...]])
+
+
+def amazon_relay_secrets(config: Config, env: Mapping[str, str]) -> dict[str, tuple[bytes, ...]]:
+    """Each Amazon store's relay secrets (`webhook_secret_env`), resolved at start-up.
+
+    A store without one is only polled: every notification for it answers 401.
+    """
+    found: dict[str, tuple[bytes, ...]] = {}
+    for store in config.stores.values():
+        if store.marketplace is not Marketplace.AMAZON:
+            continue
+        if store.webhook_secret_env is None:
+            log.warning("Amazon store %s has no relay secret: notifications are refused", store.id)
+            found[store.id] = ()
+        else:
+            found[store.id] = store.webhook_secrets(env)
+    return found
+
+
+async def amazon_webhook(request: web.Request) -> web.Response:
+    """`POST /webhooks/amazon/{store_id}`: an ORDER_CHANGE relayed from the seller's SQS queue.
+
+    Verified by the store's shared secret, deduplicated on `NotificationId`, kept on
+    `winkel.raw.amazon` (keyed by the order's UUID), and the order id put on the store's fetch
+    list for its poller: the notification has no prices, so the order must be fetched.
+    """
+    store_id = request.match_info["store_id"]
+    store = request.app[CONFIG].store(store_id)
+    if store is None or store.marketplace is not Marketplace.AMAZON:
+        raise web.HTTPNotFound(text=f"unknown amazon store {store_id!r}")
+    body = await request.read()
+    try:
+        amazon.verify(body, request.headers, request.app[AMAZON_SECRETS].get(store.id, ()))
+    except SignatureError as exc:
+        log.warning("rejected Amazon relay for %s from %s: %s", store.id, request.remote, exc)
+        raise web.HTTPUnauthorized(text=str(exc)) from None
+    identity = amazon.notification_identity(body)
+    if identity is None:
+        raise web.HTTPBadRequest(text="not an SP-API notification: NotificationId missing")
+    notification_id, notification_type = identity
+    change = amazon.parse_notification(body)
+    delivery = RawDelivery(
+        marketplace=Marketplace.AMAZON,
+        store_id=store.id,
+        delivery_id=notification_id,
+        topic=notification_type,
+        received_at=datetime.now(UTC),
+        headers={n: request.headers[n] for n in amazon.KEPT_HEADERS if n in request.headers},
+        body=body,
+    )
+    order_id = None if change is None else change.amazon_order_id
+    key = None if order_id is None else order_uuid(store.id, Marketplace.AMAZON, order_id)
+    response = await accept(request.app, delivery, key)
+    accepted = isinstance(response.body, bytes) and b'"accepted"' in response.body
+    if change is not None and accepted:
+        fetch = polling.PushFetch("ORDER", change.amazon_order_id)
+        try:
+            await request.app[REDIS].rpush(polling.pending_fetches_key(store.id), fetch.encode())
+        except RedisError as exc:  # the notification is kept; the backup poll finds the change
+            log.warning("could not ask the poller of %s to fetch: %s", store.id, exc)
+    return response

@@ -74,6 +74,11 @@ FULFILLMENT_TOPICS = frozenset({"fulfillments/create", "fulfillments/update"})
 REFUND_TOPIC = "refunds/create"
 PAID_STATUSES = frozenset({"paid", "partially_refunded", "refunded"})
 SHIPPED_FULFILLMENT_STATUSES = frozenset({"success"})
+#: Order `note_attributes` (cart attributes) that may hold a business customer's VAT id or
+#: company name, first match wins; a store's `vat_id_fields` / `company_fields` replace them.
+#: Shopify has no VAT id field of its own; B2B checkouts and VAT apps write cart attributes.
+VAT_ID_ATTRIBUTES = ("vat_number", "VAT number", "vat_id", "VAT ID", "btw_nummer", "BTW-nummer")
+COMPANY_ATTRIBUTES = ("company", "Company", "company_name")
 
 
 def sign(body: bytes, secret: bytes) -> str:
@@ -193,12 +198,25 @@ def _line(item: _Doc, taxes_included: bool, kind: LineKind) -> OrderLine:
     )
 
 
-def _customer(order: _Doc) -> Customer:
+def _attribute(order: _Doc, names: Iterable[str]) -> str:
+    """The first non-empty `note_attributes` value among `names` (in the order of `names`)."""
+    values: dict[str, str] = {}
+    for attribute in order.children("note_attributes"):
+        name, value = attribute.get("name"), attribute.get("value")
+        if isinstance(name, str) and isinstance(value, str) and value.strip():
+            values.setdefault(name, value.strip())
+    return next((values[name] for name in names if name in values), "")
+
+
+def _customer(order: _Doc, store: Store) -> Customer:
     billing = order.child("billing_address")
     shipping = order.child("shipping_address")
     person = order.child("customer")
     address = billing or shipping
     company = address.text("company").strip() if address else ""
+    company = company or _attribute(order, store.company_fields or COMPANY_ATTRIBUTES)
+    raw_vat_id = _attribute(order, store.vat_id_fields or VAT_ID_ATTRIBUTES)
+    vat_id = "".join(raw_vat_id.split()).upper() or None
     named = address or person
     person_name = ""
     if named is not None:
@@ -209,8 +227,8 @@ def _customer(order: _Doc) -> Customer:
     return Customer(
         name=company or person_name or order.text("email") or "Unknown customer",
         country=country,
-        vat_id=None,
-        is_business=bool(company),
+        vat_id=vat_id,
+        is_business=bool(company) or vat_id is not None,
         email=order.text("email") or None,
     )
 
@@ -303,10 +321,11 @@ def _order_events(delivery: RawDelivery, store: Store, order: _Doc) -> list[Orde
     details = OrderDetails(
         name=order.text("name") or f"#{order.get('order_number') or order.ident('id')}",
         currency=order.text("currency").upper() or _missing("$.currency"),
-        customer=_customer(order),
+        customer=_customer(order, store),
         lines=lines,
         placed_at=order.time("created_at"),
         as_of=updated_at,
+        prices_include_vat=taxes_included,
     )
     result = [
         events.make(f"details@{updated_at.isoformat()}", updated_at, DetailsReported(details))

@@ -471,6 +471,7 @@ def _details(order: _Doc, vat_id_meta_keys: Sequence[str]) -> OrderDetails:
         lines=lines,
         placed_at=order.gmt("date_created_gmt"),
         as_of=order.gmt("date_modified_gmt"),
+        prices_include_vat=prices_include_tax,
     )
 
 
@@ -605,6 +606,7 @@ def normalise(
         return [events.cancelled(DELETED_CANCELLATION_ID, at, "deleted in WooCommerce")]
     if delivery.topic in ORDER_TOPICS:
         events = _Events(store, body.ident("id"), delivery.received_at, _source(delivery))
+        vat_id_meta_keys = store.vat_id_fields or vat_id_meta_keys
         return _order_events(body, events, vat_id_meta_keys, location_meta_keys)
     raise NormalisationError(f"WooCommerce topic {delivery.topic!r} is not handled")
 

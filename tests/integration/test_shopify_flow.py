@@ -79,7 +79,9 @@ async def test_signed_webhooks_give_exactly_one_invoice_trigger(stack: Stack) ->
     assert trigger["marketplace"] == "shopify"
     assert trigger["external_order_id"] == str(order_id)
     assert trigger["currency"] == "EUR"
-    assert trigger["vat"] == {"scheme": "domestic", "country": "NL"}
+    # The VAT step adds customer_vat_id, exemption, tax_point and reason (docs/vat.md).
+    assert (trigger["vat"]["scheme"], trigger["vat"]["country"]) == ("domestic", "NL")
+    assert trigger["vat"]["tax_point"] == "2026-11-02"
     assert trigger["customer"]["name"] == "Sanne de Vries"
     assert trigger["customer"]["country"] == "NL"
     assert trigger["customer"]["is_business"] is False

@@ -575,6 +575,91 @@ function connect() {
   };
 }
 
+// --- OSS threshold gauges (GET /api/vat/thresholds; docs/vat.md §3) --------------------------
+
+const THRESHOLD_REFRESH_MS = 10_000;
+
+function thresholdCard() {
+  let card = $("vat-thresholds-card");
+  if (card) return card;
+  card = h("section", { class: "card", id: "vat-thresholds-card", "aria-label": "OSS threshold" },
+    h("div", { class: "card-head" }, h("h2", {}, "OSS threshold"),
+      h("span", { class: "hint" }, "EU distance sales to consumers per company and year · EUR 10,000 · alerts at 80 % and 100 %")),
+    h("div", { id: "vat-thresholds", class: "vat-thresholds" }));
+  const anchor = document.querySelector(".pipeline-card");
+  if (anchor) anchor.after(card); else document.querySelector("main")?.append(card);
+  return card;
+}
+
+function thresholdGauge(row) {
+  const total = Number(row.total_eur);
+  const limit = Number(row.threshold_eur || 10000);
+  const percent = limit ? (total / limit) * 100 : 0;
+  const color = row.destination_vat ? "var(--bad, #c0392b)" : percent >= 80 ? "var(--warn, #d68910)" : "var(--ok, #1e8449)";
+  const status = row.destination_vat ? "destination VAT (OSS)" : percent >= 80 ? "80 % reached" : "home VAT";
+  return h("div", { class: "vat-gauge", dataset: { company: row.company_id, year: String(row.year) }, style: "margin:0.4rem 0" },
+    h("div", { style: "display:flex;justify-content:space-between;gap:1rem" },
+      h("span", {}, h("b", {}, row.company_id), ` · ${row.year}`),
+      h("span", { class: "num" }, `${money(row.total_eur, "EUR")} of ${money(limit, "EUR")} · ${percent.toFixed(1)} % · ${status}`)),
+    h("div", { role: "meter", "aria-valuemin": "0", "aria-valuemax": String(limit), "aria-valuenow": String(total),
+      style: "position:relative;height:0.6rem;background:rgba(127,127,127,0.2);border-radius:0.3rem;overflow:hidden" },
+    h("div", { style: `width:${Math.min(100, percent).toFixed(1)}%;height:100%;background:${color}` }),
+    h("div", { style: "position:absolute;left:80%;top:0;bottom:0;width:1px;background:rgba(0,0,0,0.4)" })));
+}
+
+async function loadThresholds() {
+  try {
+    const reply = await fetch("/api/vat/thresholds");
+    if (!reply.ok) return;
+    const { thresholds } = await reply.json();
+    thresholdCard();
+    $("vat-thresholds").replaceChildren(...(thresholds.length
+      ? thresholds.map(thresholdGauge)
+      : [h("p", { class: "muted" }, "No cross-border consumer sales counted yet.")]));
+  } catch {
+    // the next refresh tries again
+  }
+}
+
+// --- poller status per store (GET /api/pollers), in the engine-health card ------------------
+
+const POLLER_REFRESH_MS = 5_000;
+
+function clock(epoch) {
+  return epoch ? new Date(epoch * 1000).toLocaleTimeString("en-GB") : "–";
+}
+
+function pollerRow(p) {
+  const failing = p.failures > 0 && p.last_error;
+  return h("tr", { dataset: { store: p.store_id } },
+    h("td", {}, h("code", {}, p.store_id), " ", marketplace(p.marketplace)),
+    h("td", {}, clock(p.last_success)),
+    h("td", {}, clock(p.next_run)),
+    h("td", { class: "num" }, (p.orders_seen ?? 0).toLocaleString("en-GB")),
+    h("td", { class: failing ? "" : "muted", title: p.last_error ?? "" },
+      p.last_error ? `${failing ? "" : "(recovered) "}${clock(p.last_error_at)} ${p.last_error.slice(0, 80)}` : "none"));
+}
+
+async function loadPollers() {
+  try {
+    const reply = await fetch("/api/pollers");
+    if (!reply.ok) return;
+    const { pollers } = await reply.json();
+    let box = $("pollers");
+    if (!box) {
+      box = h("div", { id: "pollers", class: "health", style: "margin-top:14px" });
+      $("health").after(box);
+    }
+    box.replaceChildren(h("h4", {}, "Pollers"), h("table", {},
+      h("thead", {}, h("tr", {}, h("th", {}, "store"), h("th", {}, "last success"), h("th", {}, "next run"),
+        h("th", { class: "num" }, "orders seen"), h("th", {}, "last error"))),
+      h("tbody", {}, ...(pollers.length ? pollers.map(pollerRow)
+        : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No polled stores configured."))]))));
+  } catch {
+    // the next refresh tries again
+  }
+}
+
 // --- start -----------------------------------------------------------------------------------
 
 function tick() {
@@ -598,6 +683,10 @@ function start() {
     for (const [id, c] of Object.entries(state.charts)) c.setSize({ width: $(id).clientWidth, height: 170 });
   });
   renderOperator();
+  loadThresholds();
+  setInterval(loadThresholds, THRESHOLD_REFRESH_MS);
+  loadPollers();
+  setInterval(loadPollers, POLLER_REFRESH_MS);
   tick();
   setInterval(tick, 1000);
   setInterval(() => renderOrders(), 30_000); // time in stage moves on
