@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from urllib.parse import urlparse
 
-from engine.config import Config, load_config
+from engine.config import Config, Store, load_config
 from engine.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -148,44 +148,76 @@ async def _simulate(
 DEMO_BOL_SIGNING_KEY_ENV = "WINKEL_DEMO_BOL_SIGNING_KEY"
 
 
-def _bol_demos(config: Config, url: str, seed: int) -> list[Any]:
-    """A fake bol API per bol store whose API is on this machine, playing orders into it."""
+def _local_api(store: Store) -> tuple[str, int] | None:
+    """The host and port of a store's marketplace API when it is on this machine (a demo)."""
+    if not store.api_base_url:
+        return None
+    address = urlparse(store.api_base_url)
+    if address.hostname not in {"127.0.0.1", "localhost"} or address.port is None:
+        return None
+    return address.hostname, address.port
+
+
+def _bol_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
     from engine.fakes.bol import FakeBol, SigningKey, play_demo, throwaway_signing_key
+
+    client_id = store.env_value(os.environ, store.client_id_env, "client_id_env")
+    secret = store.env_value(os.environ, store.client_secret_env, "client_secret_env")
+    pem = os.environ.get(DEMO_BOL_SIGNING_KEY_ENV)
+    key = SigningKey.from_pem(pem) if pem else throwaway_signing_key()
+    fake = FakeBol(client_id=client_id, client_secret=secret, signing_key=key)
+    push_url = f"{url.rstrip('/')}/webhooks/bol/{store.id}"
+    return play_demo(fake, host, port, push_url, seed=seed)
+
+
+def _amazon_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
+    from engine.fakes.amazon import FakeAmazon, play_demo
+
+    fake = FakeAmazon(
+        client_id=store.env_value(os.environ, store.client_id_env, "client_id_env"),
+        client_secret=store.env_value(os.environ, store.client_secret_env, "client_secret_env"),
+        refresh_token=store.env_value(os.environ, store.refresh_token_env, "refresh_token_env"),
+    )
+    relay_secret = (
+        store.webhook_secrets(os.environ)[0].decode() if store.webhook_secret_env else None
+    )
+    relay_url = f"{url.rstrip('/')}/webhooks/amazon/{store.id}" if relay_secret else None
+    return play_demo(fake, host, port, relay_url, relay_secret, seed=seed)
+
+
+def _polled_demos(config: Config, url: str, seed: int) -> list[Any]:
+    """A fake API per polled store (bol.com, Amazon) served on this machine, playing orders."""
     from models.order import Marketplace
 
+    makers = {Marketplace.BOL: _bol_demo, Marketplace.AMAZON: _amazon_demo}
     demos = []
     for store in config.stores.values():
-        if store.marketplace is not Marketplace.BOL or not store.api_base_url:
-            continue
-        address = urlparse(store.api_base_url)
-        if address.hostname not in {"127.0.0.1", "localhost"} or address.port is None:
+        make = makers.get(store.marketplace)
+        local = _local_api(store)
+        if make is None or local is None:
             continue
         try:
-            client_id = store.env_value(os.environ, store.client_id_env, "client_id_env")
-            secret = store.env_value(os.environ, store.client_secret_env, "client_secret_env")
+            demos.append(make(store, *local, url, seed))
         except ConfigError as exc:
-            log.warning("simulator: no fake bol for %s: %s", store.id, exc)
+            log.warning(
+                "simulator: no fake %s API for %s: %s", store.marketplace.value, store.id, exc
+            )
             continue
-        pem = os.environ.get(DEMO_BOL_SIGNING_KEY_ENV)
-        key = SigningKey.from_pem(pem) if pem else throwaway_signing_key()
-        fake = FakeBol(client_id=client_id, client_secret=secret, signing_key=key)
-        push_url = f"{url.rstrip('/')}/webhooks/bol/{store.id}"
-        print(f"fake bol.com API for {store.id} on {store.api_base_url}")
-        demos.append(play_demo(fake, address.hostname, address.port, push_url, seed=seed))
+        print(f"fake {store.marketplace.value} API for {store.id} on {store.api_base_url}")
     return demos
 
 
 async def _simulate_all(config: Config, url: str, args: argparse.Namespace) -> int:
-    """Webhook traffic, and (endless demo runs only) the fake bol APIs the pollers read."""
+    """Webhook traffic, and (endless demo runs only) the fake APIs the pollers read."""
     simulated = _simulate(config, url, args.rate, args.orders, args.seed, args.in_flight)
-    demos = _bol_demos(config, url, args.seed) if args.orders == 0 else []
+    demos = _polled_demos(config, url, args.seed) if args.orders == 0 else []
     if not demos:
         return await simulated
     background = [asyncio.ensure_future(demo) for demo in demos]
 
     def report(task: asyncio.Future[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            log.error("simulator: the fake bol API stopped: %r", task.exception())
+            log.error("simulator: a fake marketplace API stopped: %r", task.exception())
 
     for task in background:
         task.add_done_callback(report)
@@ -253,6 +285,7 @@ def _demo_environment(config: Config, environ: Mapping[str, str]) -> dict[str, s
             env[variable] = secrets.token_hex(16)
             print(f"webhook secret for this run: {variable}={env[variable]}")
     _demo_bol_environment(config, env)
+    _demo_amazon_environment(config, env)
     token = config.operator_token_env
     if not env.get(token):
         env[token] = secrets.token_urlsafe(18)
@@ -276,6 +309,18 @@ def _demo_bol_environment(config: Config, env: dict[str, str]) -> None:
             key = SigningKey.generate()
             env[store.public_keys_env] = key.public_pem
             env[DEMO_BOL_SIGNING_KEY_ENV] = key.private_pem
+
+
+def _demo_amazon_environment(config: Config, env: dict[str, str]) -> None:
+    """Throw-away LWA client credentials and refresh token for unset variables."""
+    from models.order import Marketplace
+
+    for store in config.stores.values():
+        if store.marketplace is not Marketplace.AMAZON:
+            continue
+        for variable in (store.client_id_env, store.client_secret_env, store.refresh_token_env):
+            if variable and not env.get(variable):
+                env[variable] = secrets.token_hex(16)
 
 
 def run(args: argparse.Namespace) -> int:

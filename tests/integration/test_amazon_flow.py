@@ -18,7 +18,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
-from engine import kafka, lifecycle, polling, topics
+from engine import kafka, lifecycle, polling
 from engine.config import InvoiceGranularity, KafkaSettings, Store
 from engine.fakes.amazon import AmazonShop, FakeAmazon, create_app
 from engine.identity import order_uuid
