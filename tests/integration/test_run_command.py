@@ -34,6 +34,9 @@ def processes_mentioning(text: str) -> list[str]:
     return found
 
 
+ALL_MARKETPLACES = {"shopify", "woocommerce", "bol", "amazon"}
+
+
 async def test_run_demo_starts_everything_and_ctrl_c_stops_it_all(tmp_path: Path) -> None:
     kafka_port, redis_port, web_port = free_port(), free_port(), free_port()
     data_dir = tmp_path / "winkel-state"
@@ -55,18 +58,20 @@ async def test_run_demo_starts_everything_and_ctrl_c_stops_it_all(tmp_path: Path
     )
     try:
 
-        async def orders_listed() -> list[object] | None:
+        async def marketplaces_listed() -> set[str] | None:
+            """The marketplaces with orders on the dashboard, once all four have some."""
             if not port_open("127.0.0.1", web_port):
                 return None
-            async with (
-                ClientSession() as session,
-                session.get(f"http://127.0.0.1:{web_port}/api/orders") as response,
-            ):
-                orders: list[object] = orjson.loads(await response.read())["orders"]
-            return orders or None
+            async with ClientSession() as session:
+                seen = set()
+                for marketplace in ALL_MARKETPLACES:
+                    url = f"http://127.0.0.1:{web_port}/api/orders?marketplace={marketplace}"
+                    async with session.get(url) as response:
+                        if orjson.loads(await response.read())["orders"]:
+                            seen.add(marketplace)
+            return seen if seen == ALL_MARKETPLACES else None
 
-        orders = await wait_until(orders_listed, 120, what="demo orders on the dashboard API")
-        assert orders
+        await wait_until(marketplaces_listed, 180, what="demo orders of all four marketplaces")
         assert processes_mentioning(str(data_dir))  # broker, redis, worker, web, simulator
     finally:
         run.send_signal(signal.SIGINT)
