@@ -31,6 +31,7 @@ from engine.config import Store
 from engine.exceptions import NormalisationError
 from engine.identity import order_uuid
 from engine.marketplaces import amazon
+from engine.pollers.seen import SeenDocuments
 from engine.pollers.sink import PollError, Sink
 from engine.pollers.status import StatusBoard
 from models.order import Marketplace
@@ -251,13 +252,14 @@ class AmazonPoller:
         except NormalisationError as exc:
             raise PollError(f"getOrders: {exc}") from None
 
+    @property
+    def seen_orders(self) -> SeenDocuments:
+        return SeenDocuments(self.redis, self.store.id, "orders")
+
     async def _seen(self, order_ids: list[str]) -> dict[str, str | None]:
-        if not order_ids:
-            return {}
-        values = await self.redis.hmget(self.key("orders"), order_ids)
+        values = await self.seen_orders.get_many(order_ids)
         return {
-            order_id: None if value is None else _text(value)
-            for order_id, value in zip(order_ids, values, strict=True)
+            order_id: None if value is None else _text(value) for order_id, value in values.items()
         }
 
     async def document(self, order_id: str) -> bytes | None:
@@ -320,7 +322,7 @@ class AmazonPoller:
             datetime.fromisoformat(order["LastUpdateDate"]),
             str(order.get("OrderStatus", "")),
         )
-        await self.redis.hset(self.key("orders"), order_id, change.change_key)
+        await self.seen_orders.remember(order_id, change.change_key)
         if change.status in amazon.SHIPPED_STATUSES:
             await self._schedule_fees(order_id, order)
         return int(written)

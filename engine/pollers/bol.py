@@ -25,6 +25,7 @@ from engine.config import Store
 from engine.exceptions import NormalisationError
 from engine.identity import order_uuid
 from engine.marketplaces import bol
+from engine.pollers.seen import SeenDocuments
 from engine.pollers.sink import PollError, Sink, text
 from engine.pollers.status import StatusBoard
 from models.order import Marketplace
@@ -262,11 +263,12 @@ class BolPoller:
             raise PollError(f"{len(failed)} orders to try again: {', '.join(failed[:5])}")
         return produced
 
+    def seen(self, kind: str) -> SeenDocuments:
+        return SeenDocuments(self.redis, self.store.id, kind)
+
     async def _seen(self, order_ids: list[str]) -> dict[str, polling.SeenOrder | None]:
-        if not order_ids:
-            return {}
-        values = await self.redis.hmget(self.key("orders"), order_ids)
-        return {oid: polling.SeenOrder.decode(v) for oid, v in zip(order_ids, values, strict=True)}
+        values = await self.seen("orders").get_many(order_ids)
+        return {oid: polling.SeenOrder.decode(v) for oid, v in values.items()}
 
     async def sync_order(self, order_id: str, previous: polling.SeenOrder | None) -> int:
         """Fetch the detail, write it, then any new shipments; remember it only then."""
@@ -282,7 +284,7 @@ class BolPoller:
         written = await self.sink.produce(delivery, self._order(order_id))
         if polling.needs_shipments(state, previous):
             await self.sync_shipments(order_id, body)
-        await self.redis.hset(self.key("orders"), order_id, state.encode())
+        await self.seen("orders").remember(order_id, state.encode())
         return int(written)
 
     async def sync_shipments(self, order_id: str, order_json: bytes) -> None:
@@ -297,7 +299,7 @@ class BolPoller:
             await self.sync_shipment(shipment_id)
 
     async def sync_shipment(self, shipment_id: str) -> None:
-        if await self.redis.sismember(self.key("shipments"), shipment_id):
+        if await self.seen("shipments").get(shipment_id) is not None:
             return
         body = await self.client.get(bol.shipment_request(shipment_id))
         if body is None:
@@ -308,7 +310,7 @@ class BolPoller:
             polling.bol_shipment_delivery_id(shipment_id), bol.SHIPMENT_DOCUMENT_TOPIC, body
         )
         await self.sink.produce(delivery, None if order_id is None else self._order(order_id))
-        await self.redis.sadd(self.key("shipments"), shipment_id)
+        await self.seen("shipments").remember(shipment_id)
 
     async def sync_returns(self) -> None:
         for method in ("FBR", "FBB"):
@@ -324,7 +326,7 @@ class BolPoller:
         return_id = str(ret.get("returnId"))
         fingerprint = polling.return_fingerprint(ret)
         seen_field = f"{return_id}:{'handled' if handled else 'open'}"
-        known = await self.redis.hget(self.key("returns"), seen_field)
+        known = await self.seen("returns").get(seen_field)
         if known is not None and text(known) == fingerprint:
             return
         orders = []
@@ -343,7 +345,7 @@ class BolPoller:
         )
         key = self._order(order_ids[0]) if order_ids else None
         await self.sink.produce(delivery, key)
-        await self.redis.hset(self.key("returns"), seen_field, fingerprint)
+        await self.seen("returns").remember(seen_field, fingerprint)
 
     async def handle_push(self, fetch: polling.PushFetch) -> int:
         """A push asked for a prompt fetch: the order's detail (always), or a shipment."""
