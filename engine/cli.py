@@ -1,4 +1,5 @@
-"""`winkel`: run the engine, its parts, the simulator and dead-letter replay (DESIGN.md "CLI")."""
+"""`winkel`: run the engine, its parts, the simulator, dead-letter replay and read-model rebuild
+(DESIGN.md "CLI")."""
 
 from __future__ import annotations
 
@@ -259,6 +260,26 @@ def replay(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- read model ----------------------------------------------------------------------------
+
+
+async def _rebuild(config: Config) -> str:
+    import redis.asyncio as aioredis
+
+    from engine.rebuild import rebuild_read_model
+
+    client = aioredis.from_url(config.redis_url)
+    try:
+        return (await rebuild_read_model(config, client)).text()
+    finally:
+        await client.aclose()
+
+
+def rebuild_readmodel(args: argparse.Namespace) -> int:
+    print(asyncio.run(_rebuild(_config(args))))
+    return 0
+
+
 # --- benchmark -----------------------------------------------------------------------------
 
 
@@ -441,6 +462,10 @@ def parser() -> argparse.ArgumentParser:
     p_replay = sub.add_parser("replay", help="send dead letters back to their source topics")
     p_replay.add_argument("ids", nargs="*", help="dead-letter ids (default: all)")
     p_replay.set_defaults(handler=replay)
+    p_rebuild = sub.add_parser(
+        "rebuild-readmodel", help="refill the dashboard's Redis read model from Kafka"
+    )
+    p_rebuild.set_defaults(handler=rebuild_readmodel)
     p_bench = sub.add_parser("bench", help="throughput, latency and memory on this machine")
     p_bench.add_argument("--orders", type=int, default=2_000, help="simulated orders to post")
     p_bench.add_argument("--in-flight", type=int, default=32, help="orders posted at once")

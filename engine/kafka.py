@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
@@ -72,3 +73,51 @@ def producer(settings: KafkaSettings) -> AIOKafkaProducer:
         max_request_size=MAX_RECORD_BYTES,
         request_timeout_ms=15_000,
     )
+
+
+def reader(settings: KafkaSettings) -> AIOKafkaConsumer:
+    """A consumer outside any group, for reading topics back (replay, read-model rebuild)."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        fetch_max_bytes=MAX_RECORD_BYTES * 2,
+        max_partition_fetch_bytes=MAX_RECORD_BYTES,
+    )
+
+
+async def partitions(settings: KafkaSettings, topic: str) -> list[int]:
+    """The partitions of `topic`; none when it does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    if description["error_code"]:
+        return []
+    return sorted(partition["partition"] for partition in description["partitions"])
+
+
+async def records_to_end(
+    settings: KafkaSettings, topic: str
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record of `topic` from its beginning up to its end as of the call."""
+    consumer = reader(settings)
+    await consumer.start()
+    try:
+        assigned = [TopicPartition(topic, p) for p in await partitions(settings, topic)]
+        if not assigned:
+            return
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        end = await consumer.end_offsets(assigned)
+        while remaining := [tp for tp in assigned if await consumer.position(tp) < end[tp]]:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset < end[tp]:
+                        yield record
+    finally:
+        await consumer.stop()

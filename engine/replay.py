@@ -9,64 +9,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer, TopicPartition
 
-from engine import topics
+from engine import kafka, topics
 from engine.config import KafkaSettings
 from models.codec import decode_dead_letter
 from models.raw import DeadLetter
 
 
-def _consumer(settings: KafkaSettings) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap,
-        enable_auto_commit=False,
-        group_id=None,
-        auto_offset_reset="earliest",
-    )
-
-
-async def _partitions(settings: KafkaSettings) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
-    await admin.start()
-    try:
-        (description,) = await admin.describe_topics([topics.DEAD_LETTER])
-    finally:
-        await admin.close()
-    if description["error_code"]:
-        return []
-    return sorted(partition["partition"] for partition in description["partitions"])
-
-
 async def dead_letters(settings: KafkaSettings) -> AsyncIterator[DeadLetter]:
     """Every dead letter on the topic up to its current end."""
-    consumer = _consumer(settings)
-    await consumer.start()
-    try:
-        assigned = [TopicPartition(topics.DEAD_LETTER, p) for p in await _partitions(settings)]
-        if not assigned:
-            return
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
-        end = await consumer.end_offsets(assigned)
-        while remaining := [tp for tp in assigned if await consumer.position(tp) < end[tp]]:
-            batches = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.offset < end[tp]:
-                        yield decode_dead_letter(record.value)
-    finally:
-        await consumer.stop()
+    async for record in kafka.records_to_end(settings, topics.DEAD_LETTER):
+        yield decode_dead_letter(record.value)
 
 
 async def dead_letter_at(settings: KafkaSettings, partition: int, offset: int) -> DeadLetter | None:
     """The dead letter stored at `partition`/`offset` of the dead-letter topic, if any."""
-    consumer = _consumer(settings)
+    consumer = kafka.reader(settings)
     await consumer.start()
     try:
         tp = TopicPartition(topics.DEAD_LETTER, partition)
-        if partition not in await _partitions(settings):
+        if partition not in await kafka.partitions(settings, topics.DEAD_LETTER):
             return None
         consumer.assign([tp])
         if offset >= (await consumer.end_offsets([tp]))[tp]:
