@@ -159,6 +159,13 @@ def _local_api(store: Store) -> tuple[str, int] | None:
     return address.hostname, address.port
 
 
+def _first_demo_order(seed: int) -> int:
+    """Each run's polled orders get their own numbers (a restart over a kept Kafka must bring
+    new orders, not different ones under old ids); 1,000 per seed keeps Amazon's 7-digit part
+    unique for every seed `winkel run` picks."""
+    return 1 + (seed - 1) * 1_000
+
+
 def _bol_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
     from engine.fakes.bol import FakeBol, SigningKey, play_demo, throwaway_signing_key
 
@@ -168,7 +175,7 @@ def _bol_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
     key = SigningKey.from_pem(pem) if pem else throwaway_signing_key()
     fake = FakeBol(client_id=client_id, client_secret=secret, signing_key=key)
     push_url = f"{url.rstrip('/')}/webhooks/bol/{store.id}"
-    return play_demo(fake, host, port, push_url, seed=seed)
+    return play_demo(fake, host, port, push_url, seed=seed, first_order=_first_demo_order(seed))
 
 
 def _amazon_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
@@ -183,7 +190,9 @@ def _amazon_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any
         store.webhook_secrets(os.environ)[0].decode() if store.webhook_secret_env else None
     )
     relay_url = f"{url.rstrip('/')}/webhooks/amazon/{store.id}" if relay_secret else None
-    return play_demo(fake, host, port, relay_url, relay_secret, seed=seed)
+    return play_demo(
+        fake, host, port, relay_url, relay_secret, seed=seed, first_order=_first_demo_order(seed)
+    )
 
 
 def _polled_demos(config: Config, url: str, seed: int) -> list[Any]:

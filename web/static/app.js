@@ -171,7 +171,7 @@ function orderRow(o, fresh) {
   const limit = stuckLimit(o.stage);
   const late = limit !== null && age > limit;
   return h("tr", { dataset: { uuid: o.order_uuid }, class: [fresh ? "fresh" : "", o.order_uuid === state.detailUuid ? "selected" : ""].join(" ").trim() || null, onclick: () => openDetail(o.order_uuid) },
-    h("td", { class: "order" }, h("b", {}, o.name ?? o.external_order_id), " ", h("span", { class: "sub" }, o.external_order_id && o.name !== `#${o.external_order_id}` ? o.external_order_id : "")),
+    h("td", { class: "order" }, h("b", {}, o.name ?? o.external_order_id), " ", h("span", { class: "sub" }, o.external_order_id && ![o.external_order_id, `#${o.external_order_id}`].includes(o.name) ? o.external_order_id : "")),
     h("td", {}, marketplace(o.marketplace)),
     h("td", {}, o.store_id, h("div", { class: "sub" }, o.company_id ?? "")),
     h("td", {}, o.customer ?? "–", o.country ? h("span", { class: "sub" }, ` · ${o.country}`) : null),
