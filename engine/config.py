@@ -7,6 +7,7 @@ in the file: stores name the environment variables that hold them.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -64,6 +65,11 @@ class Store:
     amazon_marketplace_id: str | None = None
     refresh_token_env: str | None = None
     amazon_issues_invoices: bool = False
+    #: The country of the FBA warehouse this store's Amazon-fulfilled (AFN) orders ship from:
+    #: Orders API v0 names none, and the VAT origin is the warehouse's country (docs/vat.md).
+    #: Unset: AFN orders ship from the company's country, which is only right for FBA stock
+    #: held there.
+    fba_ship_from_country: str | None = None
     #: Business customers (docs/vat.md): the order fields that may hold the customer's VAT id
     #: and company name: Shopify note attribute names, WooCommerce order meta keys. Empty: the
     #: marketplace module's defaults.
@@ -296,6 +302,13 @@ def _amazon(item: Mapping[str, Any], marketplace: Marketplace, where: str) -> di
         if marketplace is not Marketplace.AMAZON:
             raise ConfigError(f"{where}: `amazon_issues_invoices` is for Amazon stores only")
         found["amazon_issues_invoices"] = issues
+    fba_country = item.get("fba_ship_from_country")
+    if fba_country is not None:
+        if marketplace is not Marketplace.AMAZON:
+            raise ConfigError(f"{where}: `fba_ship_from_country` is for Amazon stores only")
+        if not isinstance(fba_country, str) or not re.fullmatch(r"[A-Za-z]{2}", fba_country):
+            raise ConfigError(f"{where}: `fba_ship_from_country` must be a two-letter country code")
+        found["fba_ship_from_country"] = fba_country.upper()
     if "refresh_token_env" in found:
         missing = [k for k in ("amazon_marketplace_id",) if k not in found]
         missing += [k for k in ("client_id_env", "client_secret_env") if not item.get(k)]

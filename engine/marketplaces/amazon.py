@@ -1002,10 +1002,13 @@ def _currency(order: _Doc, items: Sequence[_Doc], finances: Finances | None) -> 
     return currency
 
 
-def _ship_from(order: _Doc) -> str | None:
-    """An FBA order names no warehouse in v0; an MFN order its default ship-from address."""
+def _ship_from(order: _Doc, channel: str | None, store: Store) -> str | None:
+    """An MFN order's default ship-from address; an FBA order names no warehouse in v0, so
+    the store's configured FBA country stands in for it."""
     address = order.child("DefaultShipFromLocationAddress")
     country = address.text("CountryCode").upper() if address else ""
+    if not country and channel == "AFN":
+        return store.fba_ship_from_country
     return country or None
 
 
@@ -1039,7 +1042,7 @@ def _order_events(
         placed_at=placed_at,
         as_of=as_of,
         invoiced_by_marketplace=marketplace_invoicing(order, items, store),
-        ship_from_country=_ship_from(order),
+        ship_from_country=_ship_from(order, channel, store),
         costs=() if finances is None else finances.fees,
         prices_include_vat=True,  # EU marketplaces: `ItemPrice` includes `ItemTax` (§2.4)
     )

@@ -556,6 +556,16 @@ def test_afn_orders_ship_from_amazon_and_say_so_on_the_shipment() -> None:
     assert sum(line.gross for line in details.lines) == Decimal("57.75")
 
 
+def test_afn_orders_ship_from_the_store_s_fba_country_where_one_is_configured() -> None:
+    store = replace(STORE, fba_ship_from_country="DE")
+    afn = p.order("Shipped", FulfillmentChannel="AFN")
+    afn.pop("DefaultShipFromLocationAddress")
+    assert details_of(events_of(p.document(afn, p.items((2, 1))), store)).ship_from_country == "DE"
+    # an MFN order ships from the seller's own address, whatever the FBA stock
+    mfn = p.order("Shipped", FulfillmentChannel="MFN")
+    assert details_of(events_of(p.document(mfn, p.items((2, 1))), store)).ship_from_country == "NL"
+
+
 def test_a_business_order_is_business_with_the_company_name() -> None:
     address = {**p.SHIPPING_ADDRESS, "CompanyName": "Schmidt GmbH", "AddressType": "Commercial"}
     order = p.order(IsBusinessOrder=True, ShippingAddress=address)
@@ -788,6 +798,11 @@ def test_an_amazon_store_reads_its_sp_api_and_invoicing_settings() -> None:
     assert store.api_base_url == "http://127.0.0.1:9000"  # the fake's, trailing slash dropped
     assert store.token_url == "http://127.0.0.1:9000/auth/o2/token"
     assert store.amazon_issues_invoices is True
+    assert store.fba_ship_from_country is None
+    assert (
+        parse(f'{CONFIG}fba_ship_from_country = "de"\n').stores["amazon-de"].fba_ship_from_country
+        == "DE"
+    )
     assert store.polled
     assert store.webhook_secrets({"AMAZON_RELAY_SECRET": "a,b"}) == (b"a", b"b")
 
@@ -806,6 +821,7 @@ def test_an_amazon_store_without_api_access_is_not_polled_and_amazon_does_not_in
         ('amazon_issues_invoices = "yes"', "true or false"),
         ('amazon_marketplace_id = ""', "non-empty"),
         ("refresh_token_env = 5", "non-empty"),
+        ('fba_ship_from_country = "Germany"', "two-letter country code"),
     ],
 )
 def test_bad_amazon_settings_are_config_errors(change: str, message: str) -> None:
@@ -830,3 +846,7 @@ def test_amazon_settings_on_another_marketplace_are_refused() -> None:
     )
     with pytest.raises(ConfigError, match="Amazon stores only"):
         parse(shopify)
+    plain = shopify.replace("amazon_issues_invoices = true", "")
+    parse(plain)  # a Shopify store as such is fine
+    with pytest.raises(ConfigError, match="fba_ship_from_country.*Amazon stores only"):
+        parse(f'{plain}\nfba_ship_from_country = "DE"\n')
