@@ -2,14 +2,17 @@
 
 It starts its own Apache Kafka (Tansu's quirks make its numbers meaningless), Redis, one worker
 and one web process on a throw-away config with one Shopify store, warms them up, then posts the
-signed webhooks of N simulated orders as fast as the web answers (`in_flight` orders at once,
-each order's deliveries in sequence, as Shopify sends them) and measures:
+signed webhooks of N simulated orders as fast as the web answers, or at a set `rate` of webhooks
+a second (`in_flight` orders at once, each order's deliveries in sequence, as Shopify sends
+them) and measures:
 
 - ingest: webhook responses per second and their response-time percentiles;
 - processing: raw deliveries and order events per second, from the first webhook until the
   worker's consumer group has no lag left on any topic;
 - webhook-to-trigger latency: for each invoiced order, the invoice trigger's broker timestamp
-  minus the moment the webhook completing the order was answered;
+  minus the moment the last of the order's webhooks posted before it was sent (the one that
+  completed the order; unpaced, the latency is mostly backlog, with a `rate` the worker keeps
+  up with, it is the engine's own);
 - memory: the peak resident set (VmHWM) of the worker and the web process.
 
 Everything (client, web, worker, broker, Redis) shares the machine, as in DESIGN.md's
@@ -34,7 +37,8 @@ from typing import Any
 
 import orjson
 
-from engine import topics
+from engine import kafka, topics
+from engine.config import KafkaSettings
 from engine.identity import order_uuid
 from engine.runtime import KafkaBroker, ManagedProcess, RedisServer, free_port, wait_for_port
 from engine.simulator import Delivery, ShopifyStore
@@ -196,30 +200,46 @@ class Engine:
 
 
 async def _post_stories(
-    url: str, stories: list[list[Delivery]], in_flight: int
-) -> tuple[list[float], dict[str, float]]:
-    """Post every story, `in_flight` at a time; response times and each order's last answer."""
+    url: str, stories: list[list[Delivery]], in_flight: int, rate: float = 0.0
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Post every story, `in_flight` at a time and (`rate` > 0) at most `rate` webhooks a
+    second in all; response times, and when each order's webhooks were sent (epoch s)."""
     import aiohttp
 
     queue = list(reversed(stories))
     response_ms: list[float] = []
-    answered: dict[str, float] = {}
+    sent_at: dict[str, list[float]] = {}
+    began, sent = time.monotonic(), 0
+
+    async def paced() -> None:
+        nonlocal sent
+        sent += 1
+        if rate > 0:
+            await asyncio.sleep(max(0.0, began + sent / rate - time.monotonic()))
 
     async def post_stories(session: aiohttp.ClientSession) -> None:
         while queue:
             story = queue.pop()
+            times = sent_at.setdefault(_order_id(story[0]), [])  # the create names the order
             for delivery in story:
+                await paced()
                 started = time.monotonic()
+                times.append(time.time())
                 async with session.post(url, data=delivery.body, headers=delivery.headers) as reply:
                     if reply.status != 200:
                         raise RuntimeError(f"webhook answered {reply.status}: {await reply.text()}")
                 response_ms.append((time.monotonic() - started) * 1000)
-            answered[_order_id(story[0])] = time.time()
 
     connector = aiohttp.TCPConnector(limit=in_flight)
     async with aiohttp.ClientSession(connector=connector) as session:
         await asyncio.gather(*(post_stories(session) for _ in range(in_flight)))
-    return response_ms, answered
+    return response_ms, sent_at
+
+
+def _cause(sent: list[float], produced_at: float) -> float | None:
+    """When the order's last webhook sent before its trigger was produced went out."""
+    before = [at for at in sent if at <= produced_at]
+    return max(before) if before else None
 
 
 def _order_id(delivery: Delivery) -> str:
@@ -263,78 +283,61 @@ async def _until_caught_up(bootstrap: str, patience: float) -> float:
     raise TimeoutError(f"the worker still lags after {patience:.0f} s")
 
 
-async def _partitions(bootstrap: str, topic: str) -> list[Any]:
-    from aiokafka import TopicPartition
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (description,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
-
-
 async def _end_offsets_total(bootstrap: str, topic: str) -> int:
     """How many records `topic` ever held (it is never compacted)."""
-    from aiokafka import AIOKafkaConsumer
+    from aiokafka import AIOKafkaConsumer, TopicPartition
 
+    settings = KafkaSettings(bootstrap=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     await consumer.start()
     try:
-        ends = await consumer.end_offsets(await _partitions(bootstrap, topic))
-        return sum(ends.values())
+        tps = [TopicPartition(topic, p) for p in await kafka.partitions(settings, topic)]
+        return sum((await consumer.end_offsets(tps)).values())
     finally:
         await consumer.stop()
 
 
 async def _records(bootstrap: str, topic: str) -> list[Any]:
-    from aiokafka import AIOKafkaConsumer
-
-    tps = await _partitions(bootstrap, topic)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        records: list[Any] = []
-        while any([await consumer.position(tp) < ends[tp] for tp in tps]):
-            for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                records.extend(batch)
-        return records
-    finally:
-        await consumer.stop()
+    settings = KafkaSettings(bootstrap=bootstrap)
+    return [record async for record in kafka.records_to_end(settings, topic)]
 
 
-async def _measure(engine: Engine, orders: int, in_flight: int, seed: int) -> Report:
-    shop = ShopifyStore(STORE, "bench.myshopify.com", engine.secret.encode(), seed=seed)
+def bench_stories(
+    secret: bytes, seed: int, orders: int
+) -> tuple[list[list[Delivery]], list[list[Delivery]]]:
+    """The warm-up's 20 order stories, then the `orders` measured ones."""
+    shop = ShopifyStore(STORE, "bench.myshopify.com", secret, seed=seed)
     warm_up = [shop.order_story(n) for n in range(1, 21)]
+    return warm_up, [shop.order_story(n) for n in range(1_000, 1_000 + orders)]
+
+
+async def _measure(engine: Engine, orders: int, in_flight: int, seed: int, rate: float) -> Report:
+    warm_up, stories = bench_stories(engine.secret.encode(), seed, orders)
     await _post_stories(engine.url, warm_up, 4)
     await _until_caught_up(engine.bootstrap, 180)
     events_before = await _end_offsets_total(engine.bootstrap, topics.ORDER_EVENTS)
 
-    stories = [shop.order_story(n) for n in range(1_000, 1_000 + orders)]
     deliveries = sum(len(story) for story in stories)
     started = time.monotonic()
-    response_ms, answered = await _post_stories(engine.url, stories, in_flight)
+    response_ms, sent_at = await _post_stories(engine.url, stories, in_flight, rate)
     ingest_seconds = time.monotonic() - started
     caught_up = await _until_caught_up(engine.bootstrap, 1800)
     processing_seconds = caught_up - started
 
     events = await _end_offsets_total(engine.bootstrap, topics.ORDER_EVENTS) - events_before
-    completed_at = {
-        str(order_uuid(STORE, Marketplace.SHOPIFY, order_id)).encode(): at
-        for order_id, at in answered.items()
+    sent_by_key = {
+        str(order_uuid(STORE, Marketplace.SHOPIFY, order_id)).encode(): times
+        for order_id, times in sent_at.items()
     }
     triggers = [
         record
         for record in await _records(engine.bootstrap, topics.INVOICE_TRIGGERS)
-        if record.key in completed_at  # the measured orders, not the warm-up
+        if record.key in sent_by_key  # the measured orders, not the warm-up
     ]
     latency_ms = [
-        (record.timestamp / 1000 - completed_at[record.key]) * 1000 for record in triggers
+        (record.timestamp / 1000 - cause) * 1000
+        for record in triggers
+        if (cause := _cause(sent_by_key[record.key], record.timestamp / 1000)) is not None
     ]
     return Report(
         cores=os.cpu_count() or 1,
@@ -354,11 +357,13 @@ async def _measure(engine: Engine, orders: int, in_flight: int, seed: int) -> Re
     )
 
 
-def bench(orders: int, in_flight: int, partitions: int, seed: int, keep: bool) -> Report:
+def bench(
+    orders: int, in_flight: int, partitions: int, seed: int, keep: bool, rate: float = 0.0
+) -> Report:
     root = Path(tempfile.mkdtemp(prefix="winkel-bench-"))
     try:
         with Engine(root, partitions) as engine:
-            return asyncio.run(_measure(engine, orders, in_flight, seed))
+            return asyncio.run(_measure(engine, orders, in_flight, seed, rate))
     finally:
         if keep:
             print(f"logs and data kept in {root}")

@@ -296,7 +296,7 @@ def bench(args: argparse.Namespace) -> int:
     from engine.bench import bench as measure
     from engine.bench import report_json
 
-    report = measure(args.orders, args.in_flight, args.partitions, args.seed, args.keep)
+    report = measure(args.orders, args.in_flight, args.partitions, args.seed, args.keep, args.rate)
     print(report.text())
     if args.json:
         Path(args.json).write_bytes(report_json(report))
@@ -479,6 +479,9 @@ def parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--orders", type=int, default=2_000, help="simulated orders to post")
     p_bench.add_argument("--in-flight", type=int, default=32, help="orders posted at once")
     p_bench.add_argument("--partitions", type=int, default=4)
+    p_bench.add_argument(
+        "--rate", type=float, default=0.0, help="webhooks per second (default: as fast as served)"
+    )
     p_bench.add_argument("--seed", type=int, default=1)
     p_bench.add_argument("--json", help="also write the report as JSON to this file")
     p_bench.add_argument("--keep", action="store_true", help="keep logs and data afterwards")

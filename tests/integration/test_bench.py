@@ -1,0 +1,35 @@
+"""`winkel bench` on a handful of orders: the report adds up (its numbers are never asserted as
+speeds; they go to the README)."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.bench import Percentiles, bench, bench_stories
+
+pytestmark = pytest.mark.integration
+
+
+def test_percentiles_of_known_values() -> None:
+    cut = Percentiles.of([float(n) for n in range(1, 101)])
+    assert (round(cut.p50, 2), round(cut.p95, 2), round(cut.p99, 2), cut.max) == (
+        50.5,
+        95.05,
+        99.01,
+        100.0,
+    )
+    assert Percentiles.of([]) == Percentiles(0.0, 0.0, 0.0, 0.0)
+    assert Percentiles.of([7.0]) == Percentiles(7.0, 7.0, 7.0, 7.0)
+
+
+def test_a_small_paced_run_reports_what_it_sent_and_sane_latencies() -> None:
+    orders = 12
+    report = bench(orders, in_flight=4, partitions=2, seed=3, keep=False, rate=20.0)
+    _, stories = bench_stories(b"any secret", 3, orders)
+    assert report.orders == orders
+    assert report.deliveries == sum(len(story) for story in stories)
+    assert 0 < report.invoice_triggers <= orders
+    assert report.order_events >= report.deliveries  # every delivery reports one fact or more
+    # a trigger never precedes the webhook that caused it, and at 20/s nothing queues for long
+    assert 0 <= report.webhook_to_trigger_ms.p50 <= report.webhook_to_trigger_ms.max < 60_000
+    assert report.worker_peak_rss_mb > 0 and report.web_peak_rss_mb > 0
