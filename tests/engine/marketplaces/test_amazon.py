@@ -848,5 +848,5 @@ def test_amazon_settings_on_another_marketplace_are_refused() -> None:
         parse(shopify)
     plain = shopify.replace("amazon_issues_invoices = true", "")
     parse(plain)  # a Shopify store as such is fine
-    with pytest.raises(ConfigError, match="fba_ship_from_country.*Amazon stores only"):
+    with pytest.raises(ConfigError, match=r"fba_ship_from_country.*Amazon stores only"):
         parse(f'{plain}\nfba_ship_from_country = "DE"\n')
