@@ -36,6 +36,7 @@ from engine.identity import audit_entry_id, trigger_id
 from engine.money import ZERO, to_cents
 from models.commands import OperatorAction
 from models.events import (
+    CancellationWithdrawn,
     DetailsReported,
     InvoiceIssued,
     OperatorStatusChanged,
@@ -60,6 +61,7 @@ from models.order import (
     OrderState,
     Shipment,
     Stage,
+    Withdrawal,
 )
 from models.trigger import AuditEntry, Trigger
 
@@ -199,8 +201,12 @@ def _merge(state: OrderState, event: OrderEvent) -> tuple[OrderState, str | None
         case ShipmentSent(shipment=shipment):
             return replace(state, shipments=_add(state.shipments, shipment)), None
         case OrderCancelled(cancellation=cancellation):
+            if _withdrawn_since(state, cancellation.cancellation_id, cancellation.cancelled_at):
+                return state, None  # the marketplace has taken it back since
             merged = _add(state.cancellations, cancellation)
             return replace(state, cancellations=merged), None
+        case CancellationWithdrawn(withdrawal=withdrawal):
+            return _withdraw(state, withdrawal)
         case ReturnRequested(request=request):
             return replace(state, return_requests=_add(state.return_requests, request)), None
         case ReturnReceived(received=received):
@@ -216,6 +222,47 @@ def _merge(state: OrderState, event: OrderEvent) -> tuple[OrderState, str | None
             return replace(state, issued=(*state.issued, issued)), None
         case OperatorStatusChanged():
             return _operator(state, event, payload)
+
+
+def _withdrawn_since(state: OrderState, cancellation_id: str, at: datetime) -> bool:
+    return any(
+        w.cancellation_id == cancellation_id and w.withdrawn_at > at for w in state.withdrawals
+    )
+
+
+def _withdraw(state: OrderState, withdrawal: Withdrawal) -> tuple[OrderState, str | None]:
+    """Void the older cancellation with the withdrawal's id, unless it was credited already.
+
+    Only the newest withdrawal per id is kept, so facts arriving in any order end the same:
+    a cancellation is void exactly when a newer withdrawal of its id is known.
+    """
+    cancellation_id = withdrawal.cancellation_id
+    if any(
+        w.cancellation_id == cancellation_id and w.withdrawn_at >= withdrawal.withdrawn_at
+        for w in state.withdrawals
+    ):
+        return state, None  # this withdrawal or a newer one is known
+    voided = [
+        c
+        for c in state.cancellations
+        if c.cancellation_id == cancellation_id and c.cancelled_at < withdrawal.withdrawn_at
+    ]
+    cause = f"cancellation:{cancellation_id}"
+    credited = [d for d in state.documents if d.cause == cause]
+    if voided and credited:
+        return state, (
+            f"refused: cancellation {cancellation_id} was withdrawn, but credit note "
+            f"{credited[0].trigger_id} has credited it; invoice the order again by hand"
+        )
+    kept = tuple(w for w in state.withdrawals if w.cancellation_id != cancellation_id)
+    return (
+        replace(
+            state,
+            cancellations=tuple(c for c in state.cancellations if c not in voided),
+            withdrawals=tuple(sorted((*kept, withdrawal), key=lambda w: w.cancellation_id)),
+        ),
+        None,
+    )
 
 
 class _Fact(Protocol):
@@ -315,6 +362,8 @@ def _reason(event: OrderEvent) -> str:
             return f"{action.value}: {reason}"
         case OrderCancelled(cancellation=Cancellation(reason=reason)) if reason:
             return f"order_cancelled: {reason}"
+        case CancellationWithdrawn(withdrawal=Withdrawal(reason=reason)) if reason:
+            return f"cancellation_withdrawn: {reason}"
         case _:
             return f"{event.type} received"
 

@@ -21,6 +21,7 @@ from models.commands import ORDER_COMMAND_SCHEMA, OperatorAction, OperatorComman
 from models.events import (
     EVENT_TYPES,
     ORDER_EVENT_SCHEMA,
+    CancellationWithdrawn,
     DetailsReported,
     EventPayload,
     InvoiceIssued,
@@ -52,6 +53,7 @@ from models.order import (
     Return,
     Shipment,
     Stage,
+    Withdrawal,
 )
 from models.raw import RAW_SCHEMA, DeadLetter, RawDelivery
 from models.trigger import (
@@ -169,6 +171,9 @@ class _Reader:
             readers.append(_Reader(item, f"{self._path}.{key}[{index}]"))
         return readers
 
+    def opt_objs(self, key: str) -> list[_Reader]:
+        return [] if self._doc.get(key) is None else self.objs(key)
+
     def texts(self, key: str) -> list[str]:
         items = self._typed(key, list)
         if not all(isinstance(item, str) for item in items):
@@ -261,6 +266,10 @@ def _shipment(r: _Reader) -> Shipment:
         lines=_quantities(r, "lines"),
         location_id=r.opt_text("location_id"),
     )
+
+
+def _withdrawal(r: _Reader) -> Withdrawal:
+    return Withdrawal(r.text("cancellation_id"), r.time("withdrawn_at"), r.opt_text("reason"))
 
 
 def _cancellation(r: _Reader) -> Cancellation:
@@ -366,6 +375,9 @@ _PAYLOAD_DECODERS: dict[str, Callable[[_Reader], EventPayload]] = {
     EVENT_TYPES[PaymentCaptured]: lambda r: PaymentCaptured(r.time("paid_at")),
     EVENT_TYPES[ShipmentSent]: lambda r: ShipmentSent(_shipment(r.obj("shipment"))),
     EVENT_TYPES[OrderCancelled]: lambda r: OrderCancelled(_cancellation(r.obj("cancellation"))),
+    EVENT_TYPES[CancellationWithdrawn]: lambda r: CancellationWithdrawn(
+        _withdrawal(r.obj("withdrawal"))
+    ),
     EVENT_TYPES[ReturnRequested]: lambda r: ReturnRequested(_return(r.obj("request"))),
     EVENT_TYPES[ReturnReceived]: lambda r: ReturnReceived(_return(r.obj("received"))),
     EVENT_TYPES[RefundIssued]: lambda r: RefundIssued(_refund(r.obj("refund"))),
@@ -415,6 +427,8 @@ def decode_state(data: bytes) -> OrderState:
         paid_at=r.opt_time("paid_at"),
         shipments=tuple(_shipment(item) for item in r.objs("shipments")),
         cancellations=tuple(_cancellation(item) for item in r.objs("cancellations")),
+        # absent from states written before withdrawals existed
+        withdrawals=tuple(_withdrawal(item) for item in r.opt_objs("withdrawals")),
         return_requests=tuple(_return(item) for item in r.objs("return_requests")),
         returns=tuple(_return(item) for item in r.objs("returns")),
         refunds=tuple(_refund(item) for item in r.objs("refunds")),

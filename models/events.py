@@ -15,6 +15,7 @@ from models.order import (
     Refund,
     Return,
     Shipment,
+    Withdrawal,
 )
 
 ORDER_EVENT_SCHEMA = "winkel.order-event/1"
@@ -40,6 +41,11 @@ class ShipmentSent:
 @dataclass(frozen=True, slots=True)
 class OrderCancelled:
     cancellation: Cancellation
+
+
+@dataclass(frozen=True, slots=True)
+class CancellationWithdrawn:
+    withdrawal: Withdrawal
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,7 @@ EventPayload = (
     | PaymentCaptured
     | ShipmentSent
     | OrderCancelled
+    | CancellationWithdrawn
     | ReturnRequested
     | ReturnReceived
     | RefundIssued
@@ -87,6 +94,7 @@ EVENT_TYPES: dict[type[EventPayload], str] = {
     PaymentCaptured: "payment_captured",
     ShipmentSent: "shipment_sent",
     OrderCancelled: "order_cancelled",
+    CancellationWithdrawn: "cancellation_withdrawn",
     ReturnRequested: "return_requested",
     ReturnReceived: "return_received",
     RefundIssued: "refund_issued",

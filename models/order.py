@@ -108,6 +108,16 @@ class Cancellation:
 
 
 @dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """The marketplace took a whole-order cancellation back (a WooCommerce order cancelled or
+    trashed, then paid or restored): the cancellation with this id, if older, no longer holds."""
+
+    cancellation_id: str
+    withdrawn_at: datetime
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Return:
     """A return, as requested by the customer or as received back in the warehouse."""
 
@@ -222,6 +232,8 @@ class OrderState:
     paid_at: datetime | None = None
     shipments: tuple[Shipment, ...] = ()
     cancellations: tuple[Cancellation, ...] = ()
+    #: The newest withdrawal per cancellation id; a cancellation older than it is void.
+    withdrawals: tuple[Withdrawal, ...] = ()
     return_requests: tuple[Return, ...] = ()
     returns: tuple[Return, ...] = ()
     refunds: tuple[Refund, ...] = ()

@@ -21,6 +21,12 @@ payment is a fact of its own. Besides those:
   "deleted";
 - anything else (statuses registered by extensions): nothing, kept as details, never guessed.
 
+Cancellations can be taken back: a later snapshot that is not `trash` withdraws "deleted"
+(`order.restored`), and one in a live status (`pending`, `on-hold`, `processing`,
+`ready-for-pickup`, `completed`) withdraws "status" (`CancellationWithdrawn`), so an order
+cancelled for want of payment and then paid is invoiced after all. What was already credited
+stays credited (the lifecycle refuses such a withdrawal and says so in the audit).
+
 `order.deleted` carries only `{"id": …}`: a seller who trashes an order means it is off, so it
 becomes a whole-order cancellation (reason "deleted in WooCommerce"), which is also what keeps
 a trashed, never-shipped order from being invoiced. `order.restored` carries the full order
@@ -49,6 +55,7 @@ from engine.identity import order_uuid
 from engine.marketplaces._document import Document
 from engine.money import ZERO, parse_amount, to_cents
 from models.events import (
+    CancellationWithdrawn,
     DetailsReported,
     EventPayload,
     OrderCancelled,
@@ -68,6 +75,7 @@ from models.order import (
     OrderRef,
     Refund,
     Shipment,
+    Withdrawal,
 )
 from models.raw import RawDelivery
 
@@ -106,6 +114,10 @@ CANCELLED_STATUSES = frozenset({"cancelled", "failed"})
 REFUNDED_STATUS = "refunded"
 DELETED_STATUS = "trash"
 DRAFT_STATUSES = frozenset({"checkout-draft", "draft", "auto-draft", "new"})
+#: A snapshot in one of these shows the order going ahead: an older "status" cancellation
+#: (cancelled, or failed payment) is withdrawn, as when a late payment revives an order that
+#: WooCommerce's hold-stock timeout had cancelled.
+LIVE_STATUSES = PENDING_STATUSES | {SHIPPED_STATUS}
 
 #: Order meta keys that may hold the customer's VAT id, first match wins. These are the keys
 #: common EU VAT plugins write; a store-level config field should override them (see report).
@@ -508,7 +520,16 @@ class _Events:
 
     def cancelled(self, cancellation_id: str, at: datetime, reason: str) -> OrderEvent:
         cancellation = Cancellation(cancellation_id, at, reason)
-        return self.make(f"cancellation:{cancellation_id}", at, OrderCancelled(cancellation))
+        # The time is in the event id: after a withdrawal, cancelling again is a new event.
+        return self.make(
+            f"cancellation:{cancellation_id}@{at.isoformat()}", at, OrderCancelled(cancellation)
+        )
+
+    def withdrawn(self, cancellation_id: str, at: datetime, reason: str) -> OrderEvent:
+        withdrawal = Withdrawal(cancellation_id, at, reason)
+        return self.make(
+            f"withdrawal:{cancellation_id}@{at.isoformat()}", at, CancellationWithdrawn(withdrawal)
+        )
 
     def refund(self, refund: _Doc) -> OrderEvent:
         """One refund of `GET /orders/{id}/refunds`.
@@ -550,6 +571,11 @@ def _order_events(
     details = _details(order, vat_id_meta_keys)
     as_of = details.as_of
     result = [events.make(f"details@{as_of.isoformat()}", as_of, DetailsReported(details))]
+    # First, so that what follows (a payment, a shipment) applies to an order going ahead.
+    if status != DELETED_STATUS:
+        result.append(events.withdrawn(DELETED_CANCELLATION_ID, as_of, "restored in WooCommerce"))
+    if status in LIVE_STATUSES:
+        result.append(events.withdrawn(STATUS_CANCELLATION_ID, as_of, f"{status} in WooCommerce"))
     paid_at = order.opt_gmt("date_paid_gmt")
     if paid_at is not None:
         result.append(events.make(f"paid@{paid_at.isoformat()}", paid_at, PaymentCaptured(paid_at)))

@@ -16,6 +16,7 @@ from engine.identity import order_uuid
 from engine.money import to_cents
 from models.commands import OperatorAction
 from models.events import (
+    CancellationWithdrawn,
     DetailsReported,
     InvoiceIssued,
     OperatorStatusChanged,
@@ -43,6 +44,7 @@ from models.order import (
     Return,
     Shipment,
     Stage,
+    Withdrawal,
 )
 from models.trigger import Trigger, TriggerKind, TriggerScope
 
@@ -534,3 +536,104 @@ def test_money_is_conserved_invoiced_minus_credited_is_what_the_customer_kept(
     else:  # shipment invoices round each shipment's slice; the total may differ by cents
         assert abs(net_gross(documents) - kept) <= Decimal("0.01") * len(documents)
     assert net_gross(documents) >= 0
+
+
+def withdrawn(at: datetime, cancel_id: str = "c1") -> OrderEvent:
+    withdrawal = Withdrawal(cancel_id, at, "processing")
+    return event(f"withdraw:{cancel_id}@{at.isoformat()}", at, CancellationWithdrawn(withdrawal))
+
+
+def called_off(at: datetime, cancel_id: str = "c1") -> OrderEvent:
+    """A whole-order cancellation whose event id carries its time, as WooCommerce's do."""
+    return event(
+        f"cancel:{cancel_id}@{at.isoformat()}",
+        at,
+        OrderCancelled(Cancellation(cancel_id, at, "unpaid")),
+    )
+
+
+class TestWithdrawnCancellations:
+    def test_a_withdrawn_cancellation_no_longer_holds_and_the_order_is_invoiced(self) -> None:
+        state, transitions = run(
+            [
+                details(T0),
+                called_off(T0 + HOUR),
+                withdrawn(T0 + 2 * HOUR),
+                paid(T0 + 2 * HOUR),
+                shipped("s1", T0 + 3 * HOUR, *SHIPPED_ALL),
+            ]
+        )
+        (invoice,) = triggers_of(transitions)
+        assert invoice.kind is TriggerKind.INVOICE and invoice.totals.gross == ORDER_GROSS
+        assert state.stage is Stage.INVOICED and state.cancellations == ()
+        revived = transitions[2].audit[0]
+        assert (revived.from_stage, revived.to_stage) == (Stage.CANCELLED, Stage.NEW)
+        assert revived.reason == "cancellation_withdrawn: processing"
+
+    def test_a_withdrawal_older_than_the_cancellation_changes_nothing(self) -> None:
+        state, transitions = run([details(T0), called_off(T0 + 2 * HOUR), withdrawn(T0 + HOUR)])
+        assert state.stage is Stage.CANCELLED
+        assert transitions[-1].changed  # remembered, so a late older cancellation stays void
+
+    def test_a_cancellation_reported_after_a_newer_withdrawal_is_void(self) -> None:
+        state, _ = run([details(T0), withdrawn(T0 + 2 * HOUR), called_off(T0 + HOUR)])
+        assert state.stage is Stage.NEW and state.cancellations == ()
+
+    def test_cancelling_again_after_a_withdrawal_holds(self) -> None:
+        state, transitions = run(
+            [
+                details(T0),
+                called_off(T0 + HOUR),
+                withdrawn(T0 + 2 * HOUR),
+                called_off(T0 + 3 * HOUR),
+                shipped("s1", T0 + 4 * HOUR, *SHIPPED_ALL),
+            ]
+        )
+        assert state.stage is Stage.CANCELLED
+        assert triggers_of(transitions) == []
+
+    def test_a_cancellation_already_credited_is_not_withdrawn_and_says_why(self) -> None:
+        state, transitions = run(
+            [
+                details(T0),
+                shipped("s1", T0 + HOUR, *SHIPPED_ALL),
+                called_off(T0 + 2 * HOUR),
+                withdrawn(T0 + 3 * HOUR),
+            ]
+        )
+        invoice, credit = triggers_of(transitions[:3])
+        assert credit.kind is TriggerKind.CREDIT_NOTE
+        assert transitions[-1].triggers == ()
+        (refusal,) = transitions[-1].audit
+        assert refusal.reason.startswith("refused: cancellation c1 was withdrawn, but credit note")
+        assert state.stage is Stage.CREDITED and len(state.cancellations) == 1
+        assert net_gross([invoice, credit]) == 0
+
+
+# WooCommerce-like snapshots: each delivery's events stay in their order (one Kafka record, one
+# partition); deliveries arrive in any order and any number of times.
+SNAPSHOTS = [
+    [details(T0)],
+    [details(T0 + HOUR), called_off(T0 + HOUR)],
+    [details(T0 + 2 * HOUR), withdrawn(T0 + 2 * HOUR), paid(T0 + 2 * HOUR)],
+    [
+        details(T0 + 3 * HOUR),
+        withdrawn(T0 + 3 * HOUR),
+        paid(T0 + 2 * HOUR),
+        shipped("s1", T0 + 3 * HOUR, *SHIPPED_ALL),
+    ],
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_a_revived_order_ends_invoiced_once_whatever_the_delivery_order(
+    data: st.DataObject,
+) -> None:
+    deliveries = data.draw(
+        st.permutations(SNAPSHOTS + data.draw(st.lists(st.sampled_from(SNAPSHOTS), max_size=4)))
+    )
+    state, transitions = run([item for delivery in deliveries for item in delivery])
+    (invoice,) = triggers_of(transitions)
+    assert invoice.kind is TriggerKind.INVOICE and invoice.totals.gross == ORDER_GROSS
+    assert state.stage is Stage.INVOICED

@@ -70,3 +70,61 @@ async def test_a_completed_order_is_invoiced_once(stack: Stack) -> None:
     assert (lines["MUG-BLUE"]["net"], lines["MUG-BLUE"]["vat"]) == ("20.00", "4.20")
     raw = await read_topic(stack.bootstrap, "winkel.raw.woocommerce")
     assert sum(1 for r in raw if r.key == str(order).encode()) == 2  # the duplicate was not
+
+
+async def test_an_order_cancelled_unpaid_then_paid_late_is_invoiced(stack: Stack) -> None:
+    # WooCommerce's hold-stock timeout cancels the unpaid order; the payment arrives later.
+    order_id = 830003
+    snapshots = [
+        ("order.created", woo.order(order_id, status="pending", paid=None)),
+        (
+            "order.updated",
+            woo.order(order_id, status="cancelled", paid=None, modified="2026-11-02T10:00:00"),
+        ),
+        (
+            "order.updated",
+            woo.order(
+                order_id,
+                status="processing",
+                paid="2026-11-02T11:00:00",
+                modified="2026-11-02T11:00:00",
+            ),
+        ),
+        (
+            "order.updated",
+            woo.order(
+                order_id,
+                status="completed",
+                paid="2026-11-02T11:00:00",
+                modified="2026-11-03T09:00:00",
+                completed="2026-11-03T09:00:00",
+            ),
+        ),
+    ]
+    for number, (topic, document) in enumerate(snapshots):
+        body = woo.body(document)
+        headers = woo.headers(topic, body, delivery_id=f"late-pay-{number}")
+        assert await post(stack, body, headers) == 200
+
+    order = str(uuid.uuid5(NAMESPACE, f"shop-woo:woocommerce:{order_id}")).encode()
+
+    async def audited() -> list[dict[str, object]] | None:
+        entries = [
+            orjson.loads(r.value)
+            for r in await read_topic(stack.bootstrap, "winkel.audit")
+            if r.key == order
+        ]
+        return entries if any(e["to_stage"] == "invoiced" for e in entries) else None
+
+    entries = await wait_until(audited, 60, what="the revived order's invoice")
+    stages = [(e["from_stage"], e["to_stage"]) for e in entries]
+    assert ("new", "cancelled") in stages and ("cancelled", "new") in stages
+    invoices = [
+        r for r in await read_topic(stack.bootstrap, "winkel.triggers.invoice") if r.key == order
+    ]
+    credit_notes = [
+        r
+        for r in await read_topic(stack.bootstrap, "winkel.triggers.credit-note")
+        if r.key == order
+    ]
+    assert (len(invoices), len(credit_notes)) == (1, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -20,7 +21,7 @@ from models.codec import (
     encode_raw,
     encode_state,
 )
-from models.events import DetailsReported, OrderEvent, ShipmentSent
+from models.events import CancellationWithdrawn, DetailsReported, OrderEvent, ShipmentSent
 from models.order import (
     Cancellation,
     Customer,
@@ -39,6 +40,7 @@ from models.order import (
     Return,
     Shipment,
     Stage,
+    Withdrawal,
 )
 from models.raw import DeadLetter, RawDelivery
 
@@ -53,8 +55,15 @@ DETAILS = OrderDetails(
 SHIPMENT = Shipment("9", AT, (LineQuantity("1", 2),), "70001")
 
 
-@pytest.mark.parametrize("payload", [DetailsReported(DETAILS), ShipmentSent(SHIPMENT)])
-def test_events_round_trip(payload: DetailsReported | ShipmentSent) -> None:
+@pytest.mark.parametrize(
+    "payload",
+    [
+        DetailsReported(DETAILS),
+        ShipmentSent(SHIPMENT),
+        CancellationWithdrawn(Withdrawal("status", AT, "processing in WooCommerce")),
+    ],
+)
+def test_events_round_trip(payload: DetailsReported | ShipmentSent | CancellationWithdrawn) -> None:
     event = OrderEvent("e-1", REF, AT, AT, "webhook:d-1", payload)
     assert decode_event(encode_event(event)) == event
 
@@ -95,6 +104,7 @@ def test_state_round_trips() -> None:
         paid_at=AT,
         shipments=(SHIPMENT,),
         cancellations=(Cancellation("c", AT, None, (LineQuantity("1", 1),)),),
+        withdrawals=(Withdrawal("status", AT, None),),
         return_requests=(Return("r1", AT, (LineQuantity("1", 1),), "too small"),),
         returns=(Return("r1", AT, (LineQuantity("1", 1),)),),
         refunds=(Refund("f", AT, (), Decimal("4.95"), "shipping"),),
@@ -104,6 +114,10 @@ def test_state_round_trips() -> None:
         applied_event_ids=("a", "b"),
     )
     assert decode_state(encode_state(state)) == state
+    # a state written before withdrawals existed reads as having none
+    older = orjson.loads(encode_state(state))
+    del older["state"]["withdrawals"]
+    assert decode_state(orjson.dumps(older)) == replace(state, withdrawals=())
 
 
 @pytest.mark.parametrize("body", [b'{"id": 1}', b"\xff\xfe not utf-8 \x00"])

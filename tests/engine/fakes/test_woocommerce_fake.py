@@ -60,6 +60,7 @@ class TestDeliveries:
             "payment_captured",
             "shipment_sent",
             "order_cancelled",
+            "cancellation_withdrawn",
         }  # refunds come from the refunds endpoint, see the sweep below
 
     def test_deliveries_carry_the_woocommerce_headers(self) -> None:

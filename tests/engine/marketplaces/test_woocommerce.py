@@ -16,6 +16,7 @@ from engine.exceptions import NormalisationError, SignatureError
 from engine.identity import order_uuid
 from engine.marketplaces import woocommerce as wc
 from models.events import (
+    CancellationWithdrawn,
     DetailsReported,
     EventPayload,
     OrderCancelled,
@@ -360,24 +361,42 @@ class TestCustomer:
         assert (customer.name, customer.country, customer.email) == ("Unknown customer", None, None)
 
 
+#: A snapshot that is not in the trash withdraws the "deleted" cancellation; one in a live
+#: status withdraws the "status" cancellation too.
+RESTORED = CancellationWithdrawn
+REVIVED = (CancellationWithdrawn, CancellationWithdrawn)
+
+
 class TestStatusMapping:
     @pytest.mark.parametrize(
         ("status", "paid", "expected"),
         [
-            ("pending", None, [DetailsReported]),
-            ("on-hold", None, [DetailsReported]),
-            ("processing", "2026-11-02T08:56:00", [DetailsReported, PaymentCaptured]),
-            ("ready-for-pickup", "2026-11-02T08:56:00", [DetailsReported, PaymentCaptured]),
-            ("completed", "2026-11-02T08:56:00", [DetailsReported, PaymentCaptured, ShipmentSent]),
-            ("cancelled", None, [DetailsReported, OrderCancelled]),
-            ("failed", None, [DetailsReported, OrderCancelled]),
-            ("refunded", "2026-11-02T08:56:00", [DetailsReported, PaymentCaptured, RefundIssued]),
+            ("pending", None, [DetailsReported, *REVIVED]),
+            ("on-hold", None, [DetailsReported, *REVIVED]),
+            ("processing", "2026-11-02T08:56:00", [DetailsReported, *REVIVED, PaymentCaptured]),
+            (
+                "ready-for-pickup",
+                "2026-11-02T08:56:00",
+                [DetailsReported, *REVIVED, PaymentCaptured],
+            ),
+            (
+                "completed",
+                "2026-11-02T08:56:00",
+                [DetailsReported, *REVIVED, PaymentCaptured, ShipmentSent],
+            ),
+            ("cancelled", None, [DetailsReported, RESTORED, OrderCancelled]),
+            ("failed", None, [DetailsReported, RESTORED, OrderCancelled]),
+            (
+                "refunded",
+                "2026-11-02T08:56:00",
+                [DetailsReported, RESTORED, PaymentCaptured, RefundIssued],
+            ),
             ("trash", None, [DetailsReported, OrderCancelled]),
             ("checkout-draft", None, []),
             ("auto-draft", None, []),
-            ("wc-completed", None, [DetailsReported, ShipmentSent]),  # a leaked post status
-            ("partially-shipped", None, [DetailsReported]),  # an extension's status
-            ("awaiting-shipment", None, [DetailsReported]),
+            ("wc-completed", None, [DetailsReported, *REVIVED, ShipmentSent]),  # a leaked status
+            ("partially-shipped", None, [DetailsReported, RESTORED]),  # an extension's status
+            ("awaiting-shipment", None, [DetailsReported, RESTORED]),
         ],
     )
     def test_status_to_events(
@@ -387,10 +406,10 @@ class TestStatusMapping:
 
     def test_an_unknown_status_still_reports_a_payment(self) -> None:
         events = normalise(woo.order(1001, status="lieferung-geplant"))
-        assert kinds(events) == [DetailsReported, PaymentCaptured]
+        assert kinds(events) == [DetailsReported, RESTORED, PaymentCaptured]
 
     def test_payment(self) -> None:
-        paid = normalise(woo.order(1001, paid="2026-11-02T08:56:30"))[1]
+        paid = normalise(woo.order(1001, paid="2026-11-02T08:56:30"))[3]
         assert isinstance(paid.payload, PaymentCaptured)
         assert paid.payload.paid_at == datetime(2026, 11, 2, 8, 56, 30, tzinfo=UTC)
         assert paid.event_id == "woocommerce:woo-nl:1001:paid@2026-11-02T08:56:30+00:00"
@@ -451,7 +470,11 @@ class TestStatusMapping:
         assert cancellation.whole_order
         assert (cancellation.cancellation_id, cancellation.reason) == ("status", reason)
         assert cancellation.cancelled_at == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-        assert cancelled.event_id == "woocommerce:woo-nl:1001:cancellation:status"
+        # the time is in the id: cancelling again after a withdrawal is a new event
+        assert (
+            cancelled.event_id
+            == "woocommerce:woo-nl:1001:cancellation:status@2026-11-02T09:00:00+00:00"
+        )
 
     def test_refunded_without_itemised_refunds_refunds_everything(self) -> None:
         refunded = normalise(woo.order(1001, status="refunded"))[-1]
@@ -471,7 +494,7 @@ class TestStatusMapping:
             1001, status="refunded", completed="2026-11-03T14:00:00", refunds=listed
         )
         events = normalise(document)
-        assert kinds(events) == [DetailsReported, PaymentCaptured, ShipmentSent]
+        assert kinds(events) == [DetailsReported, RESTORED, PaymentCaptured, ShipmentSent]
         assert wc.listed_refund_ids(woo.body(document)) == ("726",)
 
     def test_refunded_after_completion_keeps_the_shipment(self) -> None:
@@ -479,6 +502,7 @@ class TestStatusMapping:
         document = woo.order(1001, status="refunded", completed="2026-11-03T14:00:00")
         assert kinds(normalise(document)) == [
             DetailsReported,
+            RESTORED,
             PaymentCaptured,
             ShipmentSent,
             RefundIssued,
@@ -502,13 +526,24 @@ class TestTopics:
     def test_trash_seen_by_the_poll_is_the_same_fact_as_the_deleted_webhook(self) -> None:
         (deleted,) = normalise({"id": 1001}, topic="order.deleted")
         trashed = normalise(woo.order(1001, status="trash", paid=None), topic="order.polled")[-1]
-        assert trashed.event_id == deleted.event_id
+        assert isinstance(trashed.payload, OrderCancelled)
+        assert isinstance(deleted.payload, OrderCancelled)
+        # one fact: the lifecycle merges cancellations by their id
+        assert trashed.payload.cancellation.cancellation_id == "deleted"
+        assert deleted.payload.cancellation.cancellation_id == "deleted"
 
     def test_restored_reports_the_order_again(self) -> None:
         document = woo.order(1001, modified="2026-11-04T10:00:00")
         restored = normalise(document, topic="order.restored")
-        assert kinds(restored) == [DetailsReported, PaymentCaptured]
+        assert kinds(restored) == [DetailsReported, *REVIVED, PaymentCaptured]
         assert details_of(restored).as_of == datetime(2026, 11, 4, 10, 0, tzinfo=UTC)
+        withdrawn = {
+            e.payload.withdrawal.cancellation_id: e.payload.withdrawal
+            for e in restored
+            if isinstance(e.payload, CancellationWithdrawn)
+        }
+        assert set(withdrawn) == {"deleted", "status"}
+        assert {w.withdrawn_at for w in withdrawn.values()} == {details_of(restored).as_of}
 
     def test_created_and_updated_with_the_same_data_are_the_same_events(self) -> None:
         document = woo.order(1001, status="completed")
@@ -805,10 +840,35 @@ class TestThroughTheLifecycle:
         _, credit_note = self.run(events)
         assert credit_note.totals.gross == Decimal("17.05")
 
-    def test_a_deleted_order_stays_called_off_even_when_restored_and_completed(self) -> None:
-        # A known limit: the lifecycle has no "un-cancel"; the operator has to step in.
+    def test_a_deleted_order_restored_and_completed_is_invoiced(self) -> None:
         events = normalise(woo.order(1001, status="processing"))
         events += normalise({"id": 1001}, topic="order.deleted")
+        assert self.run(events) == []  # trashed: nothing to invoice
         restored = woo.order(1001, status="completed", modified="2026-11-04T10:00:00")
-        events += normalise(restored, topic="order.restored")
+        (invoice,) = self.run([*events, *normalise(restored, topic="order.restored")])
+        assert (invoice.kind, invoice.totals.gross) == (TriggerKind.INVOICE, Decimal("108.15"))
+
+    def test_an_order_cancelled_for_want_of_payment_and_then_paid_is_invoiced(self) -> None:
+        # WooCommerce's hold-stock timeout cancels an unpaid order; the late payment revives it.
+        events = normalise(woo.order(1001, status="pending", paid=None))
+        events += normalise(
+            woo.order(1001, status="cancelled", paid=None, modified="2026-11-02T10:00:00")
+        )
         assert self.run(events) == []
+        paid = woo.order(
+            1001, status="processing", paid="2026-11-02T11:00:00", modified="2026-11-02T11:00:00"
+        )
+        completed = woo.order(
+            1001,
+            status="completed",
+            paid="2026-11-02T11:00:00",
+            modified="2026-11-03T09:00:00",
+            completed="2026-11-03T09:00:00",
+        )
+        (invoice,) = self.run([*events, *normalise(paid), *normalise(completed)])
+        assert invoice.kind is TriggerKind.INVOICE
+        # a retried, stale "cancelled" delivery afterwards changes nothing
+        stale = normalise(
+            woo.order(1001, status="cancelled", paid=None, modified="2026-11-02T10:00:00")
+        )
+        assert self.run([*events, *normalise(paid), *normalise(completed), *stale]) == [invoice]
