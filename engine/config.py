@@ -75,6 +75,9 @@ class Store:
     #: marketplace module's defaults.
     vat_id_fields: tuple[str, ...] = ()
     company_fields: tuple[str, ...] = ()
+    #: WooCommerce: the order (or line item) meta keys naming the fulfilment location that
+    #: `locations` maps to companies; empty: the module's defaults (`mw_warehouse`).
+    location_fields: tuple[str, ...] = ()
 
     def env_value(self, env: Mapping[str, str], variable: str | None, what: str) -> str:
         """The value of the variable the config names for `what`; an error names both."""
@@ -228,11 +231,13 @@ def _store(item: Mapping[str, Any], companies: Mapping[str, Company]) -> Store:
         **_amazon(item, marketplace, where),
         vat_id_fields=_field_names(item, "vat_id_fields", where),
         company_fields=_field_names(item, "company_fields", where),
+        location_fields=_field_names(item, "location_fields", where),
     )
 
 
 def _field_names(item: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
-    """`vat_id_fields` / `company_fields`: a list of field names (empty: the defaults)."""
+    """`vat_id_fields` / `company_fields` / `location_fields`: a list of field names (empty:
+    the defaults)."""
     value = item.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f"{where}: `{key}` must be a list of field names")

@@ -123,7 +123,8 @@ LIVE_STATUSES = PENDING_STATUSES | {SHIPPED_STATUS}
 #: common EU VAT plugins write; a store-level config field should override them (see report).
 VAT_ID_META_KEYS = ("_billing_vat_number", "vat_number", "_vat_number")
 #: Order (or line item) meta keys naming the fulfilment location; `mw_warehouse` is MyWorks
-#: Multilocation's. Core WooCommerce has one stock pool and no location at all.
+#: Multilocation's. Core WooCommerce has one stock pool and no location at all. A store's
+#: `location_fields` replace them.
 LOCATION_META_KEYS = ("mw_warehouse",)
 #: Refund line items name the order line they refund in this meta entry.
 REFUNDED_ITEM_META_KEY = "_refunded_item_id"
@@ -633,6 +634,7 @@ def normalise(
     if delivery.topic in ORDER_TOPICS:
         events = _Events(store, body.ident("id"), delivery.received_at, _source(delivery))
         vat_id_meta_keys = store.vat_id_fields or vat_id_meta_keys
+        location_meta_keys = store.location_fields or location_meta_keys
         return _order_events(body, events, vat_id_meta_keys, location_meta_keys)
     raise NormalisationError(f"WooCommerce topic {delivery.topic!r} is not handled")
 

@@ -3,6 +3,7 @@ mapping, refunds from `/orders/{id}/refunds`, and the pure polling helpers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,7 @@ import orjson
 import pytest
 
 from engine import lifecycle
-from engine.config import Company, InvoiceGranularity, Store
+from engine.config import Company, InvoiceGranularity, Store, parse_config
 from engine.exceptions import NormalisationError, SignatureError
 from engine.identity import order_uuid
 from engine.marketplaces import woocommerce as wc
@@ -444,6 +445,33 @@ class TestStatusMapping:
         )
         assert isinstance(events[-1].payload, ShipmentSent)
         assert events[-1].payload.shipment.location_id == "3"
+
+    def test_a_store_names_its_own_location_meta_keys(self) -> None:
+        meta = [
+            {"id": 7, "key": "_atum_location", "value": 3},
+            {"id": 8, "key": "mw_warehouse", "value": "14"},
+        ]
+        document = woo.order(1001, status="completed", meta_data=meta)
+        atum = replace(STORE, location_fields=("_atum_location",))
+        shipped = wc.normalise(delivery("order.updated", document), atum)[-1]
+        assert isinstance(shipped.payload, ShipmentSent)
+        assert shipped.payload.shipment.location_id == "3"  # not the default key's "14"
+        config = parse_config(
+            {
+                "companies": [{"id": "acme-nl", "name": "Acme", "country": "NL"}],
+                "stores": [
+                    {
+                        "id": "woo-nl",
+                        "company_id": "acme-nl",
+                        "marketplace": "woocommerce",
+                        "invoice_granularity": "per_order",
+                        "location_fields": ["_atum_location"],
+                    }
+                ],
+            },
+            {},
+        )
+        assert config.stores["woo-nl"].location_fields == ("_atum_location",)
 
     @pytest.mark.parametrize(
         ("locations", "expected"), [(("12", "12"), "12"), (("12", "14"), None)]
