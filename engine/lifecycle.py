@@ -175,6 +175,11 @@ def _companies(state: OrderState, store: Store) -> list[str]:
     return list(dict.fromkeys(company_of(store, shipment) for shipment in state.shipments))
 
 
+def order_companies(state: OrderState, store: Store) -> tuple[str, ...]:
+    """The companies that ship (and so invoice) the order; the store's own before it ships."""
+    return tuple(_companies(state, store)) or (store.company_id,)
+
+
 def _own(store: Store, company_id: str) -> str | None:
     """What a document records as its company: None for the store's own."""
     return None if company_id == store.company_id else company_id

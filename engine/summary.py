@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.config import Store
-from engine.lifecycle import shipped_units
+from engine.lifecycle import order_companies, shipped_units
 from engine.money import ZERO
 from models.order import DocumentKind, LineKind, OrderState
 from models.trigger import OrderSummary, SummaryLine
@@ -72,4 +72,5 @@ def summarise(state: OrderState, store: Store) -> OrderSummary | None:
             for line in details.lines
         ),
         updated_at=state.last_changed_at,
+        companies=order_companies(state, store),
     )

@@ -175,3 +175,6 @@ class OrderSummary:
     return_status: str  # none | requested | returned
     lines: tuple[SummaryLine, ...]
     updated_at: datetime
+    #: Every company that ships the order, in the order they first shipped; `company_id` is
+    #: the store's. More than one where the store's `locations` split the order.
+    companies: tuple[str, ...] = ()

@@ -93,6 +93,8 @@ function badge(kind, value) {
 
 const stagePill = (stage) => h("span", { class: `stage-pill s-${stage}` }, label(stage));
 const marketplace = (name) => h("span", { class: `mp mp-${name}` }, name);
+// A split order ships from several companies; older summaries name only the store's.
+const companies = (o) => (o.companies?.length ? o.companies : [o.company_id ?? ""]).join(" + ");
 
 // --- operator session ------------------------------------------------------------------------
 
@@ -173,7 +175,7 @@ function orderRow(o, fresh) {
   return h("tr", { dataset: { uuid: o.order_uuid }, class: [fresh ? "fresh" : "", o.order_uuid === state.detailUuid ? "selected" : ""].join(" ").trim() || null, onclick: () => openDetail(o.order_uuid) },
     h("td", { class: "order" }, h("b", {}, o.name ?? o.external_order_id), " ", h("span", { class: "sub" }, o.external_order_id && ![o.external_order_id, `#${o.external_order_id}`].includes(o.name) ? o.external_order_id : "")),
     h("td", {}, marketplace(o.marketplace)),
-    h("td", {}, o.store_id, h("div", { class: "sub" }, o.company_id ?? "")),
+    h("td", {}, o.store_id, h("div", { class: "sub" }, companies(o))),
     h("td", {}, o.customer ?? "–", o.country ? h("span", { class: "sub" }, ` · ${o.country}`) : null),
     h("td", { class: "num" }, money(o.total_gross, o.currency)),
     h("td", {}, badge("payment", o.payment_status)),
@@ -527,7 +529,7 @@ function renderDetail({ order: o, triggers, timeline }) {
   const form = actionForm(o);
   $("detail-body").replaceChildren(
     h("section", {}, h("div", { class: "facts" },
-      fact("Marketplace", marketplace(o.marketplace)), fact("Store", o.store_id), fact("Company", o.company_id),
+      fact("Marketplace", marketplace(o.marketplace)), fact("Store", o.store_id), fact("Company", companies(o)),
       fact("Customer", o.customer), fact("Country", o.country), fact("Total", money(o.total_gross, o.currency)),
       fact("Payment", badge("payment", o.payment_status)), fact("Fulfilment", badge("fulfilment", o.fulfilment_status)), fact("Invoice", badge("invoice", o.invoice_status)),
       fact("Return", badge("return", o.return_status)), fact("In stage", duration(secondsInStage(o))), fact("Last change", when(o.updated_at)))),
