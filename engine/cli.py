@@ -81,6 +81,11 @@ class _FakeStore(Protocol):
     def order_story(self, order_id: int) -> list[Delivery]: ...
 
 
+def _numeric(locations: Mapping[str, str]) -> tuple[int, ...]:
+    """The configured Shopify location ids (numbers, as Shopify's are)."""
+    return tuple(int(location) for location in locations if location.isdigit())
+
+
 def _fake_stores(config: Config, seed: int) -> dict[str, _FakeStore]:
     """A fake marketplace per configured store that receives webhooks."""
     from engine.fakes.woocommerce import WooCommerceStore
@@ -97,6 +102,7 @@ def _fake_stores(config: Config, seed: int) -> dict[str, _FakeStore]:
                 secret=store.webhook_secrets(os.environ)[0],
                 seed=seed + number,
                 start=start,
+                location_ids=_numeric(store.locations) or (70001,),
             )
         elif store.marketplace is Marketplace.WOOCOMMERCE:
             fakes[store.id] = WooCommerceStore(

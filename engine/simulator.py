@@ -57,6 +57,9 @@ class ShopifyStore:
     start: datetime = field(default_factory=lambda: datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     cancel_share: float = 0.08
     split_share: float = 0.3
+    #: Shopify location ids the fulfilments come from, in turn: a split order's second
+    #: fulfilment ships from the second location (another company, where `locations` says so).
+    location_ids: tuple[int, ...] = (70001,)
     _rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -110,7 +113,7 @@ class ShopifyStore:
                 "status": "success",
                 "created_at": at.isoformat(),
                 "updated_at": at.isoformat(),
-                "location_id": 70001,
+                "location_id": self.location_ids[(number - 1) % len(self.location_ids)],
                 "tracking_number": f"3SWNK{order_id:08d}{number}",
                 "line_items": [{"id": li["id"], "quantity": li["quantity"]} for li in group],
             }
