@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from models.codec import parse_utc
+from models.exceptions import InputError
 
 ORDERS_HASH = "winkel:orders"
 RECENT_ORDERS = "winkel:orders:recent"
@@ -96,7 +97,7 @@ def latency_key(epoch_second: int) -> str:
     return f"winkel:latency:{epoch_second // 60}"
 
 
-class NotProjectable(ValueError):
+class NotProjectable(InputError, ValueError):
     """A record the read model cannot use (wrong shape); it is skipped, never retried."""
 
 

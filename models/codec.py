@@ -34,6 +34,7 @@ from models.events import (
     ReturnRequested,
     ShipmentSent,
 )
+from models.exceptions import InputError
 from models.order import (
     Cancellation,
     Customer,
@@ -72,7 +73,7 @@ T = TypeVar("T")
 Json = dict[str, Any]
 
 
-class DecodeError(ValueError):
+class DecodeError(InputError, ValueError):
     """A document does not have the shape its schema promises."""
 
 

@@ -69,8 +69,8 @@ import orjson
 
 from engine.config import Store
 from engine.exceptions import NormalisationError, SignatureError
-from engine.identity import order_uuid
 from engine.marketplaces._document import Document
+from engine.marketplaces._events import OrderEvents
 from engine.money import ZERO, parse_amount
 from engine.tax.exceptions import TaxError
 from engine.tax.rates import rates_on
@@ -78,7 +78,6 @@ from engine.tax.split import split_line
 from models.codec import DecodeError, parse_utc
 from models.events import (
     DetailsReported,
-    EventPayload,
     OrderCancelled,
     OrderEvent,
     PaymentCaptured,
@@ -92,7 +91,6 @@ from models.order import (
     Marketplace,
     OrderDetails,
     OrderLine,
-    OrderRef,
     Shipment,
 )
 from models.raw import RawDelivery
@@ -808,29 +806,11 @@ def document_order_id(body: bytes) -> str | None:
 # --- events -----------------------------------------------------------------------------------
 
 
-class _Events:
-    """Builds one order's events with ids derived from Amazon's order id and change times."""
+class _Events(OrderEvents):
+    """One Amazon order's events, with ids derived from its order id and change times."""
 
     def __init__(self, store: Store, order_id: str, received_at: datetime, source: str) -> None:
-        self.ref = OrderRef(
-            uuid=order_uuid(store.id, MARKETPLACE, order_id),
-            marketplace=MARKETPLACE,
-            store_id=store.id,
-            external_order_id=order_id,
-        )
-        self.prefix = f"amazon:{store.id}:{order_id}"
-        self.received_at = received_at
-        self.source = source
-
-    def make(self, fact: str, occurred_at: datetime, payload: EventPayload) -> OrderEvent:
-        return OrderEvent(
-            event_id=f"{self.prefix}:{fact}",
-            ref=self.ref,
-            occurred_at=occurred_at,
-            received_at=self.received_at,
-            source=self.source,
-            payload=payload,
-        )
+        super().__init__(MARKETPLACE, store, order_id, received_at, source)
 
 
 def marketplace_invoicing(order: _Doc, items: Sequence[_Doc], store: Store) -> str | None:

@@ -53,15 +53,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from engine.config import Store
 from engine.exceptions import ConfigError, NormalisationError, SignatureError
-from engine.identity import order_uuid
 from engine.marketplaces._document import Document
+from engine.marketplaces._events import OrderEvents
 from engine.money import ZERO, parse_amount
 from engine.tax.exceptions import TaxError
 from engine.tax.split import line_amount, split_line
 from models.codec import DecodeError, parse_utc
 from models.events import (
     DetailsReported,
-    EventPayload,
     OrderCancelled,
     OrderEvent,
     PaymentCaptured,
@@ -77,7 +76,6 @@ from models.order import (
     Marketplace,
     OrderDetails,
     OrderLine,
-    OrderRef,
     Return,
     Shipment,
 )
@@ -645,29 +643,11 @@ def parse_shipments_page(body: bytes) -> list[ShipmentSummaryRef]:
 # --- events --------------------------------------------------------------------------------
 
 
-class _Events:
-    """Builds one order's events with ids derived from bol's ids and change times."""
+class _Events(OrderEvents):
+    """One bol order's events, with ids derived from bol's ids and change times."""
 
     def __init__(self, store: Store, order_id: str, received_at: datetime, source: str) -> None:
-        self.ref = OrderRef(
-            uuid=order_uuid(store.id, MARKETPLACE, order_id),
-            marketplace=MARKETPLACE,
-            store_id=store.id,
-            external_order_id=order_id,
-        )
-        self.prefix = f"bol:{store.id}:{order_id}"
-        self.received_at = received_at
-        self.source = source
-
-    def make(self, fact: str, occurred_at: datetime, payload: EventPayload) -> OrderEvent:
-        return OrderEvent(
-            event_id=f"{self.prefix}:{fact}",
-            ref=self.ref,
-            occurred_at=occurred_at,
-            received_at=self.received_at,
-            source=self.source,
-            payload=payload,
-        )
+        super().__init__(MARKETPLACE, store, order_id, received_at, source)
 
 
 def _person(address: _Doc | None) -> str:

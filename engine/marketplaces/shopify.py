@@ -19,13 +19,12 @@ import orjson
 
 from engine.config import Store
 from engine.exceptions import NormalisationError, SignatureError
-from engine.identity import order_uuid
 from engine.marketplaces._document import Document
+from engine.marketplaces._events import OrderEvents
 from engine.money import ZERO, parse_amount
 from models.codec import DecodeError, parse_utc
 from models.events import (
     DetailsReported,
-    EventPayload,
     OrderCancelled,
     OrderEvent,
     PaymentCaptured,
@@ -40,7 +39,6 @@ from models.order import (
     Marketplace,
     OrderDetails,
     OrderLine,
-    OrderRef,
     Refund,
     Shipment,
 )
@@ -248,33 +246,12 @@ def _shipment(fulfillment: _Doc) -> Shipment | None:
     )
 
 
-class _Events:
-    """Builds the events of one delivery with ids derived from Shopify's ids."""
+class _Events(OrderEvents):
+    """The events of one delivery's order, with ids derived from Shopify's ids."""
 
     def __init__(self, delivery: RawDelivery, store: Store, external_order_id: str) -> None:
-        self.delivery = delivery
-        self.ref = OrderRef(
-            uuid=order_uuid(store.id, MARKETPLACE, external_order_id),
-            marketplace=MARKETPLACE,
-            store_id=store.id,
-            external_order_id=external_order_id,
-        )
-        self.prefix = f"shopify:{store.id}:{external_order_id}"
-
-    def make(
-        self,
-        fact: str,
-        occurred_at: datetime,
-        payload: EventPayload,
-    ) -> OrderEvent:
-        return OrderEvent(
-            event_id=f"{self.prefix}:{fact}",
-            ref=self.ref,
-            occurred_at=occurred_at,
-            received_at=self.delivery.received_at,
-            source=f"webhook:{self.delivery.delivery_id}",
-            payload=payload,
-        )
+        source = f"webhook:{delivery.delivery_id}"
+        super().__init__(MARKETPLACE, store, external_order_id, delivery.received_at, source)
 
     def refund(self, refund: _Doc) -> OrderEvent:
         """A Shopify refund: refunded line items (units) and shipping refunds (money).

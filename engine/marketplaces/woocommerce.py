@@ -51,13 +51,12 @@ import orjson
 
 from engine.config import Store
 from engine.exceptions import NormalisationError, SignatureError, WinkelError
-from engine.identity import order_uuid
 from engine.marketplaces._document import Document
+from engine.marketplaces._events import OrderEvents
 from engine.money import ZERO, parse_amount, to_cents
 from models.events import (
     CancellationWithdrawn,
     DetailsReported,
-    EventPayload,
     OrderCancelled,
     OrderEvent,
     PaymentCaptured,
@@ -72,7 +71,6 @@ from models.order import (
     Marketplace,
     OrderDetails,
     OrderLine,
-    OrderRef,
     Refund,
     Shipment,
     Withdrawal,
@@ -493,31 +491,13 @@ def _status(order: _Doc) -> str:
     return status.removeprefix("wc-")  # the internal post status, should a plugin leak it
 
 
-class _Events:
-    """Builds the events of one order with ids derived from WooCommerce's ids and times."""
+class _Events(OrderEvents):
+    """One WooCommerce order's events, with ids derived from WooCommerce's ids and times."""
 
     def __init__(
         self, store: Store, external_order_id: str, received_at: datetime, source: str
     ) -> None:
-        self.ref = OrderRef(
-            uuid=order_uuid(store.id, MARKETPLACE, external_order_id),
-            marketplace=MARKETPLACE,
-            store_id=store.id,
-            external_order_id=external_order_id,
-        )
-        self.received_at = received_at
-        self.source = source
-        self.prefix = f"woocommerce:{store.id}:{external_order_id}"
-
-    def make(self, fact: str, occurred_at: datetime, payload: EventPayload) -> OrderEvent:
-        return OrderEvent(
-            event_id=f"{self.prefix}:{fact}",
-            ref=self.ref,
-            occurred_at=occurred_at,
-            received_at=self.received_at,
-            source=self.source,
-            payload=payload,
-        )
+        super().__init__(MARKETPLACE, store, external_order_id, received_at, source)
 
     def cancelled(self, cancellation_id: str, at: datetime, reason: str) -> OrderEvent:
         cancellation = Cancellation(cancellation_id, at, reason)

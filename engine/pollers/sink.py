@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaProducer
 from redis.exceptions import RedisError
 
 from engine import topics
+from engine.exceptions import TransientError
 from engine.readmodel import delivery_key
 from models.codec import encode_raw
 from models.raw import RawDelivery
@@ -26,7 +27,7 @@ def text(raw: bytes | str | None) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-class PollError(Exception):
+class PollError(TransientError):
     """A poll step failed; the cursor stays where it was and the step is tried again later."""
 
 

@@ -1,7 +1,9 @@
 """Errors raised while starting or stopping local infrastructure (brokers, Redis)."""
 
+from engine.exceptions import WinkelError
 
-class InfrastructureError(Exception):
+
+class InfrastructureError(WinkelError):
     """A broker, Redis or a tool they need is missing, broken or misbehaving."""
 
 
