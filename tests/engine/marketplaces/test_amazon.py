@@ -423,6 +423,9 @@ def test_pending_items_without_prices_are_zero_until_amazon_prices_them() -> Non
     )
     assert polish.currency == "PLN"
     with pytest.raises(NormalisationError, match="currency"):
+        events_of(p.document(p.order("Pending", MarketplaceId=""), bare))
+    # a marketplace outside Europe is no sale of a store that names none
+    with pytest.raises(NormalisationError, match="XXXX is not a European marketplace"):
         events_of(p.document(p.order("Pending", MarketplaceId="XXXX"), bare))
 
 
