@@ -1,4 +1,4 @@
-"""A fake Amazon SP-API (Orders v0, Finances v0), Login with Amazon, and order generation.
+"""A fake Amazon SP-API (Orders v0 and v2026-01-01, Finances v0), Login with Amazon, orders.
 
 Speaks the wire format of shared/domain/marketplaces-and-vat.md §2 (and the v0 models where
 the notes are silent): `POST /auth/o2/token` (refresh-token grant, form-encoded), `getOrders`
@@ -406,6 +406,8 @@ class FakeAmazon:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     finances: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    #: Orders API v2026 `packages[]` of merchant-fulfilled orders, one per `Ship` step.
+    packages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     token_requests: int = 0
     #: "operation path?query" of every call that passed authentication and quota.
     requests: list[str] = field(default_factory=list)
@@ -469,6 +471,11 @@ class FakeAmazon:
         order["NumberOfItemsShipped"] = shipped
         order["NumberOfItemsUnshipped"] = ordered - shipped
         order["OrderStatus"] = "Shipped" if shipped == ordered else "PartiallyShipped"
+        if order["FulfillmentChannel"] != "AFN":
+            from engine.fakes.amazon_v2026 import package
+
+            sent = self.packages.setdefault(order_id, [])
+            sent.append(package(order, len(sent) + 1, at, units))
         self.finances.setdefault(order_id, {}).setdefault("ShipmentEventList", []).append(
             {
                 "AmazonOrderId": order_id,
@@ -663,8 +670,21 @@ def _payload(payload: object, headers: Mapping[str, str] | None = None) -> web.R
     )
 
 
+def _body(document: object) -> web.Response:
+    """An Orders API v2026 answer: the document itself, no `payload` wrapper."""
+    return web.Response(
+        body=orjson.dumps(document),
+        content_type="application/json",
+        headers={amazon.REQUEST_ID_HEADER: _request_id()},
+    )
+
+
 def _operation(request: web.Request) -> str | None:
     path = request.path
+    if path.startswith("/orders/2026-01-01/"):
+        from engine.fakes.amazon_v2026 import operation
+
+        return operation(path)
     if path == "/orders/v0/orders":
         return "getOrders"
     if path.startswith("/orders/v0/orders/"):
@@ -882,6 +902,9 @@ def create_app(fake: FakeAmazon | None = None) -> web.Application:
     app.router.add_get("/orders/v0/orders/{order_id}", _order)
     app.router.add_get("/orders/v0/orders/{order_id}/orderItems", _order_items)
     app.router.add_get("/finances/v0/orders/{order_id}/financialEvents", _financial_events)
+    from engine.fakes.amazon_v2026 import add_routes
+
+    add_routes(app)  # Orders API v2026-01-01 on the same state
     return app
 
 
