@@ -135,7 +135,7 @@ BUYERS = (
 )
 #: (company, VAT number, country)
 BUSINESSES = (
-    ("Schmidt Bürobedarf GmbH", "DE811234567", "DE"),
+    ("Schmidt Bürobedarf GmbH", "DE136695976", "DE"),
     ("Atelier Dubois SARL", "FR40303265045", "FR"),
     ("Bakker Interieur B.V.", "NL859123456B01", "NL"),
 )

@@ -201,7 +201,7 @@ def test_an_error_body_is_named() -> None:
 # --- what v2026 adds ----------------------------------------------------------------------------
 
 
-def business_order(number: str = "DE 811 234 567") -> dict[str, Any]:
+def business_order(number: str = "DE 136 695 976") -> dict[str, Any]:
     order = example_order(
         programs=["AMAZON_BUSINESS"],
         tax={
@@ -220,7 +220,7 @@ def business_order(number: str = "DE 811 234 567") -> dict[str, Any]:
 
 def test_a_buyer_vat_registration_makes_a_business_customer() -> None:
     details = details_of(events_of(business_order()))
-    assert details.customer.vat_id == "DE811234567"  # the BUYER's, not the marketplace's
+    assert details.customer.vat_id == "DE136695976"  # the BUYER's, not the marketplace's
     assert details.customer.is_business
     # a business order is named by its company
     assert details.customer.name == "Wilson Electronics Ltd"
