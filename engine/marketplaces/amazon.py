@@ -4,13 +4,11 @@ Facts in shared/domain/marketplaces-and-vat.md §2, §5 and §8. Pure: this modu
 requests and parses responses; the HTTP calls, the token store and the fetch queue live in
 the shell.
 
-Which Orders API: **v0** (`/orders/v0/orders`, `getOrders` by `LastUpdatedAfter` with
-`NextToken` paging, `getOrder`, `getOrderItems`). The notes describe v0's fields exactly
-(`ItemPrice`, `ItemTax`, `IossNumber`, `DeemedResellerCategory`, `TaxCollection`,
-`IsSoldByAB`) and v2026-01-01 only in part, so v0 is what can be checked here. v0 is
-deprecated and must be left **by 2027-03-27** (notes §2.1); the v2026 `searchOrders`/`getOrder`
-shapes differ (camelCase, `paginationToken`, `includedData`), and only request builders and
-`_order_events` would change. Two v0 gaps follow from the choice:
+Which Orders API: this module reads **v0** (`/orders/v0/orders`, `getOrders` by
+`LastUpdatedAfter` with `NextToken` paging, `getOrder`, `getOrderItems`) and holds what both
+versions share (notifications, LWA, Finances, usage plans, ids). **v2026-01-01**, the default
+for a store (`orders_api_version`), is `engine.marketplaces.amazon_v2026`; v0 must be left
+by 2027-03-27 (docs/marketplaces.md). Two v0 gaps, which v2026 closes:
 
 - v0 gives no EU buyer VAT id (`BuyerTaxInfo` is only filled in BR, MX and IN; notes §2.1).
   A business order is marked `is_business`; a VAT id is read from
