@@ -61,6 +61,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 import orjson
@@ -1074,29 +1075,76 @@ def _order_events(
     stamp = amazon_time(as_of)
     result = [events.make(f"details@{stamp}", as_of, DetailsReported(details))]
     if status in PENDING_STATUSES:
-        return result  # placed, payment not yet authorised
-    if status in CALLED_OFF_STATUSES:
-        reason = "unfulfillable" if status == "Unfulfillable" else "cancelled on Amazon"
-        buyer_asked = any(
-            (b := i.child("BuyerRequestedCancel")) is not None and b.flag("IsBuyerRequestedCancel")
-            for i in items
-        )
-        if buyer_asked:
-            reason = "cancelled at the buyer's request"
-        whole = Cancellation("order", updated, reason)
-        result.append(events.make("cancellation:order", updated, OrderCancelled(whole)))
-        return result
-    # Unshipped and later: Amazon authorised the payment when the order left Pending; the buyer
-    # paid at purchase, which is the only time the API states.
-    result.append(events.make("paid", placed_at, PaymentCaptured(placed_at)))
-    final = status in SHIPPED_STATUSES
+        stage = Stage.PENDING
+    elif status in CALLED_OFF_STATUSES:
+        stage = Stage.CALLED_OFF
+    else:
+        stage = Stage.SHIPPED if status in SHIPPED_STATUSES else Stage.OPEN
+    progress = []
     for item in items:
-        item_id = item.ident("OrderItemId")
-        ordered = item.count("QuantityOrdered")
         shipped = item.count("QuantityShipped", 0)
+        ordered = item.count("QuantityOrdered")
         if shipped > ordered:
             raise NormalisationError(f"{item.path}: QuantityShipped {shipped} > {ordered} ordered")
-        if shipped > 0 and (shipped == ordered or final):
+        progress.append(ItemProgress(item.ident("OrderItemId"), ordered, shipped))
+    buyer_asked = any(
+        (b := i.child("BuyerRequestedCancel")) is not None and b.flag("IsBuyerRequestedCancel")
+        for i in items
+    )
+    called_off = "unfulfillable" if status == "Unfulfillable" else "cancelled on Amazon"
+    return result + order_facts(
+        events, stage, placed_at, updated, progress, channel, called_off, buyer_asked
+    )
+
+
+class Stage(StrEnum):
+    """Where an Amazon order is, whichever Orders API version named its status."""
+
+    PENDING = "pending"  # placed, payment not yet authorised
+    OPEN = "open"  # paid; items that are complete have shipped
+    SHIPPED = "shipped"  # every item is done
+    CALLED_OFF = "called_off"  # the whole order is cancelled or unfulfillable
+
+
+class ItemProgress(NamedTuple):
+    item_id: str
+    ordered: int
+    shipped: int
+
+
+def order_facts(
+    events: _Events,
+    stage: Stage,
+    placed_at: datetime,
+    updated: datetime,
+    items: Sequence[ItemProgress],
+    channel: str | None,
+    called_off_reason: str,
+    buyer_asked: bool,
+    shipments: Sequence[Shipment] | None = None,
+) -> list[OrderEvent]:
+    """The payment, shipment and cancellation facts of an order, with the ids both Orders API
+    versions give them (a store switching versions re-invoices nothing).
+
+    `shipments`: the order's own shipments (v2026 packages); None: each item is one shipment
+    (`item:<id>`) once it has nothing left to ship, or once the order is done.
+    """
+    if stage is Stage.PENDING:
+        return []
+    if stage is Stage.CALLED_OFF:
+        reason = "cancelled at the buyer's request" if buyer_asked else called_off_reason
+        whole = Cancellation("order", updated, reason)
+        return [events.make("cancellation:order", updated, OrderCancelled(whole))]
+    # Amazon authorised the payment when the order left Pending; the buyer paid at purchase,
+    # which is the only time the API states.
+    result = [events.make("paid", placed_at, PaymentCaptured(placed_at))]
+    for shipment in shipments or ():
+        fact = f"shipment:{shipment.shipment_id}"
+        result.append(events.make(fact, shipment.shipped_at, ShipmentSent(shipment)))
+    final = stage is Stage.SHIPPED
+    for item in items:
+        item_id, ordered, shipped = item
+        if shipments is None and shipped > 0 and (shipped == ordered or final):
             shipment = Shipment(
                 shipment_id=f"item:{item_id}",
                 shipped_at=updated,

@@ -58,7 +58,9 @@ from engine.marketplaces.amazon import (
     VCS_REASON,
     ApiRequest,
     Finances,
+    ItemProgress,
     OrderSummary,
+    Stage,
     _as_of_time,
     _check_marketplace,
     _Doc,
@@ -68,12 +70,12 @@ from engine.marketplaces.amazon import (
     _line,
     _payload_object,
     amazon_time,
+    order_facts,
     prices_include_vat,
 )
 from engine.money import ZERO, parse_amount
-from models.events import DetailsReported, OrderCancelled, OrderEvent, PaymentCaptured, ShipmentSent
+from models.events import DetailsReported, OrderEvent
 from models.order import (
-    Cancellation,
     Customer,
     LineKind,
     LineQuantity,
@@ -99,12 +101,16 @@ INCLUDED_DATA = (
     "TAX",
 )
 
-#: Every v2026 `FulfillmentStatus`, grouped as the v0 normaliser groups v0's `OrderStatus`.
-PENDING_STATUSES = frozenset({"PENDING", "PENDING_AVAILABILITY"})
-OPEN_STATUSES = frozenset({"UNSHIPPED", "PARTIALLY_SHIPPED"})
-SHIPPED_STATUSES = frozenset({"SHIPPED"})
-CALLED_OFF_STATUSES = frozenset({"CANCELLED", "UNFULFILLABLE"})
-FULFILLMENT_STATUSES = PENDING_STATUSES | OPEN_STATUSES | SHIPPED_STATUSES | CALLED_OFF_STATUSES
+#: Every v2026 `FulfillmentStatus`, as the stage v0's `OrderStatus` names.
+STAGES: Mapping[str, Stage] = {
+    "PENDING": Stage.PENDING,
+    "PENDING_AVAILABILITY": Stage.PENDING,
+    "UNSHIPPED": Stage.OPEN,
+    "PARTIALLY_SHIPPED": Stage.OPEN,
+    "SHIPPED": Stage.SHIPPED,
+    "CANCELLED": Stage.CALLED_OFF,
+    "UNFULFILLABLE": Stage.CALLED_OFF,
+}
 #: `fulfilledBy` as v0's `FulfillmentChannel`: the shipments' location id stays the same.
 CHANNELS: Mapping[str, str] = {"AMAZON": "AFN", "MERCHANT": "MFN"}
 #: Packages that have left the seller (`packageStatus.status`).
@@ -499,7 +505,7 @@ def _order_events(
     if fulfillment is None:
         raise NormalisationError("$.order.fulfillment is missing (ask getOrder for FULFILLMENT)")
     status = fulfillment.text("fulfillmentStatus")
-    if status not in FULFILLMENT_STATUSES:
+    if status not in STAGES:
         raise NormalisationError(f"$.order.fulfillment.fulfillmentStatus {status!r} is not known")
     raw_channel = fulfillment.text("fulfilledBy")
     channel = CHANNELS.get(raw_channel, raw_channel) or None
@@ -525,59 +531,49 @@ def _order_events(
     )
     stamp = amazon_time(as_of)
     result = [events.make(f"details@{stamp}", as_of, DetailsReported(details))]
-    if status in PENDING_STATUSES:
-        return result
-    if status in CALLED_OFF_STATUSES:
-        reason = "unfulfillable" if status == "UNFULFILLABLE" else "cancelled on Amazon"
-        if _buyer_asked_to_cancel(items):
-            reason = "cancelled at the buyer's request"
-        whole = Cancellation("order", updated, reason)
-        result.append(events.make("cancellation:order", updated, OrderCancelled(whole)))
-        return result
-    result.append(events.make("paid", placed_at, PaymentCaptured(placed_at)))
-    final = status in SHIPPED_STATUSES
-    packages = _sent_packages(order)
-    by_package = store.invoice_granularity is InvoiceGranularity.PER_SHIPMENT and bool(packages)
-    if by_package:
-        for package in packages:
-            reference = package.text("packageReferenceId")
-            if not reference:
-                raise NormalisationError(f"{package.path}.packageReferenceId is missing")
-            lines = tuple(
-                LineQuantity(p.ident("orderItemId"), p.count("quantity"))
-                for p in package.children("packageItems")
-            )
-            if not lines:
-                continue
-            sent_at = package.opt_time("shipTime") or package.opt_time("createdTime") or updated
-            shipment = Shipment(f"package:{reference}", sent_at, lines, channel)
-            result.append(
-                events.make(f"shipment:package:{reference}", sent_at, ShipmentSent(shipment))
-            )
+    progress = []
     for item in items:
-        item_id = item.ident("orderItemId")
         ordered = item.count("quantityOrdered")
         shipped = _quantities(item)
         if shipped > ordered:
             raise NormalisationError(
                 f"{item.path}: quantityFulfilled {shipped} > {ordered} ordered"
             )
-        if not by_package and shipped > 0 and (shipped == ordered or final):
-            shipment = Shipment(
-                f"item:{item_id}", updated, ((LineQuantity(item_id, shipped)),), channel
-            )
-            result.append(events.make(f"shipment:item:{item_id}", updated, ShipmentSent(shipment)))
-        if final and shipped < ordered:
-            cancelled = Cancellation(
-                f"item:{item_id}",
-                updated,
-                "not shipped: cancelled on Amazon",
-                (LineQuantity(item_id, ordered - shipped),),
-            )
-            result.append(
-                events.make(f"cancellation:item:{item_id}", updated, OrderCancelled(cancelled))
-            )
-    return result
+        progress.append(ItemProgress(item.ident("orderItemId"), ordered, shipped))
+    called_off = "unfulfillable" if status == "UNFULFILLABLE" else "cancelled on Amazon"
+    return result + order_facts(
+        events,
+        STAGES[status],
+        placed_at,
+        updated,
+        progress,
+        channel,
+        called_off,
+        _buyer_asked_to_cancel(items),
+        _package_shipments(order, store, channel, updated),
+    )
+
+
+def _package_shipments(
+    order: _Doc, store: Store, channel: str | None, updated: datetime
+) -> list[Shipment] | None:
+    """A per-shipment store's packages that have left, as shipments (None: ship per item)."""
+    packages = _sent_packages(order)
+    if store.invoice_granularity is not InvoiceGranularity.PER_SHIPMENT or not packages:
+        return None
+    shipments = []
+    for package in packages:
+        reference = package.text("packageReferenceId")
+        if not reference:
+            raise NormalisationError(f"{package.path}.packageReferenceId is missing")
+        lines = tuple(
+            LineQuantity(p.ident("orderItemId"), p.count("quantity"))
+            for p in package.children("packageItems")
+        )
+        if lines:
+            sent_at = package.opt_time("shipTime") or package.opt_time("createdTime") or updated
+            shipments.append(Shipment(f"package:{reference}", sent_at, lines, channel))
+    return shipments
 
 
 def _details(

@@ -385,7 +385,7 @@ class AmazonPoller:
             shipped = change.status in amazon.SHIPPED_STATUSES
         else:
             change = amazon_v2026.order_summary(orjson.loads(document)["order"])
-            shipped = change.status in amazon_v2026.SHIPPED_STATUSES
+            shipped = amazon_v2026.STAGES.get(change.status) is amazon.Stage.SHIPPED
         await self.seen_orders.remember(order_id, change.change_key)
         if shipped:
             await self._schedule_fees(order_id, change.last_update)
