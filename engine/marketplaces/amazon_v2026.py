@@ -84,7 +84,6 @@ from models.order import (
     Shipment,
 )
 
-VERSION = "2026-01-01"
 BASE_PATH = "/orders/2026-01-01/orders"
 #: Topic and schema of a fetched v2026 order (order + financial events) on `winkel.raw.amazon`.
 ORDER_DOCUMENT_TOPIC = "orders/2026-01-01/order"
@@ -376,8 +375,8 @@ def buyer_vat_registration(order: _Doc) -> tuple[str, str] | None:
     return None
 
 
-def _customer(order: _Doc) -> tuple[Customer, bool]:
-    """The buyer, and whether the delivery address is a pickup point (locker, counter)."""
+def _customer(order: _Doc) -> Customer:
+    """The buyer; a pickup point (locker, counter) is where the goods go, not who bought them."""
     recipient = order.child("recipient")
     address = None if recipient is None else recipient.child("deliveryAddress")
     buyer = order.child("buyer")
@@ -396,14 +395,13 @@ def _customer(order: _Doc) -> tuple[Customer, bool]:
         company = company or registration[1]
     country = address.text("countryCode").upper() if address else ""
     email = buyer.text("buyerEmail") if buyer else ""
-    customer = Customer(
+    return Customer(
         name=(company if is_business and company else person or company) or "Amazon customer",
         country=country or None,
         vat_id=None if registration is None else registration[0],
         is_business=is_business,
         email=email or None,
     )
-    return customer, pickup
 
 
 def marketplace_invoicing(order: _Doc, items: Sequence[_Doc], store: Store) -> str | None:
@@ -474,7 +472,7 @@ def _currency(order: _Doc, money: Mapping[str, _ItemMoney], finances: Finances |
     return currency
 
 
-def _quantities(item: _Doc) -> int:
+def _quantity_fulfilled(item: _Doc) -> int:
     fulfillment = item.child("fulfillment")
     return 0 if fulfillment is None else fulfillment.count("quantityFulfilled", 0)
 
@@ -513,7 +511,7 @@ def _order_events(
     updated = _last_update(order)
     finances = _finances(envelope)
     as_of = _as_of_time(updated, finances)
-    customer, _ = _customer(order)
+    customer = _customer(order)
     money = {item.ident("orderItemId"): _item_money(item) for item in items}
     sales_id = sales.text("marketplaceId") if sales else ""
     details = _details(
@@ -534,7 +532,7 @@ def _order_events(
     progress = []
     for item in items:
         ordered = item.count("quantityOrdered")
-        shipped = _quantities(item)
+        shipped = _quantity_fulfilled(item)
         if shipped > ordered:
             raise NormalisationError(
                 f"{item.path}: quantityFulfilled {shipped} > {ordered} ordered"
