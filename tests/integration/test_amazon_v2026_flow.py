@@ -22,7 +22,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from engine import polling
-from engine.fakes.amazon import AmazonShop, FakeAmazon, PlaceOrder, Step, create_app
+from engine.fakes.amazon import AmazonShop, FakeAmazon, PlaceOrder, Ship, Step, create_app
 from engine.identity import order_uuid
 from models.order import Marketplace
 from tests import amazon_payloads as p
@@ -47,7 +47,22 @@ refresh_token_env = "TEST_AMAZON_REFRESH_TOKEN"
 poll_interval_seconds = 2
 orders_api_version = "2026-01-01"
 fba_ship_from_country = "DE"
+
+[[stores]]
+id = "amazon-v2026-parcels"
+company_id = "acme-nl"
+marketplace = "amazon"
+invoice_granularity = "per_shipment"
+webhook_secret_env = "TEST_AMAZON_RELAY_SECRET"
+api_base_url = "{url}"
+token_url = "{url}/auth/o2/token"
+amazon_marketplace_id = "A1PA6795UKMFR9"
+client_id_env = "TEST_AMAZON_CLIENT_ID"
+client_secret_env = "TEST_AMAZON_CLIENT_SECRET"
+refresh_token_env = "TEST_AMAZON_REFRESH_TOKEN"
+poll_interval_seconds = 2
 """
+PARCELS_STORE_ID = "amazon-v2026-parcels"
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +103,11 @@ def stack(
             print(tail)
 
 
-def _story(number: int, *, business: bool, channel: str, country: str) -> list[Step]:
-    """A placed, paid and shipped order with the wanted buyer and fulfilment channel."""
+def _story(
+    number: int, *, business: bool, channel: str, country: str, parcels: int = 1
+) -> list[Step]:
+    """A placed, paid and shipped order with the wanted buyer and fulfilment channel, shipped
+    in `parcels` parts."""
     for seed in range(1, 500):
         shop = AmazonShop(
             seed=seed,
@@ -97,7 +115,7 @@ def _story(number: int, *, business: bool, channel: str, country: str) -> list[S
             afn_share=1.0 if channel == "AFN" else 0.0,
             cross_border_share=1.0,
             cancel_share=0.0,
-            split_share=0.0,
+            split_share=1.0 if parcels > 1 else 0.0,
             deemed_share=0.0,
             ioss_share=0.0,
             sold_by_ab_share=0.0,
@@ -106,19 +124,26 @@ def _story(number: int, *, business: bool, channel: str, country: str) -> list[S
         story = shop.order_story(number)
         placed = story[0]
         assert isinstance(placed, PlaceOrder)
-        if placed.address["CountryCode"] == country:
+        shipped_in = sum(isinstance(step, Ship) for step in story)
+        if placed.address["CountryCode"] == country and shipped_in == parcels:
             return story
     raise AssertionError(f"no story with a buyer in {country}")
 
 
-async def _relay(stack: Stack, server: ThreadedServer, fake: FakeAmazon, story: list[Step]) -> str:
+async def _relay(
+    stack: Stack,
+    server: ThreadedServer,
+    fake: FakeAmazon,
+    story: list[Step],
+    store_id: str = STORE_ID,
+) -> str:
     """Apply the story an hour back in time and relay Amazon's ORDER_CHANGE notifications."""
     start = datetime.now(UTC) - timedelta(hours=1)
     notifications: list[dict[str, Any]] = []
     for index, step in enumerate(story):
         stamped = dataclasses.replace(step, at=start + timedelta(minutes=index))
         notifications += server.call(lambda s=stamped: fake.apply(s))  # type: ignore[misc]
-    url = f"{stack.url}/webhooks/amazon/{STORE_ID}"
+    url = f"{stack.url}/webhooks/amazon/{store_id}"
     async with aiohttp.ClientSession() as session:
         for notification in notifications:
             async with session.post(
@@ -131,12 +156,18 @@ async def _relay(stack: Stack, server: ThreadedServer, fake: FakeAmazon, story: 
 
 
 async def _invoice(stack: Stack, order_id: str) -> dict[str, Any]:
-    key = str(order_uuid(STORE_ID, Marketplace.AMAZON, order_id)).encode()
+    return (await _invoices(stack, order_id))[0]
 
-    async def found() -> dict[str, Any] | None:
+
+async def _invoices(
+    stack: Stack, order_id: str, store_id: str = STORE_ID, count: int = 1
+) -> list[dict[str, Any]]:
+    key = str(order_uuid(store_id, Marketplace.AMAZON, order_id)).encode()
+
+    async def found() -> list[dict[str, Any]] | None:
         records = await read_topic(stack.bootstrap, "winkel.triggers.invoice")
         mine = [orjson.loads(r.value or b"") for r in records if r.key == key]
-        return mine[0] if mine else None
+        return mine if len({t["trigger_id"] for t in mine}) >= count else None
 
     try:
         return await wait_until(found, 120, what=f"the invoice of Amazon order {order_id}")
@@ -149,11 +180,11 @@ async def _invoice(stack: Stack, order_id: str) -> dict[str, Any]:
         ) from None
 
 
-async def _polled_once(stack: Stack) -> None:
+async def _polled_once(stack: Stack, store_id: str = STORE_ID) -> None:
     redis = aioredis.from_url(stack.redis_url)
 
     async def cursor() -> bytes | None:
-        value = await redis.get(polling.poll_key(STORE_ID, "cursor"))
+        value = await redis.get(polling.poll_key(store_id, "cursor"))
         return value if isinstance(value, bytes) else None
 
     try:
@@ -203,3 +234,25 @@ async def test_an_fba_consumer_order_is_taxed_from_the_fba_country(
     assert invoice["customer"]["is_business"] is False
     # FBA stock in Germany (the store's fba_ship_from_country) to a French consumer: OSS, FR
     assert (invoice["vat"]["scheme"], invoice["vat"]["country"]) == ("oss", "FR")
+
+
+async def test_a_per_shipment_store_invoices_each_package(
+    stack: Stack, amazon_api: tuple[FakeAmazon, ThreadedServer]
+) -> None:
+    fake, server = amazon_api
+    await _polled_once(stack, PARCELS_STORE_ID)
+    story = _story(869003, business=False, channel="MFN", country="FR", parcels=2)
+    order_id = await _relay(stack, server, fake, story, PARCELS_STORE_ID)
+    invoices = await _invoices(stack, order_id, PARCELS_STORE_ID, count=2)
+    by_shipment = {t["shipment_id"]: t for t in invoices}
+    assert set(by_shipment) == {f"package:{order_id}-P1", f"package:{order_id}-P2"}
+    placed = story[0]
+    assert isinstance(placed, PlaceOrder)
+    skus = {item["OrderItemId"]: item["SellerSKU"] for item in placed.items}
+    shipped = [step for step in story if isinstance(step, Ship)]
+    for number, step in enumerate(shipped, start=1):
+        trigger = by_shipment[f"package:{order_id}-P{number}"]
+        products = {line["sku"] for line in trigger["lines"] if line["sku"] != "SHIPPING"}
+        assert products == {skus[item_id] for item_id, _ in step.items}
+    # shipped from the Dutch warehouse (the packages' shipFromAddress) to a French consumer
+    assert {(t["vat"]["scheme"], t["vat"]["country"]) for t in invoices} == {("oss", "FR")}
