@@ -361,6 +361,30 @@ class AmazonShop:
         return item
 
 
+def package(
+    order: dict[str, Any], number: int, at: datetime, units: tuple[tuple[str, int], ...]
+) -> dict[str, Any]:
+    """A merchant-fulfilled package as `packages[]` shows it once handed to the carrier."""
+    ship_from = order.get("DefaultShipFromLocationAddress") or {}
+    reference = f"{order['AmazonOrderId']}-P{number}"
+    return {
+        "packageReferenceId": reference,
+        "createdTime": amazon_time(at),
+        "packageStatus": {"status": "SHIPPED", "detailedStatus": "PICKED_UP"},
+        "carrier": "DHL",
+        "shipTime": amazon_time(at),
+        "trackingNumber": f"00340434{uuid.uuid5(uuid.NAMESPACE_URL, reference).int % 10**10:010d}",
+        "shipFromAddress": {
+            "name": ship_from.get("Name", ""),
+            "addressLine1": ship_from.get("AddressLine1", ""),
+            "city": ship_from.get("City", ""),
+            "postalCode": ship_from.get("PostalCode", ""),
+            "countryCode": ship_from.get("CountryCode", ""),
+        },
+        "packageItems": [{"orderItemId": item_id, "quantity": n} for item_id, n in units],
+    }
+
+
 # --- the marketplace's state -------------------------------------------------------------------
 
 
@@ -472,8 +496,6 @@ class FakeAmazon:
         order["NumberOfItemsUnshipped"] = ordered - shipped
         order["OrderStatus"] = "Shipped" if shipped == ordered else "PartiallyShipped"
         if order["FulfillmentChannel"] != "AFN":
-            from engine.fakes.amazon_v2026 import package
-
             sent = self.packages.setdefault(order_id, [])
             sent.append(package(order, len(sent) + 1, at, units))
         self.finances.setdefault(order_id, {}).setdefault("ShipmentEventList", []).append(
@@ -681,10 +703,10 @@ def _body(document: object) -> web.Response:
 
 def _operation(request: web.Request) -> str | None:
     path = request.path
-    if path.startswith("/orders/2026-01-01/"):
-        from engine.fakes.amazon_v2026 import operation
-
-        return operation(path)
+    if path == "/orders/2026-01-01/orders":
+        return "searchOrders"
+    if path.startswith("/orders/2026-01-01/orders/"):
+        return "getOrder@2026-01-01"
     if path == "/orders/v0/orders":
         return "getOrders"
     if path.startswith("/orders/v0/orders/"):

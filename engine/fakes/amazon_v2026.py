@@ -18,8 +18,6 @@ Money follows the official examples: ITEM and SHIPPING before tax, TAX on top wi
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -275,30 +273,6 @@ def render_order(
     return rendered
 
 
-def package(
-    order: dict[str, Any], number: int, at: datetime, units: tuple[tuple[str, int], ...]
-) -> dict[str, Any]:
-    """A merchant-fulfilled package as `packages[]` shows it once handed to the carrier."""
-    ship_from = order.get("DefaultShipFromLocationAddress") or {}
-    reference = f"{order['AmazonOrderId']}-P{number}"
-    return {
-        "packageReferenceId": reference,
-        "createdTime": amazon_time(at),
-        "packageStatus": {"status": "SHIPPED", "detailedStatus": "PICKED_UP"},
-        "carrier": "DHL",
-        "shipTime": amazon_time(at),
-        "trackingNumber": f"00340434{uuid.uuid5(uuid.NAMESPACE_URL, reference).int % 10**10:010d}",
-        "shipFromAddress": {
-            "name": ship_from.get("Name", ""),
-            "addressLine1": ship_from.get("AddressLine1", ""),
-            "city": ship_from.get("City", ""),
-            "postalCode": ship_from.get("PostalCode", ""),
-            "countryCode": ship_from.get("CountryCode", ""),
-        },
-        "packageItems": [{"orderItemId": item_id, "quantity": n} for item_id, n in units],
-    }
-
-
 # --- HTTP --------------------------------------------------------------------------------------
 
 
@@ -377,12 +351,3 @@ async def get_order(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/orders/2026-01-01/orders", search_orders)
     app.router.add_get("/orders/2026-01-01/orders/{order_id}", get_order)
-
-
-def operation(path: str) -> str | None:
-    """The usage plan a v2026 path spends (None: not a v2026 path)."""
-    if path == "/orders/2026-01-01/orders":
-        return "searchOrders"
-    if path.startswith("/orders/2026-01-01/orders/"):
-        return "getOrder@2026-01-01"
-    return None

@@ -132,6 +132,7 @@ async def test_the_business_orders_carry_the_buyer_s_vat_registration(
     assert all(r["taxRegistrationType"] == "VAT" for r in registrations)
 
 
+@pytest.mark.integration  # a real broker and Redis
 async def test_the_poller_reads_v2026_and_keeps_to_the_search_plan(
     kafka_bootstrap: str, redis_url: str
 ) -> None:
