@@ -329,7 +329,7 @@ async def search_orders(request: web.Request) -> web.Response:
     offset, size = int(state["offset"]), int(state["size"])
     page = found[offset : offset + size]
     answer: dict[str, Any] = {
-        "orders": [render_order(fake, o["AmazonOrderId"], wanted | {"FULFILLMENT"}) for o in page]
+        "orders": [render_order(fake, o["AmazonOrderId"], wanted) for o in page]
     }
     if offset + size < len(found):
         answer["pagination"] = {"nextToken": _encode_token({**state, "offset": offset + size})}
