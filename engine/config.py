@@ -21,6 +21,10 @@ from models.order import Marketplace
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 
 
+#: Amazon Orders API versions a store may read (docs/marketplaces.md).
+ORDERS_API_VERSIONS = ("2026-01-01", "v0")
+
+
 class InvoiceGranularity(StrEnum):
     PER_ORDER = "per_order"
     PER_SHIPMENT = "per_shipment"
@@ -70,6 +74,9 @@ class Store:
     #: Unset: AFN orders ship from the company's country, which is only right for FBA stock
     #: held there.
     fba_ship_from_country: str | None = None
+    #: Amazon Orders API the poller reads: "2026-01-01" (default) or "v0" (switched off by
+    #: Amazon on 2027-03-27). Switching re-invoices nothing: events keep their ids.
+    orders_api_version: str = "2026-01-01"
     #: Business customers (docs/vat.md): the order fields that may hold the customer's VAT id
     #: and company name: Shopify note attribute names, WooCommerce order meta keys. Empty: the
     #: marketplace module's defaults.
@@ -314,6 +321,13 @@ def _amazon(item: Mapping[str, Any], marketplace: Marketplace, where: str) -> di
         if not isinstance(fba_country, str) or not re.fullmatch(r"[A-Za-z]{2}", fba_country):
             raise ConfigError(f"{where}: `fba_ship_from_country` must be a two-letter country code")
         found["fba_ship_from_country"] = fba_country.upper()
+    version = item.get("orders_api_version")
+    if version is not None:
+        if marketplace is not Marketplace.AMAZON:
+            raise ConfigError(f"{where}: `orders_api_version` is for Amazon stores only")
+        if version not in ORDERS_API_VERSIONS:
+            raise ConfigError(f"{where}: `orders_api_version` must be one of {ORDERS_API_VERSIONS}")
+        found["orders_api_version"] = version
     if "refresh_token_env" in found:
         missing = [k for k in ("amazon_marketplace_id",) if k not in found]
         missing += [k for k in ("client_id_env", "client_secret_env") if not item.get(k)]
