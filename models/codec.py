@@ -175,6 +175,9 @@ class _Reader:
     def opt_objs(self, key: str) -> list[_Reader]:
         return [] if self._doc.get(key) is None else self.objs(key)
 
+    def opt_texts(self, key: str) -> list[str]:
+        return [] if self._doc.get(key) is None else self.texts(key)
+
     def texts(self, key: str) -> list[str]:
         items = self._typed(key, list)
         if not all(isinstance(item, str) for item in items):
@@ -266,6 +269,11 @@ def _shipment(r: _Reader) -> Shipment:
         shipped_at=r.time("shipped_at"),
         lines=_quantities(r, "lines"),
         location_id=r.opt_text("location_id"),
+        # absent from documents written before operator shipments were reconciled
+        confirms=tuple(
+            LineQuantity(line_id=item.text("line_id"), quantity=item.integer("quantity"))
+            for item in r.opt_objs("confirms")
+        ),
     )
 
 
@@ -345,6 +353,8 @@ def _details(r: _Reader) -> OrderDetails:
         ship_from_country=r.opt_text("ship_from_country"),
         costs=_costs(r),
         prices_include_vat=r.opt_flag("prices_include_vat"),
+        # absent from documents written before defaulted fields were recorded
+        defaulted=tuple(r.opt_texts("defaulted")),
     )
 
 

@@ -167,7 +167,23 @@ class _Doc(Document):
         return value
 
 
-def _line(item: _Doc, taxes_included: bool, kind: LineKind) -> OrderLine:
+def _shipping_line_id(item: _Doc, index: int, defaulted: list[str]) -> str:
+    """A shipping line's id; older API versions and some apps send shipping lines without one.
+
+    The id derived instead is the line's position, so every delivery of the order gives the
+    same line the same id (an order's shipping lines are not reordered); `defaulted` records
+    the fill-in for the audit.
+    """
+    if item.get("id") is not None:
+        return item.ident("id")
+    derived = f"derived-{index}"
+    defaulted.append(f"{item.path}.id: missing, derived shipping:{derived} from its position")
+    return derived
+
+
+def _line(
+    item: _Doc, taxes_included: bool, kind: LineKind, line_id: str | None = None
+) -> OrderLine:
     quantity = item.quantity("quantity") if kind is LineKind.PRODUCT else 1
     price = item.amount("price")
     discount = sum((d.amount("amount") for d in item.children("discount_allocations")), ZERO)
@@ -176,7 +192,7 @@ def _line(item: _Doc, taxes_included: bool, kind: LineKind) -> OrderLine:
     rate = sum((t.amount("rate") for t in taxes), Decimal(0))
     charged = price * quantity - discount
     net, gross = (charged - tax, charged) if taxes_included else (charged, charged + tax)
-    line_id = item.ident("id")
+    line_id = line_id if line_id is not None else item.ident("id")
     if kind is LineKind.PRODUCT:
         sku = item.text("sku") or f"shopify-variant-{item.get('variant_id') or line_id}"
         description = item.text("name") or item.text("title") or sku
@@ -292,8 +308,12 @@ def _order_events(delivery: RawDelivery, store: Store, order: _Doc) -> list[Orde
     line_items = order.children("line_items")
     if not line_items:
         raise NormalisationError("$.line_items is empty or missing")
+    defaulted: list[str] = []
     lines = tuple(_line(item, taxes_included, LineKind.PRODUCT) for item in line_items) + tuple(
-        _line(item, taxes_included, LineKind.SHIPPING) for item in order.children("shipping_lines")
+        _line(
+            item, taxes_included, LineKind.SHIPPING, _shipping_line_id(item, index, defaulted)
+        )
+        for index, item in enumerate(order.children("shipping_lines"))
     )
     details = OrderDetails(
         name=order.text("name") or f"#{order.get('order_number') or order.ident('id')}",
@@ -303,6 +323,7 @@ def _order_events(delivery: RawDelivery, store: Store, order: _Doc) -> list[Orde
         placed_at=order.time("created_at"),
         as_of=updated_at,
         prices_include_vat=taxes_included,
+        defaulted=tuple(defaulted),
     )
     result = [
         events.make(f"details@{updated_at.isoformat()}", updated_at, DetailsReported(details))

@@ -80,6 +80,28 @@ class TestNormalise:
         assert details.customer.country == "NL"
         assert details.as_of == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # +01:00 -> UTC
 
+    def test_a_shipping_line_without_id_gets_a_stable_derived_id_and_the_fill_in_is_named(
+        self,
+    ) -> None:
+        no_id = {key: value for key, value in shop.POSTNL.items() if key != "id"}
+        document = shop.order(1003, shipping_lines=[no_id])
+        first = shopify.normalise(delivery("orders/create", document), STORE)[0].payload
+        again = shopify.normalise(delivery("orders/updated", document), STORE)[0].payload
+        assert isinstance(first, DetailsReported) and isinstance(again, DetailsReported)
+        shipping = first.details.lines[-1]
+        assert shipping.kind is LineKind.SHIPPING
+        assert shipping.line_id == "shipping:derived-0" == again.details.lines[-1].line_id
+        assert (shipping.net, shipping.gross) == (Decimal("4.09"), Decimal("4.95"))
+        assert first.details.defaulted == (
+            "$.shipping_lines[0].id: missing, derived shipping:derived-0 from its position",
+        )
+
+    def test_a_shipping_line_with_its_id_is_not_reported_as_defaulted(self) -> None:
+        (event,) = shopify.normalise(delivery("orders/create", shop.order(1004)), STORE)
+        assert isinstance(event.payload, DetailsReported)
+        assert event.payload.details.defaulted == ()
+        assert event.payload.details.lines[-1].line_id == "shipping:901"
+
     def test_an_order_with_taxes_excluded_adds_vat_on_top(self) -> None:
         document = shop.order(1002, taxes_included=False)
         (event,) = shopify.normalise(delivery("orders/create", document), STORE)
