@@ -41,6 +41,7 @@ from engine.tax import (
     TaxError,
     ThresholdReached,
     ThresholdState,
+    allocate,
     country_code,
     decide,
     is_member_state,
@@ -234,18 +235,54 @@ def restore(current: ThresholdState | None, counted: Counted | None) -> Threshol
 # --- invoices ------------------------------------------------------------------------------
 
 
-def _rates(
-    draft: VatDraft, goods_rate: Mapping[str, Decimal], categories: tuple[str, ...]
-) -> list[Decimal]:
-    freight: Decimal | None = None
-    result = []
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One draft line, or one rate's share of a charge apportioned over the goods' rates."""
+
+    position: int  # of the draft line (and the lifecycle's trigger line) it comes from
+    record_id: str  # the line's id; `<line id>#<n>` for the n-th share of an apportioned charge
+    rate: Decimal
+    home_rate: Decimal
+    amount: Decimal
+    share: bool  # an apportioned charge's share: the trigger line names its rate
+
+
+def _parts(
+    draft: VatDraft,
+    applied: Mapping[str, Decimal],
+    home: Mapping[str, Decimal],
+    categories: tuple[str, ...],
+) -> list[_Part]:
+    """The draft's lines at their rates, each charge (delivery, fee) apportioned over the
+    rates of this document's goods by their value (`engine.tax.apportion`, docs/vat.md §5).
+
+    A document without goods lines (a charge invoiced alone) gives the charge the highest rate
+    among the order's goods (`categories`), as does goods of no value.
+    """
+    goods: dict[tuple[Decimal, Decimal], Decimal] = {}
     for line in draft.draft_lines:
         if line.kind is LineKind.PRODUCT:
-            result.append(goods_rate[line.category])
+            key = (applied[line.category], home[line.category])
+            goods[key] = goods.get(key, ZERO) + max(line.amount, ZERO)
+    keys = sorted(goods)
+    result: list[_Part] = []
+    for position, line in enumerate(draft.draft_lines):
+        if line.kind is LineKind.PRODUCT:
+            rates = (applied[line.category], home[line.category])
+            result.append(_Part(position, line.line_id, *rates, line.amount, share=False))
             continue
-        if freight is None:
-            freight = shipping_rate(goods_rate[c] for c in categories)
-        result.append(freight)
+        if len(keys) > 1 and sum(goods.values(), ZERO) > 0:
+            shares = allocate(line.amount, [goods[key] for key in keys])
+            result.extend(
+                _Part(position, f"{line.line_id}#{n}", rate, home_rate, amount, share=True)
+                for n, ((rate, home_rate), amount) in enumerate(zip(keys, shares, strict=True))
+            )
+            continue
+        rate = shipping_rate(applied[c] for c in categories)
+        home_rate = shipping_rate(home[c] for c in categories)
+        if len(keys) == 1:
+            rate, home_rate = keys[0]
+        result.append(_Part(position, line.line_id, rate, home_rate, line.amount, share=False))
     return result
 
 
@@ -281,14 +318,14 @@ def invoice(
         and vat_id_check(customer, ship_from) not in _VALID_IDS
     )
     amount_eur = ZERO
-    home_rates: list[Decimal] | None = None  # only a distance sale needs the home rates
+    home: dict[str, Decimal] | None = None  # only a distance sale needs the home rates
+    order_categories = draft.goods_categories or categories
     if distance_sale:
         home = _category_rates(ship_from, on, categories, rates, zero=False)
-        home_rates = _rates(draft, home, draft.goods_categories or categories)
         home_net = sum(
             (
-                split_line(line.amount, rate, draft.prices_include_vat).net
-                for line, rate in zip(draft.draft_lines, home_rates, strict=True)
+                split_line(part.amount, part.home_rate, draft.prices_include_vat).net
+                for part in _parts(draft, home, home, order_categories)
             ),
             ZERO,
         )
@@ -329,20 +366,18 @@ def invoice(
         )
         return Outcome(record, None)
     applied = _category_rates(decision.country, on, categories, rates, decision.zero_rated)
-    line_rates = _rates(draft, applied, draft.goods_categories or categories)
     lines: list[TriggerLine] = []
     kept: list[RecordLine] = []
-    for line, shown, rate, home_rate in zip(
-        draft.draft_lines, trigger.lines, line_rates, home_rates or line_rates, strict=True
-    ):
-        amounts = split_line(line.amount, rate, draft.prices_include_vat)
-        lines.append(_trigger_line(shown, rate, amounts))
+    for part in _parts(draft, applied, home or applied, order_categories):
+        line, shown = draft.draft_lines[part.position], trigger.lines[part.position]
+        amounts = split_line(part.amount, part.rate, draft.prices_include_vat)
+        lines.append(_trigger_line(_shown_as(shown, part.rate, part.share), part.rate, amounts))
         kept.append(
             RecordLine(
-                line.line_id,
+                part.record_id,
                 line.units,
-                rate,
-                home_rate,
+                part.rate,
+                part.home_rate,
                 amounts.net,
                 amounts.vat,
                 amounts.gross,
@@ -379,6 +414,14 @@ def _treatment(decision: Decision, on: date) -> VatTreatment:
         tax_point=on,
         reason=decision.reason,
     )
+
+
+def _shown_as(shown: TriggerLine, rate: Decimal, share: bool) -> TriggerLine:
+    """A charge's share at one rate says so: `PostNL (share at 9%)`."""
+    if not share:
+        return shown
+    percent = format((rate * 100).normalize(), "f")
+    return replace(shown, description=f"{shown.description} (share at {percent}%)")
 
 
 def _trigger_line(shown: TriggerLine, rate: Decimal, amounts: Amounts) -> TriggerLine:
@@ -431,6 +474,28 @@ def _take(line: RecordLine, draft_line: DraftLine) -> tuple[RecordLine, Amounts]
     return taken, Amounts(net, vat, net + vat)
 
 
+def _held(ledger: Mapping[str, RecordLine], line_id: str) -> list[RecordLine]:
+    """The invoice line a credit line takes from: the line, or its shares at each rate."""
+    if line_id in ledger:
+        return [ledger[line_id]]
+    return [line for key, line in ledger.items() if key.startswith(f"{line_id}#")]
+
+
+def _credit_shares(held: list[RecordLine], line: DraftLine) -> list[tuple[RecordLine, DraftLine]]:
+    """What a credit line asks of each share of an apportioned charge.
+
+    Units (a charge of one, credited whole) come back from every share; money paid back is
+    apportioned over the shares by what each still holds, by the same largest-remainder rule.
+    """
+    if len(held) == 1 or line.units > 0:
+        return [(part, line) for part in held]
+    left = [max(part.gross - part.credited_net - part.credited_vat, ZERO) for part in held]
+    if sum(left, ZERO) <= 0:
+        return [(held[0], line)]
+    shares = allocate(min(line.amount, sum(left, ZERO)), left)
+    return [(part, replace(line, amount=share)) for part, share in zip(held, shares, strict=True)]
+
+
 def credit(
     draft: VatDraft,
     record: InvoiceRecord,
@@ -454,15 +519,18 @@ def credit(
     lines: list[TriggerLine] = []
     home_net = ZERO
     for line, shown in zip(draft.draft_lines, trigger.lines, strict=True):
-        held = ledger.get(line.line_id)
-        if held is None:
+        held = _held(ledger, line.line_id)
+        if not held:
             if record.trigger is None:  # marketplace-invoiced: nothing of ours to credit
                 continue
             raise TaxError(f"line {line.line_id!r} is not on invoice {record.trigger_id}")
-        ledger[line.line_id], amounts = _take(held, line)
-        lines.append(_trigger_line(shown, held.rate, amounts))
-        basis = amounts.gross if record.prices_include_vat else amounts.net
-        home_net += split_line(basis, held.home_rate, record.prices_include_vat).net
+        for part, wanted in _credit_shares(held, line):
+            ledger[part.line_id], amounts = _take(part, wanted)
+            lines.append(
+                _trigger_line(_shown_as(shown, part.rate, len(held) > 1), part.rate, amounts)
+            )
+            basis = amounts.gross if record.prices_include_vat else amounts.net
+            home_net += split_line(basis, part.home_rate, record.prices_include_vat).net
     vat = replace(
         record.treatment,
         reason=f"as invoice {record.trigger_id}: {record.treatment.reason or ''}".rstrip(": "),

@@ -310,9 +310,7 @@ def _order_events(delivery: RawDelivery, store: Store, order: _Doc) -> list[Orde
         raise NormalisationError("$.line_items is empty or missing")
     defaulted: list[str] = []
     lines = tuple(_line(item, taxes_included, LineKind.PRODUCT) for item in line_items) + tuple(
-        _line(
-            item, taxes_included, LineKind.SHIPPING, _shipping_line_id(item, index, defaulted)
-        )
+        _line(item, taxes_included, LineKind.SHIPPING, _shipping_line_id(item, index, defaulted))
         for index, item in enumerate(order.children("shipping_lines"))
     )
     details = OrderDetails(

@@ -6,6 +6,7 @@ out in the comment next to it with the one rounding rule of docs/vat.md §5.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -303,7 +304,7 @@ def test_switzerland_is_an_export_at_zero() -> None:
     assert document["totals"] == {"net": "29.15", "vat": "0.00", "gross": "29.15"}
 
 
-def test_exclusive_prices_are_taxed_on_the_net_and_shipping_takes_the_highest_rate() -> None:
+def test_exclusive_prices_are_taxed_on_the_net_and_shipping_is_apportioned_by_value() -> None:
     book = line("2", "BOOK-NL", 1, "24.95", "2.25", include=False)
     lamp = line("3", "LAMP", 1, "60.00", "12.60", include=False)
     ship = line("s", "SHIPPING", 1, "4.09", "0.86", include=False, kind=LineKind.SHIPPING)
@@ -311,13 +312,68 @@ def test_exclusive_prices_are_taxed_on_the_net_and_shipping_takes_the_highest_ra
         order((book, lamp, ship), CONSUMER_NL, include=False), categories={"BOOK-NL": "reduced"}
     )
     document = emitted(vat.invoice(draft, NL_SELLER, fresh()))
-    # 24.95 x 0.09 = 2.2455 -> 2.25; 60.00 x 0.21 = 12.60; shipping at 21%: 4.09 x 0.21 = 0.8589
+    # 24.95 x 0.09 = 2.2455 -> 2.25; 60.00 x 0.21 = 12.60. Shipping 4.09 net over the goods'
+    # net 24.95 : 60.00: exact 1.20126.. and 2.88873.., cut to 1.20 + 2.88 = 4.08; the missing
+    # cent goes to the larger remainder (the lamp's): 1.20 at 9% (0.108 -> 0.11) and 2.89 at
+    # 21% (0.6069 -> 0.61).
     assert amounts(document) == [
         ("BOOK-NL", "0.09", "24.95", "2.25", "27.20"),
         ("LAMP", "0.21", "60.00", "12.60", "72.60"),
-        ("SHIPPING", "0.21", "4.09", "0.86", "4.95"),
+        ("SHIPPING", "0.09", "1.20", "0.11", "1.31"),
+        ("SHIPPING", "0.21", "2.89", "0.61", "3.50"),
     ]
-    assert document["totals"] == {"net": "89.04", "vat": "15.71", "gross": "104.75"}
+    descriptions = [x["description"] for x in document["lines"]]  # type: ignore[attr-defined]
+    assert descriptions[2:] == ["Shipping (share at 9%)", "Shipping (share at 21%)"]
+    assert document["totals"] == {"net": "89.04", "vat": "15.57", "gross": "104.61"}
+
+
+def test_a_refund_of_apportioned_shipping_comes_back_from_each_share() -> None:
+    book = line("2", "BOOK-NL", 1, "20.00", "1.65")
+    lamp = line("3", "LAMP", 1, "60.00", "10.41")
+    state, draft = invoice_draft(
+        order((book, lamp, SHIPPING), CONSUMER_NL), categories={"BOOK-NL": "reduced"}
+    )
+    invoiced = vat.invoice(draft, NL_SELLER, fresh())
+    # 4.95 over 20 : 60 -> 1.2375 / 3.7125 -> 1.24 at 9% and 3.71 at 21%
+    assert amounts(emitted(invoiced))[2:] == [
+        ("SHIPPING", "0.09", "1.14", "0.10", "1.24"),
+        ("SHIPPING", "0.21", "3.07", "0.64", "3.71"),
+    ]
+    refund = credit_draft(
+        state,
+        (DocumentLine("s", 0, D("2.00"), D("0.00"), D("2.00")),),
+        datetime(2026, 11, 10, tzinfo=UTC),
+        cause="refund:7",
+    )
+    credited = vat.credit(refund, invoiced.record, None)
+    # 2.00 over what the shares hold, 1.24 : 3.71 -> 0.50101.. / 1.49898.. -> 0.50 / 1.50
+    assert amounts(emitted(credited)) == [
+        ("SHIPPING", "0.09", "0.46", "0.04", "0.50"),
+        ("SHIPPING", "0.21", "1.24", "0.26", "1.50"),
+    ]
+    everything = credit_draft(
+        state,
+        (DocumentLine("s", 1, D("4.09"), D("0.86"), D("4.95")),),
+        datetime(2026, 11, 11, tzinfo=UTC),
+        cause="cancellation:c1",
+    )
+    rest = emitted(vat.credit(everything, credited.record, None))
+    # the charge cancelled whole: each share gives back what it still holds
+    assert amounts(rest) == [
+        ("SHIPPING", "0.09", "0.68", "0.06", "0.74"),
+        ("SHIPPING", "0.21", "1.83", "0.38", "2.21"),
+    ]
+
+
+def test_single_rate_triggers_are_byte_for_byte_what_they_were() -> None:
+    # The bytes of this invoice (a BE consumer, NL home VAT, mug and shipping at 21%) as the
+    # VAT step emitted them before charges were apportioned, pinned by their SHA-256.
+    _, draft = invoice_draft(order((MUG, SHIPPING), CONSUMER_BE))
+    outcome = vat.invoice(draft, NL_SELLER, fresh())
+    assert outcome.trigger is not None
+    assert hashlib.sha256(outcome.trigger).hexdigest() == (
+        "e77b5aa0bdba048e147cdc771d9fe22d79b7716c15b7039cb7f356578b41b07b"
+    )
 
 
 def test_the_rate_follows_the_tax_point_not_the_order_date() -> None:
