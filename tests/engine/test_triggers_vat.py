@@ -365,15 +365,39 @@ def test_a_refund_of_apportioned_shipping_comes_back_from_each_share() -> None:
     ]
 
 
-def test_single_rate_triggers_are_byte_for_byte_what_they_were() -> None:
-    # The bytes of this invoice (a BE consumer, NL home VAT, mug and shipping at 21%) as the
-    # VAT step emitted them before charges were apportioned, pinned by their SHA-256.
-    _, draft = invoice_draft(order((MUG, SHIPPING), CONSUMER_BE))
-    outcome = vat.invoice(draft, NL_SELLER, fresh())
+@pytest.mark.parametrize(
+    ("customer", "company", "categories", "sha256"),
+    [
+        (
+            CONSUMER_NL,
+            NL_SELLER,
+            {},
+            "393f727cb32628034ed650157c69bd86297e7ef7986b8c54b13078ee33026be0",
+        ),
+        (
+            CONSUMER_BE,
+            NL_OSS,
+            {},
+            "221b5d2cdc1efe459fdd12c69829cec373c41f3d7b480db0fc0cf7eeb0884fbc",
+        ),
+        (
+            CONSUMER_NL,
+            NL_SELLER,
+            {"BOOK-NL": "reduced"},
+            "5c575054ab6be30f8efe424ea97f5bbaca5296ef302df082e224ea0e2b8a618f",
+        ),
+    ],
+)
+def test_single_rate_triggers_are_byte_for_byte_what_they_were(
+    customer: Customer, company: Company, categories: dict[str, str], sha256: str
+) -> None:
+    # The SHA-256 of each invoice's bytes as the VAT step emitted them before charges were
+    # apportioned (domestic at 21%, OSS to Belgium, a 9% book with its shipping at 9%).
+    goods = MUG if not categories else line("2", "BOOK-NL", 1, "20.00", "1.65")
+    _, draft = invoice_draft(order((goods, SHIPPING), customer), company, categories=categories)
+    outcome = vat.invoice(draft, company, fresh(company))
     assert outcome.trigger is not None
-    assert hashlib.sha256(outcome.trigger).hexdigest() == (
-        "e77b5aa0bdba048e147cdc771d9fe22d79b7716c15b7039cb7f356578b41b07b"
-    )
+    assert hashlib.sha256(outcome.trigger).hexdigest() == sha256
 
 
 def test_the_rate_follows_the_tax_point_not_the_order_date() -> None:
