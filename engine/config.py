@@ -48,6 +48,9 @@ class Store:
     #: bol: OAuth2 client credentials and the push notifications' RSA public keys;
     #: WooCommerce: REST consumer key and secret; Shopify: an Admin API access token.
     api_base_url: str | None = None
+    #: WooCommerce: the site's home URL, which its webhooks name in `X-WC-Webhook-Source`; a
+    #: delivery naming another site is refused (docs/topics.md). Unset: not checked.
+    site_url: str | None = None
     token_url: str | None = None
     client_id_env: str | None = None
     client_secret_env: str | None = None
@@ -246,6 +249,7 @@ def _field_names(item: Mapping[str, Any], key: str, where: str) -> tuple[str, ..
 
 _API_TEXT_FIELDS = (
     "api_base_url",
+    "site_url",
     "token_url",
     "client_id_env",
     "client_secret_env",

@@ -17,7 +17,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from engine import polling, topics
-from engine.config import Config
+from engine.config import Config, Store
 from engine.exceptions import ConfigError, SignatureError
 from engine.identity import order_uuid
 from engine.marketplaces import amazon, bol, shopify, woocommerce
@@ -46,6 +46,8 @@ class Door:
     kept_headers: tuple[str, ...]
     #: A handshake that must be answered 200, unsigned and unstored (WooCommerce's ping).
     is_ping: Callable[[bytes, Mapping[str, str]], bool] = lambda body, headers: False
+    #: Refuses (SourceMismatch, 401) a delivery naming another shop or site than the store's.
+    check_source: Callable[[Mapping[str, str], Store], None] = lambda headers, store: None
 
 
 SHOPIFY = Door(
@@ -55,6 +57,7 @@ SHOPIFY = Door(
     shopify.topic,
     shopify.external_order_id,
     shopify.KEPT_HEADERS,
+    check_source=shopify.check_source,
 )
 WOOCOMMERCE = Door(
     Marketplace.WOOCOMMERCE,
@@ -64,6 +67,7 @@ WOOCOMMERCE = Door(
     woocommerce.external_order_id,
     woocommerce.KEPT_HEADERS,
     woocommerce.is_ping,
+    woocommerce.check_source,
 )
 
 
@@ -80,6 +84,7 @@ def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
             return web.json_response({"status": "pong"})
         try:
             door.verify(body, request.headers, request.app[SECRETS][store.id])
+            door.check_source(request.headers, store)
         except SignatureError as exc:
             log.warning("rejected delivery for %s from %s: %s", store.id, request.remote, exc)
             raise web.HTTPUnauthorized(text=str(exc)) from None

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from engine.config import Store
-from engine.exceptions import NormalisationError, SignatureError
+from engine.exceptions import NormalisationError, SignatureError, SourceMismatch
 from engine.marketplaces._document import Document
 from engine.marketplaces._events import OrderEvents
 from engine.money import ZERO, parse_amount
@@ -48,12 +48,13 @@ MARKETPLACE = Marketplace.SHOPIFY
 SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
 DELIVERY_HEADER = "X-Shopify-Webhook-Id"
+SHOP_DOMAIN_HEADER = "X-Shopify-Shop-Domain"
 #: Headers kept with the raw delivery (the signature is checked at the door and dropped).
 KEPT_HEADERS = (
     TOPIC_HEADER,
     DELIVERY_HEADER,
     "X-Shopify-Event-Id",
-    "X-Shopify-Shop-Domain",
+    SHOP_DOMAIN_HEADER,
     "X-Shopify-Triggered-At",
     "X-Shopify-API-Version",
 )
@@ -91,6 +92,22 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
         raise SignatureError(f"missing {SIGNATURE_HEADER}")
     if not any(hmac.compare_digest(sign(body, secret), given) for secret in secrets):
         raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
+
+
+def check_source(headers: Mapping[str, str], store: Store) -> None:
+    """Refuse a delivery whose `X-Shopify-Shop-Domain` is not the store's `shop_domain`.
+
+    Every shop that installed an app signs with the app's one secret, so a valid HMAC does not
+    say which shop the order is from; another shop's order must never be invoiced by this
+    store's company. A store without `shop_domain` is not checked.
+    """
+    if store.shop_domain is None:
+        return
+    given = headers.get(SHOP_DOMAIN_HEADER, "")
+    if given.strip().lower() != store.shop_domain.strip().lower():
+        raise SourceMismatch(
+            f"{SHOP_DOMAIN_HEADER} {given[:255]!r} is not the shop of store {store.id!r}"
+        )
 
 
 def delivery_id(headers: Mapping[str, str]) -> str | None:

@@ -50,7 +50,7 @@ from typing import Any
 import orjson
 
 from engine.config import Store
-from engine.exceptions import NormalisationError, SignatureError, WinkelError
+from engine.exceptions import NormalisationError, SignatureError, SourceMismatch, WinkelError
 from engine.marketplaces._document import Document
 from engine.marketplaces._events import OrderEvents
 from engine.money import ZERO, parse_amount, to_cents
@@ -186,6 +186,30 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
 
 def topic(headers: Mapping[str, str]) -> str | None:
     return _header(headers, TOPIC_HEADER)
+
+
+def _site(url: str) -> str:
+    """A site URL compared as WooCommerce states it: scheme and host in any case, with or
+    without the trailing slash (`X-WC-Webhook-Source` is `home_url('/')`)."""
+    scheme, _, rest = url.strip().partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")
+
+
+def check_source(headers: Mapping[str, str], store: Store) -> None:
+    """Refuse a delivery whose `X-WC-Webhook-Source` is not the store's `site_url`.
+
+    A secret reused on two sites (or a webhook copied with its secret) would let one site's
+    orders into the other store; the source header names the site that sent it. A store
+    without `site_url` is not checked.
+    """
+    if store.site_url is None:
+        return
+    given = _header(headers, SOURCE_HEADER) or ""
+    if _site(given) != _site(store.site_url):
+        raise SourceMismatch(
+            f"{SOURCE_HEADER} {given[:255]!r} is not the site of store {store.id!r}"
+        )
 
 
 def _document(body: bytes) -> dict[str, Any] | None:

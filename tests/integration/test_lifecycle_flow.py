@@ -38,7 +38,7 @@ async def post(stack: Stack, store: str, topic: str, document: object) -> None:
         session.post(
             f"{stack.url}/webhooks/shopify/{store}",
             data=body,
-            headers=shop.headers(topic, body),
+            headers=shop.headers(topic, body, store=store),
         ) as response,
     ):
         assert response.status == 200, await response.text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ import orjson
 import pytest
 
 from engine.config import InvoiceGranularity, Store
-from engine.exceptions import NormalisationError, SignatureError
+from engine.exceptions import NormalisationError, SignatureError, SourceMismatch
 from engine.marketplaces import shopify
 from models.events import (
     DetailsReported,
@@ -57,6 +58,24 @@ class TestSignature:
     def test_verify_refuses(self, body: bytes, headers: dict[str, str], secret: bytes) -> None:
         with pytest.raises(SignatureError):
             shopify.verify(body, headers, [secret])
+
+
+class TestShopDomain:
+    SHOP = replace(STORE, shop_domain="acme.myshopify.com")
+
+    def test_the_stores_own_shop_passes_in_any_case(self) -> None:
+        shopify.check_source({shopify.SHOP_DOMAIN_HEADER: "ACME.myshopify.com"}, self.SHOP)
+
+    @pytest.mark.parametrize(
+        "headers",
+        [{shopify.SHOP_DOMAIN_HEADER: "someone-else.myshopify.com"}, {}],
+    )
+    def test_another_shop_or_none_is_refused(self, headers: dict[str, str]) -> None:
+        with pytest.raises(SourceMismatch, match="is not the shop of store 'shop-order'"):
+            shopify.check_source(headers, self.SHOP)
+
+    def test_a_store_without_shop_domain_is_not_checked(self) -> None:
+        shopify.check_source({shopify.SHOP_DOMAIN_HEADER: "any.myshopify.com"}, STORE)
 
 
 class TestNormalise:

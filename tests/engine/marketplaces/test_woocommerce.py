@@ -13,7 +13,7 @@ import pytest
 
 from engine import lifecycle
 from engine.config import Company, InvoiceGranularity, Store, parse_config
-from engine.exceptions import NormalisationError, SignatureError
+from engine.exceptions import NormalisationError, SignatureError, SourceMismatch
 from engine.identity import order_uuid
 from engine.marketplaces import woocommerce as wc
 from models.events import (
@@ -57,6 +57,54 @@ def details_of(events: list[OrderEvent]) -> OrderDetails:
 
 def kinds(events: list[OrderEvent]) -> list[type[EventPayload]]:
     return [type(event.payload) for event in events]
+
+
+class TestSource:
+    SITE = replace(STORE, site_url="https://winkel-demo.example")
+
+    @pytest.mark.parametrize(
+        "source",
+        [
+            "https://winkel-demo.example/",
+            "https://winkel-demo.example",
+            "HTTPS://Winkel-Demo.example/",
+        ],
+    )
+    def test_the_stores_own_site_passes(self, source: str) -> None:
+        wc.check_source({wc.SOURCE_HEADER: source}, self.SITE)
+
+    @pytest.mark.parametrize(
+        "headers",
+        [
+            {wc.SOURCE_HEADER: "https://other-shop.example/"},
+            {wc.SOURCE_HEADER: "http://winkel-demo.example/"},  # another scheme: another site
+            {wc.SOURCE_HEADER: "https://winkel-demo.example/shop/"},  # another WordPress home
+            {},
+        ],
+    )
+    def test_another_site_or_none_is_refused(self, headers: dict[str, str]) -> None:
+        with pytest.raises(SourceMismatch, match="is not the site of store 'woo-nl'"):
+            wc.check_source(headers, self.SITE)
+
+    def test_a_store_without_site_url_is_not_checked(self) -> None:
+        wc.check_source({wc.SOURCE_HEADER: "https://anything.example/"}, STORE)
+
+    def test_the_config_reads_site_url(self) -> None:
+        config = parse_config(
+            {
+                "companies": [{"id": "acme-nl", "name": "Acme", "country": "NL"}],
+                "stores": [
+                    {
+                        "id": "woo-nl",
+                        "company_id": "acme-nl",
+                        "marketplace": "woocommerce",
+                        "site_url": "https://winkel-demo.example/",
+                    }
+                ],
+            },
+            {},
+        )
+        assert config.stores["woo-nl"].site_url == "https://winkel-demo.example"
 
 
 class TestSignature:
