@@ -714,12 +714,64 @@ def orders_request(
     return f"{base_url.rstrip('/')}{ORDERS_PATH}", query
 
 
-def refunds_request(base_url: str, order_id: str) -> tuple[str, dict[str, str]]:
-    """URL and query of an order's refunds; the endpoint's default page holds only 10."""
+def refunds_request(base_url: str, order_id: str, page: int = 1) -> tuple[str, dict[str, str]]:
+    """URL and query of one page of an order's refunds, as many per page as the API allows
+    (its default page holds only 10); `parse_refunds_page` says whether another page follows."""
+    if page < 1:
+        raise ValueError(f"page must be 1 or more, got {page}")
     return (
         f"{base_url.rstrip('/')}{ORDERS_PATH}/{order_id}/refunds",
-        {"per_page": str(MAX_PER_PAGE)},
+        {"per_page": str(MAX_PER_PAGE), "page": str(page)},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RefundsPage:
+    refunds: tuple[dict[str, Any], ...]
+    next_page: int | None
+
+
+def parse_refunds_page(headers: Mapping[str, str], body: bytes, page: int) -> RefundsPage:
+    """Read one answer of `GET /orders/{id}/refunds?page=<page>`.
+
+    The next page follows while `X-WP-TotalPages` says so; where a proxy dropped the header, a
+    full page asks for the next one and a short (or empty) page ends the list.
+    """
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiResponseError(f"refunds page is not JSON: {exc}") from None
+    if not isinstance(data, list) or not all(isinstance(refund, dict) for refund in data):
+        raise ApiResponseError("refunds page is not a JSON list of refunds")
+    total_pages = _int_header(headers, "X-WP-TotalPages")
+    if total_pages is None:
+        next_page = page + 1 if len(data) >= MAX_PER_PAGE else None
+    else:
+        next_page = page + 1 if page < total_pages else None
+    return RefundsPage(tuple(data), next_page)
+
+
+def refund_ids(refunds: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The ids of refunds as `GET /orders/{id}/refunds` lists them."""
+    ids = (_plain_id(refund.get("id")) for refund in refunds)
+    return tuple(i for i in ids if i is not None)
+
+
+def refunds_to_fetch(delivery_topic: str, body: bytes) -> tuple[str, tuple[str, ...]] | None:
+    """The order and refund ids a webhook lists, when its refunds should be fetched now.
+
+    WooCommerce fires `order.updated` when a refund is made (`woocommerce_order_refunded`),
+    with the order's `refunds[]` holding only id, reason and total: the refunded units and
+    amounts need `GET /orders/{id}/refunds`, whatever the order's age.
+    """
+    if delivery_topic not in ORDER_TOPICS:
+        return None
+    document = _document(body)
+    order_id = _plain_id(document.get("id")) if document else None
+    listed = listed_refund_ids(body)
+    if order_id is None or not listed:
+        return None
+    return order_id, listed
 
 
 @dataclass(frozen=True, slots=True)
