@@ -129,6 +129,8 @@ class KafkaSettings:
 
 
 TAX_CATEGORIES = frozenset({"standard", "reduced", "zero"})
+DEFAULT_VIES_URL = "https://ec.europa.eu/taxation_customs/vies/rest-api"
+DEFAULT_VIES_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +140,15 @@ class VatSettings:
     `pipeline`: triggers go through the `vat` agent (dated rates, OSS threshold, reverse
     charge); off, the orders agent emits them with the marketplace's own tax lines.
     `categories`: SKU -> `standard` | `reduced` | `zero`; unlisted SKUs are `standard`.
+    `vies`: check business customers' VAT numbers in VIES before a reverse charge (`vies_url`,
+    the REST interface; at most `vies_timeout_seconds`, then the checksum decides).
     """
 
     pipeline: bool = True
     categories: Mapping[str, str] = field(default_factory=dict)
+    vies: bool = False
+    vies_url: str = DEFAULT_VIES_URL
+    vies_timeout_seconds: float = DEFAULT_VIES_TIMEOUT_SECONDS
 
 
 def _vat(document: Mapping[str, Any]) -> VatSettings:
@@ -157,8 +164,21 @@ def _vat(document: Mapping[str, Any]) -> VatSettings:
     pipeline = vat.get("pipeline", True)
     if not isinstance(pipeline, bool):
         raise ConfigError("[vat] pipeline must be true or false")
+    vies = vat.get("vies", False)
+    if not isinstance(vies, bool):
+        raise ConfigError("[vat] vies must be true or false")
+    vies_url = vat.get("vies_url", DEFAULT_VIES_URL)
+    if not isinstance(vies_url, str) or not vies_url.startswith(("http://", "https://")):
+        raise ConfigError(f"[vat] vies_url must be an http(s) URL, got {vies_url!r}")
+    timeout = vat.get("vies_timeout_seconds", DEFAULT_VIES_TIMEOUT_SECONDS)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError("[vat] vies_timeout_seconds must be a positive number")
     return VatSettings(
-        pipeline=pipeline, categories={str(k): str(v) for k, v in categories.items()}
+        pipeline=pipeline,
+        categories={str(k): str(v) for k, v in categories.items()},
+        vies=vies,
+        vies_url=vies_url.rstrip("/"),
+        vies_timeout_seconds=float(timeout),
     )
 
 

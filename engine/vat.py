@@ -56,6 +56,7 @@ from engine.tax import (
 )
 from engine.tax.schemes import VatIdCheck
 from engine.tax.split import Amounts
+from engine.tax.vies import ViesAnswer
 from engine.triggers import totals, unit_price
 from models.codec import DecodeError, dumps, encode_trigger, loads_object
 from models.codec import _Reader as Reader
@@ -77,6 +78,7 @@ from models.trigger import (
     VatDraft,
     VatScheme,
     VatTreatment,
+    ViesEvidence,
 )
 
 DRAFT_SCHEMA = "winkel.vat-draft/1"
@@ -96,6 +98,9 @@ EXEMPTIONS = {
     VatScheme.EXPORT: "Export exempt under Art. 146 Directive 2006/112/EC",
 }
 _VALID_IDS = frozenset({VatIdCheck.FORMAT_VALID, VatIdCheck.VIES_CONFIRMED})
+_VIES_CHECKS = frozenset(
+    {VatIdCheck.FORMAT_VALID, VatIdCheck.VIES_CONFIRMED, VatIdCheck.VIES_REJECTED}
+)
 
 
 # --- drafts (orders agent) -----------------------------------------------------------------
@@ -294,6 +299,39 @@ def _category_rates(
     return {c: rate_for(country, TaxCategory(c), on, table) for c in categories}
 
 
+def vies_question(draft: VatDraft) -> str | None:
+    """The VAT number to check in VIES before deciding this draft, if any.
+
+    Only an invoice whose customer's number would make it a reverse charge on the checksum
+    alone (a business of another member state, goods leaving the ship-from state): VIES can
+    confirm or refuse that; every other sale is decided without it.
+    """
+    trigger = draft.trigger
+    if trigger.kind is not DocumentKind.INVOICE or draft.marketplace_collected:
+        return None
+    customer = trigger.customer
+    ship_from = country_code(draft.ship_from)
+    if not customer.country or not is_member_state(customer.country):
+        return None
+    if country_code(customer.country) == ship_from:
+        return None
+    if vat_id_check(customer, ship_from) is not VatIdCheck.FORMAT_VALID:
+        return None
+    return customer.vat_id
+
+
+def _evidence(decision: Decision, vies: ViesAnswer | None) -> ViesEvidence | None:
+    if vies is None or decision.vat_id_check not in _VIES_CHECKS:
+        return None
+    return ViesEvidence(
+        result=decision.vat_id_check.value,
+        vat_id=vies.vat_id,
+        consultation_id=vies.consultation_id,
+        checked_at=vies.checked_at,
+        error=vies.error,
+    )
+
+
 def invoice(
     draft: VatDraft,
     company: Company,
@@ -301,8 +339,13 @@ def invoice(
     *,
     rates: RateTable | None = None,
     ecb: EcbRateTable | None = None,
+    vies: ViesAnswer | None = None,
 ) -> Outcome:
-    """Decide an invoice's VAT and compute its amounts (rules: docs/vat.md)."""
+    """Decide an invoice's VAT and compute its amounts (rules: docs/vat.md).
+
+    `vies`: VIES's answer on the customer's number (`vies_question`), when it was asked; no
+    answer leaves the checksum to decide, and the trigger records which it was.
+    """
     trigger = draft.trigger
     if trigger.kind is not DocumentKind.INVOICE:
         raise TaxError("only invoices are decided; credit notes follow their invoice")
@@ -311,11 +354,12 @@ def invoice(
     customer = trigger.customer
     ship_to = country_code(customer.country) if customer.country else ship_from
     categories = tuple(dict.fromkeys((*draft.goods_categories, *_line_categories(draft))))
+    vies_result = None if vies is None else vies.valid
     distance_sale = (
         not draft.marketplace_collected
         and is_member_state(ship_to)
         and ship_to != ship_from
-        and vat_id_check(customer, ship_from) not in _VALID_IDS
+        and vat_id_check(customer, ship_from, vies_result) not in _VALID_IDS
     )
     amount_eur = ZERO
     home: dict[str, Decimal] | None = None  # only a distance sale needs the home rates
@@ -340,10 +384,11 @@ def invoice(
             amount_eur=amount_eur,
             threshold=threshold,
             marketplace_collected=draft.marketplace_collected,
+            vies_result=vies_result,
             sale_id=str(trigger.trigger_id),
         )
     )
-    vat = _treatment(decision, on)
+    vat = replace(_treatment(decision, on), vies=_evidence(decision, vies))
     counted = None
     if decision.counts_toward_threshold:
         counted = Counted(
@@ -603,6 +648,18 @@ def _customer(r: Reader) -> Customer:
     )
 
 
+def _evidence_of(r: Reader | None) -> ViesEvidence | None:
+    if r is None:
+        return None
+    return ViesEvidence(
+        result=r.text("result"),
+        vat_id=r.text("vat_id"),
+        consultation_id=r.opt_text("consultation_id"),
+        checked_at=r.opt_time("checked_at"),
+        error=r.opt_text("error"),
+    )
+
+
 def _treatment_of(r: Reader) -> VatTreatment:
     tax_point = r.opt_text("tax_point")
     return VatTreatment(
@@ -612,6 +669,7 @@ def _treatment_of(r: Reader) -> VatTreatment:
         exemption=r.opt_text("exemption"),
         tax_point=None if tax_point is None else _day(r, "tax_point"),
         reason=r.opt_text("reason"),
+        vies=_evidence_of(r.opt_obj("vies")),
     )
 
 

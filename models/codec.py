@@ -65,6 +65,7 @@ from models.trigger import (
     AuditEntry,
     OrderSummary,
     Trigger,
+    VatTreatment,
 )
 
 STATE_SCHEMA = "winkel.order-state/1"
@@ -458,9 +459,20 @@ def _top_level(document: object) -> Json:
     return {f.name: getattr(document, f.name) for f in fields(document)}  # type: ignore[arg-type]
 
 
+def treatment_document(treatment: VatTreatment) -> Json:
+    """The trigger's `vat`; `vies` only where VIES was asked, so other triggers keep their
+    bytes."""
+    document = _top_level(treatment)
+    if document["vies"] is None:
+        del document["vies"]
+    return document
+
+
 def encode_trigger(trigger: Trigger) -> bytes:
     costs = [{"type": name, "amount": amount} for name, amount in trigger.costs]
-    return dumps({"schema": TRIGGER_SCHEMA, **_top_level(trigger), "costs": costs})
+    document = {"schema": TRIGGER_SCHEMA, **_top_level(trigger), "costs": costs}
+    document["vat"] = treatment_document(trigger.vat)
+    return dumps(document)
 
 
 def encode_audit(entry: AuditEntry) -> bytes:

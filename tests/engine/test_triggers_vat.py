@@ -19,6 +19,7 @@ from engine import triggers, vat
 from engine.config import Company, InvoiceGranularity, Store
 from engine.identity import order_uuid, trigger_id
 from engine.tax import TaxError, ThresholdLevel, ThresholdState
+from engine.tax.vies import ViesAnswer
 from models.order import (
     Customer,
     Document,
@@ -283,6 +284,65 @@ def test_a_german_business_with_a_valid_vat_id_is_reverse_charged_at_zero() -> N
     assert "Art. 138" in vat_field["exemption"]  # type: ignore[index]
     assert document["customer"]["vat_id"] == "DE 136 695 976"  # type: ignore[index]
     assert outcome.threshold is None
+
+
+CHECKED = datetime(2026, 11, 3, 14, 0, 5, tzinfo=UTC)
+
+
+def test_vies_confirming_the_number_is_kept_as_evidence_on_the_reverse_charge() -> None:
+    _, draft = invoice_draft(order((MUG, SHIPPING), DE_BUSINESS))
+    assert vat.vies_question(draft) == "DE 136 695 976"
+    answer = ViesAnswer("DE136695976", True, "WAPI000000000001", CHECKED)
+    outcome = vat.invoice(draft, NL_SELLER, fresh(), vies=answer)
+    document = emitted(outcome)
+    # the evidence survives the decision's record, so a replay or a credit note keeps it
+    assert vat.decode_record(vat.encode_record(outcome.record)) == outcome.record
+    assert document["vat"]["scheme"] == "reverse_charge"  # type: ignore[index]
+    assert document["vat"]["vies"] == {  # type: ignore[index]
+        "result": "vies_confirmed",
+        "vat_id": "DE136695976",
+        "consultation_id": "WAPI000000000001",
+        "checked_at": "2026-11-03T14:00:05Z",
+        "error": None,
+    }
+
+
+def test_vies_refusing_the_number_makes_the_customer_a_consumer() -> None:
+    _, draft = invoice_draft(order((MUG,), DE_BUSINESS))
+    answer = ViesAnswer("DE136695976", False, "WAPI000000000002", CHECKED)
+    outcome = vat.invoice(draft, NL_SELLER, fresh(), vies=answer)
+    document = emitted(outcome)
+    # a consumer in Germany under the threshold: Dutch VAT, and the sale counts (net 20.00)
+    assert document["vat"]["scheme"] == "domestic"  # type: ignore[index]
+    assert document["vat"]["reason"].startswith(  # type: ignore[index]
+        "distance sale, origin rate (NL to DE to a consumer (VAT number vies_rejected))"
+    )
+    assert document["vat"]["vies"]["result"] == "vies_rejected"  # type: ignore[index]
+    assert amounts(document) == [("MUG-BLUE", "0.21", "20.00", "4.20", "24.20")]
+    assert outcome.threshold is not None and outcome.threshold.total_eur == D("20.00")
+
+
+def test_vies_down_leaves_the_checksum_to_decide_and_says_so() -> None:
+    _, draft = invoice_draft(order((MUG,), DE_BUSINESS))
+    answer = ViesAnswer("DE136695976", None, error="MS_UNAVAILABLE")
+    document = emitted(vat.invoice(draft, NL_SELLER, fresh(), vies=answer))
+    assert document["vat"]["scheme"] == "reverse_charge"  # type: ignore[index]
+    assert document["vat"]["vies"] == {  # type: ignore[index]
+        "result": "format_valid",
+        "vat_id": "DE136695976",
+        "consultation_id": None,
+        "checked_at": None,
+        "error": "MS_UNAVAILABLE",
+    }
+
+
+def test_only_a_would_be_reverse_charge_asks_vies() -> None:
+    nl_business = Customer("Bakker BV", "NL", vat_id="NL004495445B01", is_business=True)
+    for customer in (CONSUMER_BE, nl_business, replace(DE_BUSINESS, vat_id="DE123456789")):
+        _, draft = invoice_draft(order((MUG,), customer))
+        assert vat.vies_question(draft) is None
+    _, draft = invoice_draft(order((MUG,), CONSUMER_NL))
+    assert "vies" not in emitted(vat.invoice(draft, NL_SELLER, fresh()))["vat"]  # type: ignore[operator]
 
 
 def test_a_business_with_an_invalid_vat_id_is_a_distance_sale() -> None:
@@ -574,6 +634,9 @@ def test_final_triggers_match_the_documented_schema() -> None:
             state, (DocumentLine("1", 1, D("10.00"), D("2.10"), D("12.10")),), SHIPPED
         )
         produced.append(emitted(vat.credit(returned, outcome.record, outcome.threshold)))
+    _, checked = invoice_draft(order((MUG,), DE_BUSINESS))
+    answer = ViesAnswer("DE136695976", True, "WAPI000000000003", CHECKED)
+    produced.append(emitted(vat.invoice(checked, NL_SELLER, fresh(), vies=answer)))
     for document in produced:
         validator.validate(document)
     assert {d["vat"]["scheme"] for d in produced} == {  # type: ignore[index]
