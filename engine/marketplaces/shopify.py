@@ -78,6 +78,7 @@ SHIPPED_FULFILLMENT_STATUSES = frozenset({"success"})
 #: Shopify has no VAT id field of its own; B2B checkouts and VAT apps write cart attributes.
 VAT_ID_ATTRIBUTES = ("vat_number", "VAT number", "vat_id", "VAT ID", "btw_nummer", "BTW-nummer")
 COMPANY_ATTRIBUTES = ("company", "Company", "company_name")
+UNKNOWN_CUSTOMER = "Unknown customer"
 
 
 def sign(body: bytes, secret: bytes) -> str:
@@ -199,7 +200,11 @@ def _shipping_line_id(item: _Doc, index: int, defaulted: list[str]) -> str:
 
 
 def _line(
-    item: _Doc, taxes_included: bool, kind: LineKind, line_id: str | None = None
+    item: _Doc,
+    taxes_included: bool,
+    kind: LineKind,
+    line_id: str | None = None,
+    defaulted: list[str] | None = None,
 ) -> OrderLine:
     quantity = item.quantity("quantity") if kind is LineKind.PRODUCT else 1
     price = item.amount("price")
@@ -212,6 +217,9 @@ def _line(
     line_id = line_id if line_id is not None else item.ident("id")
     if kind is LineKind.PRODUCT:
         sku = item.text("sku") or f"shopify-variant-{item.get('variant_id') or line_id}"
+        if not item.text("sku") and defaulted is not None:
+            # The SKU picks the VAT category (`[vat.categories]`): without one, `standard`.
+            defaulted.append(f"{item.path}.sku: missing, used {sku}")
         description = item.text("name") or item.text("title") or sku
     else:
         line_id, sku = f"shipping:{line_id}", "SHIPPING"
@@ -239,7 +247,7 @@ def _attribute(order: _Doc, names: Iterable[str]) -> str:
     return next((values[name] for name in names if name in values), "")
 
 
-def _customer(order: _Doc, store: Store) -> Customer:
+def _customer(order: _Doc, store: Store, defaulted: list[str]) -> Customer:
     billing = order.child("billing_address")
     shipping = order.child("shipping_address")
     person = order.child("customer")
@@ -255,8 +263,12 @@ def _customer(order: _Doc, store: Store) -> Customer:
         person_name = person_name or named.text("name").strip()
     country_source = shipping or billing
     country = country_source.text("country_code").upper() or None if country_source else None
+    name = company or person_name or order.text("email")
+    if not name:
+        name = UNKNOWN_CUSTOMER
+        defaulted.append(f"$.customer: no company, name or email, used {name!r}")
     return Customer(
-        name=company or person_name or order.text("email") or "Unknown customer",
+        name=name,
         country=country,
         vat_id=vat_id,
         is_business=bool(company) or vat_id is not None,
@@ -326,14 +338,16 @@ def _order_events(delivery: RawDelivery, store: Store, order: _Doc) -> list[Orde
     if not line_items:
         raise NormalisationError("$.line_items is empty or missing")
     defaulted: list[str] = []
-    lines = tuple(_line(item, taxes_included, LineKind.PRODUCT) for item in line_items) + tuple(
+    lines = tuple(
+        _line(item, taxes_included, LineKind.PRODUCT, defaulted=defaulted) for item in line_items
+    ) + tuple(
         _line(item, taxes_included, LineKind.SHIPPING, _shipping_line_id(item, index, defaulted))
         for index, item in enumerate(order.children("shipping_lines"))
     )
     details = OrderDetails(
         name=order.text("name") or f"#{order.get('order_number') or order.ident('id')}",
         currency=order.text("currency").upper() or _missing("$.currency"),
-        customer=_customer(order, store),
+        customer=_customer(order, store, defaulted),
         lines=lines,
         placed_at=order.time("created_at"),
         as_of=updated_at,

@@ -14,6 +14,7 @@ from engine import lifecycle
 from engine.config import Company, InvoiceGranularity, Store
 from engine.identity import order_uuid, trigger_id
 from engine.money import to_cents
+from engine.summary import summarise
 from models.commands import OperatorAction
 from models.events import (
     CancellationWithdrawn,
@@ -696,6 +697,9 @@ class TestOperatorAndMarketplaceShipments:
         assert kept.confirms == quantities(("a", 2), ("b", 1))
         (entry,) = transitions[-1].audit
         assert entry.reason == ("shipment F-77 matched with operator:c1: a x2, b x1 counted once")
+        summary = summarise(state, PER_ORDER)
+        assert summary is not None
+        assert (summary.invoice_status, summary.fulfilment_status) == ("invoiced", "fulfilled")
         assert (entry.from_stage, entry.to_stage) == (Stage.INVOICED, Stage.INVOICED)
 
     def test_a_per_shipment_store_gets_no_second_invoice_for_the_same_parcel(self) -> None:

@@ -115,6 +115,19 @@ class TestNormalise:
             "$.shipping_lines[0].id: missing, derived shipping:derived-0 from its position",
         )
 
+    def test_a_line_without_sku_and_a_nameless_customer_are_named_as_defaulted(self) -> None:
+        document = shop.order(1005, line_items=[{**shop.MUG, "sku": None}])
+        for key in ("billing_address", "shipping_address", "customer", "email"):
+            document.pop(key, None)
+        (event,) = shopify.normalise(delivery("orders/create", document), STORE)
+        assert isinstance(event.payload, DetailsReported)
+        details = event.payload.details
+        assert details.customer.name == "Unknown customer"
+        assert details.defaulted == (
+            f"$.line_items[0].sku: missing, used {details.lines[0].sku}",
+            "$.customer: no company, name or email, used 'Unknown customer'",
+        )
+
     def test_a_shipping_line_with_its_id_is_not_reported_as_defaulted(self) -> None:
         (event,) = shopify.normalise(delivery("orders/create", shop.order(1004)), STORE)
         assert isinstance(event.payload, DetailsReported)
