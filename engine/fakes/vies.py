@@ -21,40 +21,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from engine.tax.rates import EU_MEMBER_STATES
 from engine.tax.vies import CHECK_PATH
 
-MEMBER_STATES = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "CY",
-        "CZ",
-        "DE",
-        "DK",
-        "EE",
-        "EL",
-        "ES",
-        "FI",
-        "FR",
-        "HR",
-        "HU",
-        "IE",
-        "IT",
-        "LT",
-        "LU",
-        "LV",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SE",
-        "SI",
-        "SK",
-        "XI",
-    ]
-)
+#: VIES's country codes: the member states with Greece as EL, and XI (Northern Ireland).
+MEMBER_STATES = frozenset({"EL" if code == "GR" else code for code in EU_MEMBER_STATES} | {"XI"})
 NOT_SHARED = "---"
 
 

@@ -737,12 +737,7 @@ def parse_refunds_page(headers: Mapping[str, str], body: bytes, page: int) -> Re
     The next page follows while `X-WP-TotalPages` says so; where a proxy dropped the header, a
     full page asks for the next one and a short (or empty) page ends the list.
     """
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ApiResponseError(f"refunds page is not JSON: {exc}") from None
-    if not isinstance(data, list) or not all(isinstance(refund, dict) for refund in data):
-        raise ApiResponseError("refunds page is not a JSON list of refunds")
+    data = _object_list(body, "refunds")
     total_pages = _int_header(headers, "X-WP-TotalPages")
     if total_pages is None:
         next_page = page + 1 if len(data) >= MAX_PER_PAGE else None
@@ -793,14 +788,20 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
         raise ApiResponseError(f"{name} is not a number: {value!r}") from None
 
 
-def parse_orders_page(headers: Mapping[str, str], body: bytes, page: int) -> OrdersPage:
-    """Read one answer of `GET /wp-json/wc/v3/orders`, which was asked for page `page`."""
+def _object_list(body: bytes, what: str) -> list[dict[str, Any]]:
+    """A page of the REST API: a JSON list of objects (`what`: orders, refunds)."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise ApiResponseError(f"orders page is not JSON: {exc}") from None
-    if not isinstance(data, list) or not all(isinstance(order, dict) for order in data):
-        raise ApiResponseError("orders page is not a JSON list of orders")
+        raise ApiResponseError(f"{what} page is not JSON: {exc}") from None
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise ApiResponseError(f"{what} page is not a JSON list of {what}")
+    return data
+
+
+def parse_orders_page(headers: Mapping[str, str], body: bytes, page: int) -> OrdersPage:
+    """Read one answer of `GET /wp-json/wc/v3/orders`, which was asked for page `page`."""
+    data = _object_list(body, "orders")
     total_pages = _int_header(headers, "X-WP-TotalPages")
     if total_pages is None:  # a proxy dropped the header: go on until a page comes back empty
         next_page = page + 1 if data else None
