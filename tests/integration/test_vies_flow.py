@@ -2,8 +2,8 @@
 the consultation number on the trigger, caches per number per day in Redis, and goes on with
 the checksum when a member state's register is down.
 
-Company `vat-nl` (store `shop-vat`) in a stack of its own with `[vat] vies = true`; order ids
-880000-889999.
+Company `vies-nl` and store `shop-vies`, this module's own (other modules' OSS threshold states
+live on in the session's Kafka), in a stack with `[vat] vies = true`; order ids 880000-889999.
 """
 
 from __future__ import annotations
@@ -23,9 +23,24 @@ from tests.support import Stack, ThreadedServer, read_topic, tails, wait_until
 pytestmark = pytest.mark.integration
 
 NAMESPACE = uuid.UUID("abc8a081-dbf6-5c53-9aa7-a6a4c25fdd01")  # the contract namespace
-STORE = "shop-vat"
+STORE = "shop-vies"
 REGISTERED = {"DE136695976": "Weber GmbH", "DE811115368": "Schmidt KG"}
 VIES = """
+[[companies]]
+id = "vies-nl"
+name = "Controle Webwinkel B.V."
+country = "NL"
+vat_id = "NL004495445B01"
+oss_registered = false
+
+[[stores]]
+id = "shop-vies"
+company_id = "vies-nl"
+marketplace = "shopify"
+invoice_granularity = "per_order"
+shop_domain = "shop-vies.myshopify.com"
+webhook_secret_env = "TEST_SHOPIFY_SECRET"
+
 [vat]
 vies = true
 vies_url = "{url}"
