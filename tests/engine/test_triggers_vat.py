@@ -14,6 +14,8 @@ from uuid import UUID
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import triggers, vat
 from engine.config import Company, InvoiceGranularity, Store
@@ -676,3 +678,59 @@ def test_the_interim_rule_without_the_vat_step(
     treatment = triggers.interim_treatment(company, customer, lines)
     assert (treatment.scheme.value, treatment.country) == expected
     assert treatment.tax_point is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    goods=st.lists(
+        st.tuples(st.booleans(), st.integers(1, 3), st.integers(0, 20_000)), min_size=1, max_size=4
+    ),
+    charges=st.lists(st.integers(-500, 2_000), min_size=1, max_size=2),
+    include=st.booleans(),
+)
+def test_apportioned_charges_add_up_and_a_full_credit_mirrors_the_invoice(
+    goods: list[tuple[bool, int, int]], charges: list[int], include: bool
+) -> None:
+    lines = []
+    for number, (book, quantity, cents) in enumerate(goods):
+        sku = "BOOK-NL" if book else "LAMP"
+        lines.append(
+            line(f"g{number}", sku, quantity, f"{D(cents) / 100:.2f}", "0.00", include=include)
+        )
+    for number, cents in enumerate(charges):
+        lines.append(
+            line(
+                f"c{number}",
+                "SHIPPING",
+                1,
+                f"{D(cents) / 100:.2f}",
+                "0.00",
+                include=include,
+                kind=LineKind.SHIPPING,
+            )
+        )
+    state, draft = invoice_draft(
+        order(tuple(lines), CONSUMER_NL, include=include), categories={"BOOK-NL": "reduced"}
+    )
+    invoiced = vat.invoice(draft, NL_SELLER, fresh())
+    document = emitted(invoiced)
+    stated = "gross" if include else "net"
+    # the charges' shares add up to the charges exactly, each at a rate of the goods
+    goods_rates = {x["vat_rate"] for x in document["lines"] if x["sku"] != "SHIPPING"}  # type: ignore[attr-defined]
+    assert {x["vat_rate"] for x in document["lines"] if x["sku"] == "SHIPPING"} <= goods_rates  # type: ignore[attr-defined]
+    charge_total = sum(
+        (D(x[stated]) for x in document["lines"] if x["sku"] == "SHIPPING"),  # type: ignore[attr-defined]
+        D(0),
+    )
+    assert charge_total == sum((D(c) / 100 for c in charges), D(0))
+    for x in document["lines"]:  # type: ignore[attr-defined]
+        assert D(x["net"]) + D(x["vat"]) == D(x["gross"])
+    everything = credit_draft(
+        state,
+        tuple(DocumentLine(x.line_id, x.quantity, x.net, x.vat, x.gross) for x in lines),
+        datetime(2026, 11, 20, tzinfo=UTC),
+        cause="cancellation:c1",
+    )
+    credited = emitted(vat.credit(everything, invoiced.record, invoiced.threshold))
+    assert credited["totals"] == document["totals"]
+    assert amounts(credited) == amounts(document)
