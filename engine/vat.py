@@ -269,7 +269,8 @@ def _parts(
         if line.kind is LineKind.PRODUCT:
             key = (applied[line.category], home[line.category])
             goods[key] = goods.get(key, ZERO) + max(line.amount, ZERO)
-    keys = sorted(goods)
+    # Rates whose goods have no value take no share (unless no goods have any value).
+    keys = sorted(key for key, value in goods.items() if value > 0) or sorted(goods)
     result: list[_Part] = []
     for position, line in enumerate(draft.draft_lines):
         if line.kind is LineKind.PRODUCT:

@@ -123,7 +123,7 @@ def allocate(total_amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]
         by_loss = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
         for index in by_loss[:missing]:
             floors[index] += CENT
-    return [share * sign for share in floors]
+    return [ZERO if share == 0 else share * sign for share in floors]  # never a "-0.00"
 
 
 def apportion(
@@ -144,9 +144,11 @@ def apportion(
         if value < 0:
             raise TaxError("cannot apportion a charge over negative goods values")
         by_rate[rate] = by_rate.get(rate, ZERO) + value
-    rates = sorted(by_rate)
-    if len(rates) == 1 or sum(by_rate.values(), ZERO) == 0:
-        return [(max(rates), charge)]
+    if sum(by_rate.values(), ZERO) == 0:
+        return [(max(by_rate), charge)]
+    rates = sorted(rate for rate, value in by_rate.items() if value > 0)  # no empty shares
+    if len(rates) == 1:
+        return [(rates[0], charge)]
     shares = allocate(charge, [by_rate[rate] for rate in rates])
     return list(zip(rates, shares, strict=True))
 

@@ -268,6 +268,16 @@ def test_apportion_by_example() -> None:
     ]
     with pytest.raises(TaxError, match="no goods"):
         apportion(D("4.95"), [])
+    # goods of no value at a rate take no share of it: no empty "share at 21%" line
+    assert apportion(D("4.95"), [(D("0.09"), D("20.00")), (D("0.21"), D("0"))]) == [
+        (D("0.09"), D("4.95"))
+    ]
+
+
+def test_a_negative_amount_never_gives_a_negative_zero_share() -> None:
+    shares = allocate(D("-0.01"), [D(1), D(0)])
+    assert shares == [D("-0.01"), D("0.00")]
+    assert str(shares[1]) == "0.00"  # not "-0.00", which a trigger would show
 
 
 @given(
