@@ -71,6 +71,9 @@ SYSTEM_ACTOR = "system"
 INVOICE_SERVICE_ACTOR = "invoice-service"
 #: Reason of the audit entry written when an order the marketplace invoices is fully shipped.
 NOT_INVOICED_PREFIX = "no seller invoice: "
+#: Shipments an operator marked (`mark_shipped`) have ids with this prefix; the marketplace's
+#: later report of the same parcel confirms them instead of shipping the units again.
+OPERATOR_SHIPMENT_PREFIX = "operator:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,11 @@ def apply(
     if stage != before_documents:
         kinds = ", ".join(f"{d.kind.value} {d.trigger_id}" for d in documents)
         note(SYSTEM_ACTOR, before_documents, stage, f"emitted {kinds}")
+    matched = _reconciliation(merged, event)
+    if matched:
+        note(actor, stage, stage, matched)
+    for defaulted in _newly_defaulted(current, merged, event):
+        note(actor, stage, stage, f"defaulted {defaulted}")
     waived = merged.details.invoiced_by_marketplace if merged.details is not None else None
     if waived is not None and stage is Stage.SHIPPED and previous is not Stage.SHIPPED:
         # Where an invoice would now be due, say why there is none (marketplace invoices).
@@ -137,6 +145,14 @@ def apply(
         for document in documents
     )
     return Transition(state=merged, triggers=built, audit=tuple(audit), changed=True)
+
+
+def _newly_defaulted(before: OrderState, after: OrderState, event: OrderEvent) -> list[str]:
+    """The fields this event's details filled in that the order's audit does not name yet."""
+    if not isinstance(event.payload, DetailsReported) or after.details is before.details:
+        return []
+    known = set(before.details.defaulted) if before.details is not None else set()
+    return [field for field in event.payload.details.defaulted if field not in known]
 
 
 def _issuer(
@@ -172,7 +188,11 @@ def document_company(store: Store, document: Document) -> str:
 def _companies(state: OrderState, store: Store) -> list[str]:
     """The order's companies in the order they first shipped (shipments are kept in (time, id)
     order): split orders list, slice, credit and charge in this order (docs/lifecycle.md)."""
-    return list(dict.fromkeys(company_of(store, shipment) for shipment in state.shipments))
+    return list(
+        dict.fromkeys(
+            company_of(store, shipment) for shipment in state.shipments if _counts(shipment)
+        )
+    )
 
 
 def order_companies(state: OrderState, store: Store) -> tuple[str, ...]:
@@ -204,7 +224,9 @@ def _merge(state: OrderState, event: OrderEvent) -> tuple[OrderState, str | None
             first = paid_at if state.paid_at is None else min(state.paid_at, paid_at)
             return replace(state, paid_at=first), None
         case ShipmentSent(shipment=shipment):
-            return replace(state, shipments=_add(state.shipments, shipment)), None
+            return replace(
+                state, shipments=_add(state.shipments, _reconcile(state, shipment))
+            ), None
         case OrderCancelled(cancellation=cancellation):
             if _withdrawn_since(state, cancellation.cancellation_id, cancellation.cancelled_at):
                 return state, None  # the marketplace has taken it back since
@@ -227,6 +249,68 @@ def _merge(state: OrderState, event: OrderEvent) -> tuple[OrderState, str | None
             return replace(state, issued=(*state.issued, issued)), None
         case OperatorStatusChanged():
             return _operator(state, event, payload)
+
+
+def is_operator_shipment(shipment: Shipment) -> bool:
+    return shipment.shipment_id.startswith(OPERATOR_SHIPMENT_PREFIX)
+
+
+def _reconcile(state: OrderState, shipment: Shipment) -> Shipment:
+    """A marketplace shipment with the units it confirms of those an operator marked shipped.
+
+    The operator's mark stood for the parcel the marketplace now reports: the units it covers
+    are matched (counted once, on the invoice already issued for them), and only units beyond
+    the operator's marks ship anew. Operator shipments, and marketplace shipments of an order
+    without them, are kept as they are.
+    """
+    if is_operator_shipment(shipment) or any(
+        known.shipment_id == shipment.shipment_id for known in state.shipments
+    ):
+        return shipment
+    unconfirmed = unconfirmed_operator_units(state)
+    if not unconfirmed:
+        return replace(shipment, confirms=())
+    reported = _sum([shipment.lines])
+    confirms = tuple(
+        LineQuantity(line_id, matched)
+        for line_id, units in reported.items()
+        if (matched := min(units, unconfirmed[line_id])) > 0
+    )
+    return replace(shipment, confirms=confirms)
+
+
+def unconfirmed_operator_units(state: OrderState) -> Counter[str]:
+    """Units operators marked shipped that no marketplace shipment has reported yet."""
+    marked = _sum(s.lines for s in state.shipments if is_operator_shipment(s))
+    return marked - _sum(s.confirms for s in state.shipments)
+
+
+def _reconciliation(state: OrderState, event: OrderEvent) -> str | None:
+    """The audit line for a marketplace shipment matched with an operator's, if it was."""
+    if not isinstance(event.payload, ShipmentSent):
+        return None
+    shipment_id = event.payload.shipment.shipment_id
+    kept = next((s for s in state.shipments if s.shipment_id == shipment_id), None)
+    if kept is None or not kept.confirms:
+        return None
+    operators = ", ".join(s.shipment_id for s in state.shipments if is_operator_shipment(s))
+    parts = [
+        f"shipment {shipment_id} matched with {operators}: "
+        f"{_units_text(_sum([kept.confirms]))} counted once"
+    ]
+    beyond = _counted(kept)
+    if beyond:
+        parts.append(f"shipped beyond the operator's marks: {_units_text(beyond)}")
+    waiting = unconfirmed_operator_units(state)
+    if waiting:
+        parts.append(
+            f"marked by an operator, not reported by the marketplace: {_units_text(waiting)}"
+        )
+    return "; ".join(parts)
+
+
+def _units_text(units: Counter[str]) -> str:
+    return ", ".join(f"{line_id} x{count}" for line_id, count in sorted(units.items()) if count)
 
 
 def _withdrawn_since(state: OrderState, cancellation_id: str, at: datetime) -> bool:
@@ -384,8 +468,19 @@ def _sum(parts: Iterable[Iterable[LineQuantity]]) -> Counter[str]:
     return total
 
 
+def _counted(shipment: Shipment) -> Counter[str]:
+    """The units a shipment ships: all of them, less those confirming an operator's marks."""
+    return _sum([shipment.lines]) - _sum([shipment.confirms])
+
+
+def _counts(shipment: Shipment) -> bool:
+    """False only for a marketplace shipment that merely confirms an operator's marks."""
+    return not shipment.confirms or bool(_counted(shipment))
+
+
 def shipped_units(state: OrderState) -> Counter[str]:
-    return _sum(s.lines for s in state.shipments)
+    """Units shipped per line, each counted once (see `_reconcile`)."""
+    return _sum(s.lines for s in state.shipments) - _sum(s.confirms for s in state.shipments)
 
 
 def _units(
@@ -439,7 +534,7 @@ def _covered_at(state: OrderState) -> datetime | None:
     """When every unit not cancelled had shipped; None while some are still to ship."""
     if state.details is None or not state.shipments or _open_units(state):
         return None
-    return state.shipments[-1].shipped_at
+    return [s for s in state.shipments if _counts(s)][-1].shipped_at
 
 
 # --- stages --------------------------------------------------------------------------------
@@ -529,7 +624,9 @@ def _due_order_invoice(state: OrderState, store: Store) -> list[Document]:
     companies = _companies(state, store)
     due: list[Document] = []
     for company_id in companies:
-        shipped = _sum(s.lines for s in state.shipments if company_of(store, s) == company_id)
+        shipped = sum(
+            (_counted(s) for s in state.shipments if company_of(store, s) == company_id), Counter()
+        )
         wanted = shipped - _units(state, DocumentKind.INVOICE, store, company_id)
         if not state.locked and company_id == companies[0]:
             for line in state.details.lines:  # delivery charges travel with the first invoice
@@ -579,7 +676,7 @@ def _due_shipment_invoices(state: OrderState, store: Store) -> list[Document]:
             continue
         if called_off is not None and called_off <= shipment.shipped_at:
             continue  # shipped after the order was called off: nothing to sell
-        wanted = _sum([shipment.lines])
+        wanted = _counted(shipment)
         if not invoiced:
             for line in state.details.lines:
                 if line.kind is not LineKind.PRODUCT:

@@ -81,6 +81,9 @@ class Shipment:
     shipped_at: datetime
     lines: tuple[LineQuantity, ...]
     location_id: str | None = None
+    #: Units of this (marketplace) shipment that an operator had already marked shipped: the
+    #: same parcel reported twice, counted once (engine/lifecycle.py, docs/lifecycle.md).
+    confirms: tuple[LineQuantity, ...] = ()
 
     @property
     def key(self) -> tuple[datetime, str]:
@@ -172,6 +175,9 @@ class OrderDetails:
     #: WooCommerce `prices_include_tax`; bol always). None: not reported, and the VAT step
     #: takes the marketplace's default (engine/vat.py `prices_include_vat`).
     prices_include_vat: bool | None = None
+    #: Fields the marketplace left out and the normaliser filled in, each as "path: what was
+    #: used" (a Shopify shipping line without an `id`, say); the lifecycle audits them.
+    defaulted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

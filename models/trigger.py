@@ -43,6 +43,22 @@ class TriggerLine:
 
 
 @dataclass(frozen=True, slots=True)
+class ViesEvidence:
+    """The VIES check behind a decision on a customer's VAT number (docs/vat.md §2).
+
+    `result`: `vies_confirmed`, `vies_rejected`, or `format_valid` when VIES gave no answer
+    (`error` says why) and the checksum decided; `consultation_id` is VIES's
+    `requestIdentifier`, the evidence a tax office accepts that the number was checked.
+    """
+
+    result: str
+    vat_id: str
+    consultation_id: str | None
+    checked_at: datetime | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VatTreatment:
     """The trigger's `vat`: which VAT applies, and why (docs/vat.md)."""
 
@@ -56,6 +72,8 @@ class VatTreatment:
     tax_point: date | None = None
     #: The rule that decided it, in words, for the audit trail.
     reason: str | None = None
+    #: The VIES check of the customer's VAT number, when VIES was asked; left out otherwise.
+    vies: ViesEvidence | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from engine import polling, topics
-from engine.config import Config
+from engine.config import Config, Store
 from engine.exceptions import ConfigError, SignatureError
 from engine.identity import order_uuid
 from engine.marketplaces import amazon, bol, shopify, woocommerce
@@ -46,6 +46,10 @@ class Door:
     kept_headers: tuple[str, ...]
     #: A handshake that must be answered 200, unsigned and unstored (WooCommerce's ping).
     is_ping: Callable[[bytes, Mapping[str, str]], bool] = lambda body, headers: False
+    #: Refuses (SourceMismatch, 401) a delivery naming another shop or site than the store's.
+    check_source: Callable[[Mapping[str, str], Store], None] = lambda headers, store: None
+    #: Asks the store's poller to fetch something now (WooCommerce: refunds a webhook lists).
+    after_accept: Callable[[web.Application, Store, RawDelivery], Awaitable[None]] | None = None
 
 
 SHOPIFY = Door(
@@ -55,7 +59,39 @@ SHOPIFY = Door(
     shopify.topic,
     shopify.external_order_id,
     shopify.KEPT_HEADERS,
+    check_source=shopify.check_source,
 )
+
+
+async def fetch_listed_refunds(app: web.Application, store: Store, delivery: RawDelivery) -> None:
+    """Ask the store's poller to fetch an order's refunds now, when a kept webhook lists
+    refund ids whose details were not fetched yet (WooCommerce bodies hold only their ids).
+
+    Whatever the order's age: the poll's `modified_after` window would find an old order's
+    refund late or never. Best effort: without Redis the delivery is kept all the same.
+    """
+    wanted = woocommerce.refunds_to_fetch(delivery.topic, delivery.body)
+    if wanted is None or not store.polled:
+        return
+    order_id, refund_ids = wanted
+    fetched = delivery_key(
+        Marketplace.WOOCOMMERCE.value,
+        store.id,
+        polling.woocommerce_refunds_delivery_id(order_id, refund_ids),
+    )
+    fetch = polling.PushFetch(polling.WOOCOMMERCE_REFUNDS_FETCH, order_id)
+    pending = polling.pending_fetches_key(store.id)
+    try:
+        if await app[REDIS].get(fetched) == DONE:
+            return
+        pipe = app[REDIS].pipeline(transaction=False)
+        pipe.rpush(pending, fetch.encode())
+        pipe.ltrim(pending, -PENDING_FETCHES_KEPT, -1)
+        await pipe.execute()
+    except RedisError as exc:  # the delivery is kept; the poll finds the refunds later
+        log.warning("could not ask the poller of %s for refunds: %s", store.id, exc)
+
+
 WOOCOMMERCE = Door(
     Marketplace.WOOCOMMERCE,
     woocommerce.verify,
@@ -64,6 +100,8 @@ WOOCOMMERCE = Door(
     woocommerce.external_order_id,
     woocommerce.KEPT_HEADERS,
     woocommerce.is_ping,
+    woocommerce.check_source,
+    fetch_listed_refunds,
 )
 
 
@@ -80,6 +118,7 @@ def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
             return web.json_response({"status": "pong"})
         try:
             door.verify(body, request.headers, request.app[SECRETS][store.id])
+            door.check_source(request.headers, store)
         except SignatureError as exc:
             log.warning("rejected delivery for %s from %s: %s", store.id, request.remote, exc)
             raise web.HTTPUnauthorized(text=str(exc)) from None
@@ -100,7 +139,10 @@ def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
         )
         order_id = door.external_order_id(topic, body)
         key = None if order_id is None else order_uuid(store.id, door.marketplace, order_id)
-        return await accept(request.app, delivery, key)
+        response = await accept(request.app, delivery, key)
+        if door.after_accept is not None:
+            await door.after_accept(request.app, store, delivery)
+        return response
 
     return handle
 
