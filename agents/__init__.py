@@ -1,1 +1,2 @@
-"""Faust agents: thin shells that decode, call the pure core in `engine`, and send the results."""
+"""The faust app (`agents.app`) and its agents: thin shells that decode, call the pure core in
+`engine.domain`, and send the results."""

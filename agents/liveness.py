@@ -1,6 +1,6 @@
 """The worker watches its own input partitions and re-fetches one that stopped moving.
 
-The decision is `engine.liveness`; this module only samples faust's consumer (committed and
+The decision is `engine.domain.liveness`; this module only samples faust's consumer (committed and
 end offsets of each assigned input partition) and acts on the verdict. Re-fetching seeks the
 partition back to its committed offset, so records handed to a stream but never processed
 for good come again; every agent applies a record idempotently, so a repeat changes nothing.
@@ -12,10 +12,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from engine.liveness import Partition, Remedy, Sample, Watch, observe, refetched
+from engine.domain.liveness import Partition, Remedy, Sample, Watch, observe, refetched
 
 if TYPE_CHECKING:
-    from engine.app import Wiring
+    from agents.app import Wiring
 
 log = logging.getLogger(__name__)
 

@@ -7,17 +7,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agents._deadletter import send_dead_letter
-from engine.config import Store
-from engine.exceptions import NormalisationError
-from engine.marketplaces import amazon, bol, shopify, woocommerce
-from engine.polling import ORDER_ID_HEADER, WOOCOMMERCE_REFUNDS_TOPIC
+from engine.domain.config import Store
+from engine.domain.exceptions import NormalisationError
+from engine.domain.marketplaces import amazon, bol, shopify, woocommerce
+from engine.domain.polling import ORDER_ID_HEADER, WOOCOMMERCE_REFUNDS_TOPIC
 from models.codec import DecodeError, decode_raw, encode_event
 from models.events import OrderEvent
 from models.order import Marketplace
 from models.raw import RawDelivery
 
 if TYPE_CHECKING:
-    from engine.app import Wiring
+    from agents.app import Wiring
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from agents._deadletter import send_dead_letter
-from engine import lifecycle, topics, vat
-from engine.exceptions import WinkelError
-from engine.summary import summarise
+from engine.domain import lifecycle, topics, vat
+from engine.domain.exceptions import WinkelError
+from engine.domain.summary import summarise
 from models.codec import (
     DecodeError,
     decode_command,
@@ -25,7 +25,7 @@ from models.events import InvoiceIssued, OperatorStatusChanged, OrderEvent
 from models.order import DocumentKind, OrderState
 
 if TYPE_CHECKING:
-    from engine.app import Wiring
+    from agents.app import Wiring
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def transition(wiring: Wiring, topic: str, key: bytes, value: bytes) -> lifecycl
 
 def trigger_records(wiring: Wiring, result: lifecycle.Transition) -> list[tuple[Any, bytes, bytes]]:
     """(topic, key, value) of each trigger: straight to the trigger topics, or, with the VAT
-    step on, as a draft to agent `vat` keyed by company (engine/vat.py)."""
+    step on, as a draft to agent `vat` keyed by company (engine/domain/vat.py)."""
     state = result.state
     key = str(state.ref.uuid).encode()
     records: list[tuple[Any, bytes, bytes]] = []

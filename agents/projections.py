@@ -1,4 +1,4 @@
-"""Engine output -> the Redis read model and its live channels (`engine/readmodel.py`).
+"""Engine output -> the Redis read model and its live channels (`engine/shell/readmodel.py`).
 
 Five agents, one per topic: order summaries (`winkel.analytics`), audit entries, invoice and
 credit-note triggers, dead letters. Each takes records in small batches and writes a batch with
@@ -18,10 +18,10 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
-from engine import readmodel as rm
+from engine.shell import readmodel as rm
 
 if TYPE_CHECKING:
-    from engine.app import Wiring
+    from agents.app import Wiring
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Drafts arrive on `winkel.vat.drafts` keyed by company id, so each company's OSS threshold state
 (table `vat-thresholds`, key `company:year`) and its invoice decisions (table `vat-decisions`,
 key invoice trigger id) live in one partition, next to the drafts that change them. Decisions
-are pure (`engine.vat`); this agent reads and writes the two tables and sends the results:
+are pure (`engine.domain.vat`); this agent reads and writes the two tables and sends the results:
 triggers keyed by order UUID, threshold analytics keyed by company id.
 
 At-least-once: a replayed draft finds its record and sends the recorded trigger again, byte
@@ -20,16 +20,16 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from agents._deadletter import send_dead_letter
-from engine import vat
-from engine.exceptions import WinkelError
-from engine.tax import ThresholdState
-from engine.tax.vies import ViesAnswer
-from engine.vies import CachedVies, ViesClient, lookup_bounded
+from engine.domain import vat
+from engine.domain.exceptions import WinkelError
+from engine.domain.tax import ThresholdState
+from engine.domain.tax.vies import ViesAnswer
+from engine.shell.vies import CachedVies, ViesClient, lookup_bounded
 from models.codec import DecodeError, encode_trigger
 from models.order import DocumentKind
 
 if TYPE_CHECKING:
-    from engine.app import Wiring
+    from agents.app import Wiring
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def _write_threshold(wiring: Wiring, key: str, state: ThresholdState) -> Send:
 
 
 def _restore(wiring: Wiring, counted: vat.Counted | None) -> list[Send]:
-    """Write back a threshold state whose write a crash lost (see `engine.vat.restore`)."""
+    """Write back a threshold state whose write a crash lost (see `engine.domain.vat.restore`)."""
     if counted is None:
         return []
     after = vat.restore(_threshold(wiring, counted.key), counted)
@@ -129,7 +129,7 @@ class Vies:
         return self.cached
 
     async def answer(self, value: bytes) -> ViesAnswer | None:
-        """VIES's answer for a draft that needs one (`engine.vat.vies_question`); None when
+        """VIES's answer for a draft that needs one (`engine.domain.vat.vies_question`); None when
         VIES is off, not needed, or the draft was decided before (a replay asks nothing)."""
         if not self.wiring.config.vat.vies:
             return None

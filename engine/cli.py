@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from urllib.parse import urlparse
 
-from engine.config import Config, Store, load_config
-from engine.exceptions import ConfigError
+from engine.domain.config import Config, Store, load_config
+from engine.domain.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from engine.runtime import ManagedProcess
-    from engine.simulator import Delivery
+    from engine.dev.runtime import ManagedProcess
+    from engine.dev.simulator import Delivery
 
 log = logging.getLogger("winkel")
 
@@ -39,8 +39,8 @@ def _config(args: argparse.Namespace) -> Config:
 def worker(args: argparse.Namespace) -> NoReturn:
     import faust
 
-    from engine import kafka
-    from engine.app import create_app
+    from agents.app import create_app
+    from engine.shell import kafka
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -88,8 +88,8 @@ def _numeric(locations: Mapping[str, str]) -> tuple[int, ...]:
 
 def _fake_stores(config: Config, seed: int) -> dict[str, _FakeStore]:
     """A fake marketplace per configured store that receives webhooks."""
-    from engine.fakes.woocommerce import WooCommerceStore
-    from engine.simulator import ShopifyStore
+    from engine.dev.fakes.woocommerce import WooCommerceStore
+    from engine.dev.simulator import ShopifyStore
     from models.order import Marketplace
 
     start = datetime.now(UTC) - timedelta(days=1)
@@ -173,7 +173,7 @@ def _first_demo_order(seed: int) -> int:
 
 
 def _bol_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
-    from engine.fakes.bol import FakeBol, SigningKey, play_demo, throwaway_signing_key
+    from engine.dev.fakes.bol import FakeBol, SigningKey, play_demo, throwaway_signing_key
 
     client_id = store.env_value(os.environ, store.client_id_env, "client_id_env")
     secret = store.env_value(os.environ, store.client_secret_env, "client_secret_env")
@@ -185,7 +185,7 @@ def _bol_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
 
 
 def _amazon_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
-    from engine.fakes.amazon import FakeAmazon, play_demo
+    from engine.dev.fakes.amazon import FakeAmazon, play_demo
 
     fake = FakeAmazon(
         client_id=store.env_value(os.environ, store.client_id_env, "client_id_env"),
@@ -257,8 +257,8 @@ def simulate(args: argparse.Namespace) -> int:
 
 
 async def _replay(config: Config, only: set[str]) -> int:
-    from engine import kafka
-    from engine.replay import replay_all
+    from engine.shell import kafka
+    from engine.shell.replay import replay_all
 
     producer = kafka.producer(config.kafka)
     await producer.start()
@@ -281,7 +281,7 @@ def replay(args: argparse.Namespace) -> int:
 async def _rebuild(config: Config) -> str:
     import redis.asyncio as aioredis
 
-    from engine.rebuild import rebuild_read_model
+    from engine.shell.rebuild import rebuild_read_model
 
     client = aioredis.from_url(config.redis_url)
     try:
@@ -299,8 +299,8 @@ def rebuild_readmodel(args: argparse.Namespace) -> int:
 
 
 def bench(args: argparse.Namespace) -> int:
-    from engine.bench import bench as measure
-    from engine.bench import report_json
+    from engine.dev.bench import bench as measure
+    from engine.dev.bench import report_json
 
     report = measure(args.orders, args.in_flight, args.partitions, args.seed, args.keep, args.rate)
     print(report.text())
@@ -340,7 +340,7 @@ def _demo_bol_environment(config: Config, env: dict[str, str]) -> None:
             if variable and not env.get(variable):
                 env[variable] = secrets.token_hex(16)
         if store.public_keys_env and not env.get(store.public_keys_env):
-            from engine.fakes.bol import SigningKey
+            from engine.dev.fakes.bol import SigningKey
 
             key = SigningKey.generate()
             env[store.public_keys_env] = key.public_pem
@@ -391,7 +391,13 @@ def run(args: argparse.Namespace) -> int:
 def _broker(
     config: Config, state: Path, env: dict[str, str], services: contextlib.ExitStack
 ) -> None:
-    from engine.runtime import KafkaBroker, TansuBroker, java_available, maven_available, port_open
+    from engine.dev.runtime import (
+        KafkaBroker,
+        TansuBroker,
+        java_available,
+        maven_available,
+        port_open,
+    )
 
     host, _, port = config.kafka.bootstrap.rpartition(":")
     if port_open(host, int(port)):
@@ -410,7 +416,7 @@ def _broker(
 
 
 def _redis(config: Config, state: Path, services: contextlib.ExitStack) -> None:
-    from engine.runtime import RedisServer, redis_reachable
+    from engine.dev.runtime import RedisServer, redis_reachable
 
     if redis_reachable(config.redis_url):
         print(f"using the Redis already at {config.redis_url}")
@@ -427,7 +433,7 @@ def _engine_processes(
     env: dict[str, str],
     services: contextlib.ExitStack,
 ) -> list[ManagedProcess]:
-    from engine.runtime import ManagedProcess, ensure_port_free, wait_for_port
+    from engine.dev.runtime import ManagedProcess, ensure_port_free, wait_for_port
 
     ensure_port_free(config.web_host, config.web_port, "the web process")
     me = [sys.executable, "-m", "engine.cli"]

@@ -82,7 +82,7 @@ class Shipment:
     lines: tuple[LineQuantity, ...]
     location_id: str | None = None
     #: Units of this (marketplace) shipment that an operator had already marked shipped: the
-    #: same parcel reported twice, counted once (engine/lifecycle.py, docs/lifecycle.md).
+    #: same parcel reported twice, counted once (engine/domain/lifecycle.py, docs/lifecycle.md).
     confirms: tuple[LineQuantity, ...] = ()
 
     @property
@@ -164,7 +164,7 @@ class OrderDetails:
     #: Why the marketplace, not the seller, issues this order's invoice (Amazon's VAT
     #: Calculation Service invoicing, Amazon as deemed supplier or IOSS, Amazon Business EU SARL
     #: as seller of record); None: the seller invoices. Such an order gets no invoice or
-    #: credit-note trigger; the lifecycle audits that instead (engine/lifecycle.py).
+    #: credit-note trigger; the lifecycle audits that instead (engine/domain/lifecycle.py).
     invoiced_by_marketplace: str | None = None
     #: The country the goods ship from (a fulfilment warehouse), where the marketplace says.
     ship_from_country: str | None = None
@@ -173,7 +173,7 @@ class OrderDetails:
     costs: tuple[tuple[str, Decimal], ...] = ()
     #: Whether the marketplace states prices including VAT (Shopify `taxes_included`,
     #: WooCommerce `prices_include_tax`; bol always). None: not reported, and the VAT step
-    #: takes the marketplace's default (engine/vat.py `prices_include_vat`).
+    #: takes the marketplace's default (engine/domain/vat.py `prices_include_vat`).
     prices_include_vat: bool | None = None
     #: Fields the marketplace left out and the normaliser filled in, each as "path: what was
     #: used" (a Shopify shipping line without an `id`, say); the lifecycle audits them.

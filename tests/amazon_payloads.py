@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from engine.marketplaces import amazon
+from engine.domain.marketplaces import amazon
 
 MARKETPLACE_DE = "A1PA6795UKMFR9"  # amazon.de
 ORDER_ID = "028-1234567-7654321"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.runtime import KafkaBroker, RedisServer, free_port
+from engine.dev.runtime import KafkaBroker, RedisServer, free_port
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
-from engine.runtime import ManagedProcess, free_port, wait_for_port
+from engine.dev.runtime import ManagedProcess, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-shopify-secret"

@@ -7,7 +7,7 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
-from engine.config import DEMO_CONFIG, Store, load_config
+from engine.domain.config import DEMO_CONFIG, Store, load_config
 
 COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
 

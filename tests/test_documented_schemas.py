@@ -11,9 +11,9 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine import lifecycle
-from engine.config import Company, InvoiceGranularity, Store
-from engine.identity import order_uuid
+from engine.domain import lifecycle
+from engine.domain.config import Company, InvoiceGranularity, Store
+from engine.domain.identity import order_uuid
 from models.codec import encode_audit, encode_trigger
 from models.events import DetailsReported, InvoiceIssued, OrderEvent, RefundIssued, ShipmentSent
 from models.order import (

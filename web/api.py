@@ -24,8 +24,9 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from redis.exceptions import RedisError
 
-from engine import readmodel as rm
-from engine import replay, topics
+from engine.domain import topics
+from engine.shell import readmodel as rm
+from engine.shell import replay
 from models.codec import encode_command
 from models.commands import OperatorAction, OperatorCommand
 from web.auth import require_operator
@@ -41,7 +42,7 @@ MAX_LIMIT = 1000
 MAX_SCANNED = 20_000
 SCAN_CHUNK = 500
 MAX_REASON_CHARS = 500
-#: The worker's consumer group: engine.app.APP_ID (not imported here: that pulls in faust).
+#: The worker's consumer group: agents.app.APP_ID (not imported here: that pulls in faust).
 CONSUMER_GROUP = "winkel-orders"
 LAG_SECONDS = 10.0
 FLUSH_SECONDS = 1.0
@@ -265,7 +266,7 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
 
 
 def _poller_row(store_id: str, marketplace: str, raw: dict[bytes, bytes]) -> dict[str, Any]:
-    """One store's poller status from its Redis hash (engine/pollers/status.py)."""
+    """One store's poller status from its Redis hash (engine/shell/pollers/status.py)."""
     fields = {key.decode(): value.decode() for key, value in raw.items()}
 
     def number(name: str) -> float | None:
@@ -288,7 +289,7 @@ def _poller_row(store_id: str, marketplace: str, raw: dict[bytes, bytes]) -> dic
 
 async def poller_rows(app: web.Application) -> list[dict[str, Any]]:
     """Every polled store's status, from Redis (written by the worker's pollers)."""
-    from engine.polling import status_key
+    from engine.domain.polling import status_key
 
     stores = [store for store in app[CONFIG].stores.values() if store.polled]
     pipe = app[REDIS].pipeline(transaction=False)

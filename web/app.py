@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Mapping
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from engine import kafka
-from engine.config import Config
-from engine.exceptions import ConfigError
+from engine.domain.config import Config
+from engine.domain.exceptions import ConfigError
+from engine.shell import kafka
 from models.order import Marketplace
 from web import api, dashboard, ingest
 from web.auth import operators_from

@@ -25,7 +25,7 @@ import orjson
 from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
-from engine import readmodel as rm
+from engine.shell import readmodel as rm
 from web.state import HEALTH, REDIS, SETTINGS, SOCKETS
 
 log = logging.getLogger(__name__)

@@ -16,12 +16,12 @@ from uuid import UUID
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from engine import polling, topics
-from engine.config import Config, Store
-from engine.exceptions import ConfigError, SignatureError
-from engine.identity import order_uuid
-from engine.marketplaces import amazon, bol, shopify, woocommerce
-from engine.readmodel import delivery_key
+from engine.domain import polling, topics
+from engine.domain.config import Config, Store
+from engine.domain.exceptions import ConfigError, SignatureError
+from engine.domain.identity import order_uuid
+from engine.domain.marketplaces import amazon, bol, shopify, woocommerce
+from engine.shell.readmodel import delivery_key
 from models.codec import encode_raw
 from models.order import Marketplace
 from models.raw import RawDelivery

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
-from engine.config import Config
+from engine.domain.config import Config
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from agents.projections import ReadModelWriter
-from engine import readmodel as rm
+from engine.shell import readmodel as rm
 
 #: A Redis database of its own, so flushing it leaves what other tests keep in Redis alone.
 DATABASE = 6

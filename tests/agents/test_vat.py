@@ -16,9 +16,9 @@ import orjson
 import pytest
 
 from agents import vat as agent
-from engine import vat
-from engine.exceptions import WinkelError
-from engine.tax.vies import ViesAnswer
+from engine.domain import vat
+from engine.domain.exceptions import WinkelError
+from engine.domain.tax.vies import ViesAnswer
 from models.order import Customer, DocumentLine
 from tests.engine.test_triggers_vat import (
     CONSUMER_BE,
@@ -170,7 +170,7 @@ def test_an_unknown_company_is_refused() -> None:
 
 
 def test_the_gauge_row_of_a_threshold_event() -> None:
-    from engine import readmodel as rm
+    from engine.shell import readmodel as rm
 
     event = vat.threshold_event(
         vat.ThresholdState("acme", 2026, total_eur=D("8123.40"), sales_counted=7)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import DEMO_CONFIG, InvoiceGranularity, load_config, parse_config
-from engine.exceptions import ConfigError
+from engine.domain.config import DEMO_CONFIG, InvoiceGranularity, load_config, parse_config
+from engine.domain.exceptions import ConfigError
 
 
 def test_the_demo_config_loads_with_contract_defaults() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from engine.identity import audit_entry_id, order_uuid, trigger_id
+from engine.domain.identity import audit_entry_id, order_uuid, trigger_id
 from models.order import Marketplace
 from models.trigger import TriggerKind, TriggerScope
 

@@ -10,11 +10,11 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import lifecycle
-from engine.config import Company, InvoiceGranularity, Store
-from engine.identity import order_uuid, trigger_id
-from engine.money import to_cents
-from engine.summary import summarise
+from engine.domain import lifecycle
+from engine.domain.config import Company, InvoiceGranularity, Store
+from engine.domain.identity import order_uuid, trigger_id
+from engine.domain.money import to_cents
+from engine.domain.summary import summarise
 from models.commands import OperatorAction
 from models.events import (
     CancellationWithdrawn,

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import lifecycle
-from engine.config import Company, Store
-from engine.exceptions import ConfigError
+from engine.domain import lifecycle
+from engine.domain.config import Company, Store
+from engine.domain.exceptions import ConfigError
 from models.codec import decode_state, encode_state
 from models.events import DetailsReported, OrderEvent, ShipmentSent
 from models.order import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.liveness import Remedy, Sample, Watch, observe, refetched
+from engine.domain.liveness import Remedy, Sample, Watch, observe, refetched
 
 RAW = "winkel.raw.shopify"
 EVENTS = "winkel.orders.events"

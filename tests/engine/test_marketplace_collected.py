@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import orjson
 
-from engine import lifecycle
-from engine.config import Company, InvoiceGranularity, Store
-from engine.identity import order_uuid
+from engine.domain import lifecycle
+from engine.domain.config import Company, InvoiceGranularity, Store
+from engine.domain.identity import order_uuid
 from models.codec import decode_event, decode_state, encode_event, encode_state
 from models.events import (
     DetailsReported,

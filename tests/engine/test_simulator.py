@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from engine.marketplaces import shopify
-from engine.simulator import ShopifyStore
+from engine.dev.simulator import ShopifyStore
+from engine.domain.marketplaces import shopify
 
 SECRET = b"simulated-secret"
 

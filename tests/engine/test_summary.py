@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from engine.summary import summarise
+from engine.domain.summary import summarise
 from tests.engine.test_lifecycle import LINES, ORDER_GROSS, PER_ORDER, T0, details
 from tests.engine.test_lifecycle_companies import (
     BE_SITE,

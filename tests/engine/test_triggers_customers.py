@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 import pytest
 
-from engine.config import InvoiceGranularity, Store, parse_config
-from engine.exceptions import ConfigError
-from engine.marketplaces import shopify, woocommerce
+from engine.domain.config import InvoiceGranularity, Store, parse_config
+from engine.domain.exceptions import ConfigError
+from engine.domain.marketplaces import shopify, woocommerce
 from models.events import DetailsReported
 from models.order import Customer, Marketplace, OrderDetails
 from models.raw import RawDelivery

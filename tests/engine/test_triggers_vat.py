@@ -1,4 +1,4 @@
-"""The VAT step on triggers (engine/vat.py): hand-computed cases an accountant can check.
+"""The VAT step on triggers (engine/domain/vat.py): hand-computed cases an accountant can check.
 
 The seller is a Dutch company shipping from the Netherlands. Every expected amount is worked
 out in the comment next to it with the one rounding rule of docs/vat.md §5.
@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import triggers, vat
-from engine.config import Company, InvoiceGranularity, Store
-from engine.identity import order_uuid, trigger_id
-from engine.tax import TaxError, ThresholdLevel, ThresholdState
-from engine.tax.vies import ViesAnswer
+from engine.domain import triggers, vat
+from engine.domain.config import Company, InvoiceGranularity, Store
+from engine.domain.identity import order_uuid, trigger_id
+from engine.domain.tax import TaxError, ThresholdLevel, ThresholdState
+from engine.domain.tax.vies import ViesAnswer
 from models.order import (
     Customer,
     Document,

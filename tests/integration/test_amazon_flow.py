@@ -18,13 +18,14 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
-from engine import kafka, lifecycle, polling
-from engine.config import InvoiceGranularity, KafkaSettings, Store
-from engine.fakes.amazon import AmazonShop, FakeAmazon, create_app
-from engine.identity import order_uuid
-from engine.pollers.amazon import AmazonPoller
-from engine.pollers.sink import Sink
-from engine.pollers.status import StatusBoard
+from engine.dev.fakes.amazon import AmazonShop, FakeAmazon, create_app
+from engine.domain import lifecycle, polling
+from engine.domain.config import InvoiceGranularity, KafkaSettings, Store
+from engine.domain.identity import order_uuid
+from engine.shell import kafka
+from engine.shell.pollers.amazon import AmazonPoller
+from engine.shell.pollers.sink import Sink
+from engine.shell.pollers.status import StatusBoard
 from models.order import Marketplace
 from tests import amazon_payloads as p
 from tests.support import Stack, read_topic, tails, wait_until

@@ -21,9 +21,9 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from engine import polling
-from engine.fakes.amazon import AmazonShop, FakeAmazon, PlaceOrder, Ship, Step, create_app
-from engine.identity import order_uuid
+from engine.dev.fakes.amazon import AmazonShop, FakeAmazon, PlaceOrder, Ship, Step, create_app
+from engine.domain import polling
+from engine.domain.identity import order_uuid
 from models.order import Marketplace
 from tests import amazon_payloads as p
 from tests.support import Stack, ThreadedServer, read_topic, tails, wait_until

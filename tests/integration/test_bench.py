@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.bench import Percentiles, bench, bench_stories
+from engine.dev.bench import Percentiles, bench, bench_stories
 
 pytestmark = pytest.mark.integration
 

@@ -1,5 +1,5 @@
 """bol.com end to end on real processes: polled orders, pushes that ask for a fetch, the token
-shared in Redis, 429s honoured. The fake bol API (engine/fakes/bol.py) runs in this process.
+shared in Redis, 429s honoured. The fake bol API (engine/dev/fakes/bol.py) runs in this process.
 
 Two bol stores, each with its own fake seller account: `bol-poll` is polled every 2 s and
 never pushed to; `bol-push` is polled every 5 minutes, so an order that shows up there within
@@ -19,7 +19,7 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from engine.fakes.bol import (
+from engine.dev.fakes.bol import (
     FakeBol,
     HandleReturn,
     PlaceOrder,

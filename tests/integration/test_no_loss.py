@@ -26,7 +26,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from engine.runtime import KafkaBroker, free_port
+from engine.dev.runtime import KafkaBroker, free_port
 from models.codec import decode_state, encode_raw
 from models.order import Marketplace, Stage
 from models.raw import RawDelivery
@@ -242,7 +242,7 @@ async def test_worker_restarted_repeatedly_mid_stream_loses_nothing(
     own_kafka: str, redis_url: str, tmp_path: Path
 ) -> None:
     """Rolling restarts, as in a deploy: each is a rebalance and a table recovery while
-    records keep arriving, the moment faust could drop them (see engine/faustfix.py)."""
+    records keep arriving, the moment faust could drop them (see agents/faustfix.py)."""
     stream, expected = deliveries(first_order_id=5_000_000)
     stack = Stack(tmp_path / "stack", own_kafka, redis_url)
     started = time.monotonic()

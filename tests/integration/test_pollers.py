@@ -16,9 +16,9 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from engine.fakes import shopify as fake_shopify
-from engine.fakes.woocommerce import FakeShop, fake_api
-from engine.simulator import ShopifyStore
+from engine.dev.fakes import shopify as fake_shopify
+from engine.dev.fakes.woocommerce import FakeShop, fake_api
+from engine.dev.simulator import ShopifyStore
 from tests import woocommerce_payloads as woo
 from tests.support import SECRET, Stack, ThreadedServer, read_topic, tails, wait_until
 

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from engine import readmodel as rm
-from engine.identity import order_uuid
-from engine.simulator import Delivery, ShopifyStore
+from engine.dev.simulator import Delivery, ShopifyStore
+from engine.domain.identity import order_uuid
+from engine.shell import readmodel as rm
 from models.order import Marketplace
 from tests.support import ROOT, SECRET, Stack, wait_until
 

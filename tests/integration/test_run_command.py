@@ -13,7 +13,7 @@ import orjson
 import pytest
 from aiohttp import ClientSession
 
-from engine.runtime import free_port, port_open
+from engine.dev.runtime import free_port, port_open
 from tests.support import ROOT, wait_until
 
 pytestmark = pytest.mark.integration

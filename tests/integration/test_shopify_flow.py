@@ -16,7 +16,7 @@ from tests.support import Stack, read_topic, wait_until
 pytestmark = pytest.mark.integration
 
 # The contract namespace (DESIGN.md "Order identity"), written out so that these tests check the
-# contract rather than whatever engine.identity happens to compute.
+# contract rather than whatever engine.domain.identity happens to compute.
 NAMESPACE = uuid.UUID("abc8a081-dbf6-5c53-9aa7-a6a4c25fdd01")
 
 

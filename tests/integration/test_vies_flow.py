@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 import pytest
 
-from engine.fakes.vies import FakeVies, create_app
+from engine.dev.fakes.vies import FakeVies, create_app
 from tests import shopify_payloads as shop
 from tests.support import Stack, ThreadedServer, read_topic, tails, wait_until
 

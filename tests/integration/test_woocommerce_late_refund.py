@@ -19,7 +19,7 @@ import aiohttp
 import orjson
 import pytest
 
-from engine.fakes.woocommerce import FakeShop, fake_api
+from engine.dev.fakes.woocommerce import FakeShop, fake_api
 from tests import woocommerce_payloads as woo
 from tests.support import Stack, ThreadedServer, read_topic, tails, wait_until
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from engine.identity import order_uuid
+from engine.domain.identity import order_uuid
 from models.codec import (
     DecodeError,
     decode_dead_letter,

@@ -13,11 +13,11 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
-from engine import polling
-from engine.config import Config, parse_config
-from engine.identity import order_uuid
-from engine.marketplaces import amazon
-from engine.readmodel import delivery_key
+from engine.domain import polling
+from engine.domain.config import Config, parse_config
+from engine.domain.identity import order_uuid
+from engine.domain.marketplaces import amazon
+from engine.shell.readmodel import delivery_key
 from models.codec import decode_raw
 from models.order import Marketplace
 from tests import amazon_payloads as p

@@ -12,8 +12,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from engine import readmodel as rm
-from engine import replay, topics
+from engine.domain import topics
+from engine.shell import readmodel as rm
+from engine.shell import replay
 from models.codec import decode_command
 from tests.support import OPERATOR_TOKEN, read_topic, wait_until
 from tests.web.conftest import Web

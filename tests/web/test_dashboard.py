@@ -12,7 +12,7 @@ import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
-from engine import readmodel as rm
+from engine.shell import readmodel as rm
 from tests import shopify_payloads as shop
 from tests.web.conftest import Web
 from tests.web.test_api import get_json, place, summary_document
@@ -172,7 +172,7 @@ def test_series_average_per_step_over_the_window() -> None:
 
 
 def test_the_consumer_group_is_the_workers() -> None:
-    from engine.app import APP_ID
+    from agents.app import APP_ID
 
     assert api.CONSUMER_GROUP == APP_ID
 

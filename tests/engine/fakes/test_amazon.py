@@ -12,9 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from engine import lifecycle
-from engine.config import Company, InvoiceGranularity, Store
-from engine.fakes.amazon import (
+from engine.dev.fakes.amazon import (
     AmazonShop,
     AuthorisePayment,
     Cancel,
@@ -24,7 +22,9 @@ from engine.fakes.amazon import (
     Ship,
     create_app,
 )
-from engine.marketplaces import amazon
+from engine.domain import lifecycle
+from engine.domain.config import Company, InvoiceGranularity, Store
+from engine.domain.marketplaces import amazon
 from models.events import DetailsReported, OrderEvent, ShipmentSent
 from models.order import Marketplace, OrderState, Stage
 
@@ -405,12 +405,13 @@ async def test_the_poller_polls_fetches_on_notification_and_rides_out_429s(
     import aiohttp
     import redis.asyncio as aioredis
 
-    from engine import kafka, polling
-    from engine.config import KafkaSettings
-    from engine.identity import order_uuid
-    from engine.pollers.amazon import AmazonPoller
-    from engine.pollers.sink import Sink
-    from engine.pollers.status import StatusBoard
+    from engine.domain import polling
+    from engine.domain.config import KafkaSettings
+    from engine.domain.identity import order_uuid
+    from engine.shell import kafka
+    from engine.shell.pollers.amazon import AmazonPoller
+    from engine.shell.pollers.sink import Sink
+    from engine.shell.pollers.status import StatusBoard
     from models.codec import decode_raw
     from tests.support import read_topic
 
@@ -481,8 +482,8 @@ async def test_the_poller_polls_fetches_on_notification_and_rides_out_429s(
 async def test_the_demo_plays_stories_live_and_relays_their_notifications() -> None:
     import asyncio
 
-    from engine.fakes.amazon import play_demo
-    from engine.runtime import free_port
+    from engine.dev.fakes.amazon import play_demo
+    from engine.dev.runtime import free_port
 
     received: list[tuple[str | None, bytes]] = []
 

@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from engine.config import InvoiceGranularity, Store
-from engine.fakes.amazon import AmazonShop, FakeAmazon, FakeClock, create_app
-from engine.marketplaces import amazon, amazon_v2026
+from engine.dev.fakes.amazon import AmazonShop, FakeAmazon, FakeClock, create_app
+from engine.domain.config import InvoiceGranularity, Store
+from engine.domain.marketplaces import amazon, amazon_v2026
 from models.order import Marketplace
 
 Client = TestClient[web.Request, web.Application]
@@ -139,12 +139,13 @@ async def test_the_poller_reads_v2026_and_keeps_to_the_search_plan(
     import aiohttp
     import redis.asyncio as aioredis
 
-    from engine import kafka, polling
-    from engine.config import KafkaSettings
-    from engine.identity import order_uuid
-    from engine.pollers.amazon import AmazonPoller
-    from engine.pollers.sink import Sink
-    from engine.pollers.status import StatusBoard
+    from engine.domain import polling
+    from engine.domain.config import KafkaSettings
+    from engine.domain.identity import order_uuid
+    from engine.shell import kafka
+    from engine.shell.pollers.amazon import AmazonPoller
+    from engine.shell.pollers.sink import Sink
+    from engine.shell.pollers.status import StatusBoard
     from models.codec import decode_raw
     from tests.support import read_topic
 

@@ -11,9 +11,8 @@ import pytest
 from aiohttp import BasicAuth, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from engine.config import InvoiceGranularity, Store
-from engine.fakes import bol as fake_bol
-from engine.fakes.bol import (
+from engine.dev.fakes import bol as fake_bol
+from engine.dev.fakes.bol import (
     BolShop,
     FakeBol,
     FakeClock,
@@ -23,7 +22,8 @@ from engine.fakes.bol import (
     Ship,
     create_app,
 )
-from engine.marketplaces import bol
+from engine.domain.config import InvoiceGranularity, Store
+from engine.domain.marketplaces import bol
 from models.events import OrderEvent, ReturnReceived, ShipmentSent
 from models.order import Marketplace
 

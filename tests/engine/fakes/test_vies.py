@@ -12,8 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
-from engine.fakes.vies import FakeVies, create_app
-from engine.vies import CachedVies, ViesClient, lookup_bounded
+from engine.dev.fakes.vies import FakeVies, create_app
+from engine.shell.vies import CachedVies, ViesClient, lookup_bounded
 
 SELLER = "NL004495445B01"
 CUSTOMER = "DE136695976"

@@ -12,11 +12,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from engine.config import InvoiceGranularity, Store
-from engine.exceptions import SignatureError
-from engine.fakes.woocommerce import FakeShop, WooCommerceStore, fake_api, php_json
-from engine.marketplaces import woocommerce as wc
-from engine.simulator import Delivery
+from engine.dev.fakes.woocommerce import FakeShop, WooCommerceStore, fake_api, php_json
+from engine.dev.simulator import Delivery
+from engine.domain.config import InvoiceGranularity, Store
+from engine.domain.exceptions import SignatureError
+from engine.domain.marketplaces import woocommerce as wc
 from models.events import OrderCancelled, OrderEvent, RefundIssued, ShipmentSent
 from models.order import Marketplace
 from models.raw import RawDelivery

@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 import orjson
 import pytest
 
-from engine.config import Config, InvoiceGranularity, Store, parse_config
-from engine.exceptions import ConfigError, NormalisationError, SignatureError
-from engine.identity import order_uuid
-from engine.marketplaces import amazon
+from engine.domain.config import Config, InvoiceGranularity, Store, parse_config
+from engine.domain.exceptions import ConfigError, NormalisationError, SignatureError
+from engine.domain.identity import order_uuid
+from engine.domain.marketplaces import amazon
 from models.events import (
     DetailsReported,
     OrderCancelled,

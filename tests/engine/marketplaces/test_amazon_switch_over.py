@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from engine import lifecycle
-from engine.config import Company, InvoiceGranularity, Store
-from engine.fakes.amazon import AmazonShop, FakeAmazon, PlaceOrder, Step
-from engine.fakes.amazon_v2026 import render_order
-from engine.marketplaces import amazon, amazon_v2026
+from engine.dev.fakes.amazon import AmazonShop, FakeAmazon, PlaceOrder, Step
+from engine.dev.fakes.amazon_v2026 import render_order
+from engine.domain import lifecycle
+from engine.domain.config import Company, InvoiceGranularity, Store
+from engine.domain.marketplaces import amazon, amazon_v2026
 from models.events import DetailsReported, OrderEvent
 from models.order import Marketplace
 

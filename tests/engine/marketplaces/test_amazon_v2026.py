@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 import orjson
 import pytest
 
-from engine.config import InvoiceGranularity, Store
-from engine.exceptions import NormalisationError
-from engine.marketplaces import amazon, amazon_v2026
+from engine.domain.config import InvoiceGranularity, Store
+from engine.domain.exceptions import NormalisationError
+from engine.domain.marketplaces import amazon, amazon_v2026
 from models.events import (
     DetailsReported,
     OrderCancelled,

@@ -10,11 +10,11 @@ from typing import TypeVar
 import orjson
 import pytest
 
-from engine import lifecycle
-from engine.config import Company, InvoiceGranularity, Store
-from engine.exceptions import ConfigError, NormalisationError, SignatureError
-from engine.fakes.bol import SigningKey, throwaway_signing_key
-from engine.marketplaces import bol
+from engine.dev.fakes.bol import SigningKey, throwaway_signing_key
+from engine.domain import lifecycle
+from engine.domain.config import Company, InvoiceGranularity, Store
+from engine.domain.exceptions import ConfigError, NormalisationError, SignatureError
+from engine.domain.marketplaces import bol
 from models.events import (
     DetailsReported,
     OrderCancelled,

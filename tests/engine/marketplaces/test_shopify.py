@@ -9,9 +9,9 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from engine.config import InvoiceGranularity, Store
-from engine.exceptions import NormalisationError, SignatureError, SourceMismatch
-from engine.marketplaces import shopify
+from engine.domain.config import InvoiceGranularity, Store
+from engine.domain.exceptions import NormalisationError, SignatureError, SourceMismatch
+from engine.domain.marketplaces import shopify
 from models.events import (
     DetailsReported,
     OrderCancelled,

@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 import pytest
 
-from engine import lifecycle
-from engine.config import Company, InvoiceGranularity, Store, parse_config
-from engine.exceptions import NormalisationError, SignatureError, SourceMismatch
-from engine.identity import order_uuid
-from engine.marketplaces import woocommerce as wc
+from engine.domain import lifecycle
+from engine.domain.config import Company, InvoiceGranularity, Store, parse_config
+from engine.domain.exceptions import NormalisationError, SignatureError, SourceMismatch
+from engine.domain.identity import order_uuid
+from engine.domain.marketplaces import woocommerce as wc
 from models.events import (
     CancellationWithdrawn,
     DetailsReported,

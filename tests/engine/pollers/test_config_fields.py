@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from engine.config import DEMO_CONFIG, load_config, parse_config
-from engine.exceptions import ConfigError
+from engine.domain.config import DEMO_CONFIG, load_config, parse_config
+from engine.domain.exceptions import ConfigError
 from models.order import Marketplace
 
 

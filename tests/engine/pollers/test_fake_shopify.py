@@ -9,9 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from engine import polling
-from engine.fakes.shopify import FakeShopify, create_app
-from engine.pollers.shopify import ACCESS_TOKEN_HEADER, orders_query
+from engine.dev.fakes.shopify import FakeShopify, create_app
+from engine.domain import polling
+from engine.shell.pollers.shopify import ACCESS_TOKEN_HEADER, orders_query
 
 Client = TestClient[web.Request, web.Application]
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -1,4 +1,5 @@
-"""The pollers' pure decisions (engine.polling): schedule, backoff, what to fetch, ids, cursors."""
+"""The pollers' pure decisions (engine.domain.polling): schedule, backoff, what to fetch, ids,
+cursors."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import polling
-from engine.config import InvoiceGranularity, Store
-from engine.marketplaces import bol, woocommerce
+from engine.domain import polling
+from engine.domain.config import InvoiceGranularity, Store
+from engine.domain.marketplaces import bol, woocommerce
 from models.order import Marketplace
 from tests import bol_payloads
 

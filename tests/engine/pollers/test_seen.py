@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import redis.asyncio as aioredis
 
-from engine.pollers.seen import SEEN_TTL, SeenDocuments
+from engine.shell.pollers.seen import SEEN_TTL, SeenDocuments
 
 
 @pytest.fixture

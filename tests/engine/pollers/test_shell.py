@@ -13,12 +13,12 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
-from engine.config import InvoiceGranularity, Store
-from engine.exceptions import ConfigError
-from engine.fakes.bol import FakeBol, create_app
-from engine.marketplaces import bol
-from engine.pollers.bol import BolClient
-from engine.pollers.lease import Lease
+from engine.dev.fakes.bol import FakeBol, create_app
+from engine.domain.config import InvoiceGranularity, Store
+from engine.domain.exceptions import ConfigError
+from engine.domain.marketplaces import bol
+from engine.shell.pollers.bol import BolClient
+from engine.shell.pollers.lease import Lease
 from models.order import Marketplace
 
 

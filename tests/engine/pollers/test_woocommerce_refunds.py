@@ -12,12 +12,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from engine import polling
-from engine.config import InvoiceGranularity, Store
-from engine.fakes.woocommerce import FakeShop, fake_api
-from engine.marketplaces import woocommerce
-from engine.pollers.sink import Sink
-from engine.pollers.woocommerce import WooCommercePoller
+from engine.dev.fakes.woocommerce import FakeShop, fake_api
+from engine.domain import polling
+from engine.domain.config import InvoiceGranularity, Store
+from engine.domain.marketplaces import woocommerce
+from engine.shell.pollers.sink import Sink
+from engine.shell.pollers.woocommerce import WooCommercePoller
 from models.events import RefundIssued
 from models.order import Marketplace
 from models.raw import RawDelivery

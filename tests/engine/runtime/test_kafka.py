@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from engine.runtime import (
+from engine.dev.runtime import (
     KAFKA_VERSION,
     KafkaBroker,
     default_cache_root,

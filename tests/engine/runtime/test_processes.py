@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.runtime import (
+from engine.dev.runtime import (
     ManagedProcess,
     RuntimeStartError,
     free_port,
@@ -147,7 +147,7 @@ def test_processes_left_running_are_stopped_at_interpreter_exit(tmp_path: Path) 
     script = textwrap.dedent(
         f"""
         from pathlib import Path
-        from engine.runtime import ManagedProcess
+        from engine.dev.runtime import ManagedProcess
         ManagedProcess(["sh", "-c", "sleep 300 & echo $! > {pid_file}; wait"],
                        Path("{tmp_path}") / "p.log")
         while not Path("{pid_file}").read_text().strip() if Path("{pid_file}").exists() else True:

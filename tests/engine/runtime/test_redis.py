@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from engine.runtime import RedisServer, free_port, port_open, redis_reachable
+from engine.dev.runtime import RedisServer, free_port, port_open, redis_reachable
 
 pytestmark = pytest.mark.integration  # starts real redis-server processes
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from engine.runtime import RuntimeStartError, TansuBroker, free_port, port_open, tansu_binary
+from engine.dev.runtime import RuntimeStartError, TansuBroker, free_port, port_open, tansu_binary
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +54,7 @@ def test_tansu_binary_is_used_in_place() -> None:
 async def test_tansu_produce_consume_stop(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     port = free_port()
     broker = TansuBroker(tmp_path, port=port)
-    with caplog.at_level(logging.WARNING, logger="engine.runtime.tansu"):
+    with caplog.at_level(logging.WARNING, logger="engine.dev.runtime.tansu"):
         broker.start()  # from inside a running event loop on purpose
     try:
         assert "keeps NOTHING" in caplog.text

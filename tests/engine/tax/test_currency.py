@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.tax import EcbRateTable, TaxError, default_ecb_rates, load_ecb_csv, to_eur
+from engine.domain.tax import EcbRateTable, TaxError, default_ecb_rates, load_ecb_csv, to_eur
 
 D = Decimal
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from engine.exceptions import WinkelError
-from engine.tax import (
+from engine.domain.exceptions import WinkelError
+from engine.domain.tax import (
     EU_MEMBER_STATES,
     TaxCategory,
     TaxError,

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from engine.config import Company
-from engine.tax import (
+from engine.domain.config import Company
+from engine.domain.tax import (
     FormatOnlyChecker,
     Sale,
     TaxCategory,

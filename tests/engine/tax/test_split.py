@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.tax import (
+from engine.domain.tax import (
     Amounts,
     PricedLine,
     TaxError,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.tax import (
+from engine.domain.tax import (
     OSS_THRESHOLD_EUR,
     TaxError,
     ThresholdLevel,
@@ -134,7 +134,7 @@ def test_a_sale_counted_under_its_id_is_counted_once() -> None:
 
 
 def test_the_memory_of_counted_ids_is_bounded() -> None:
-    from engine.tax.threshold import RECENT_SALES_MEMORY
+    from engine.domain.tax.threshold import RECENT_SALES_MEMORY
 
     state = ThresholdState("nl", 2026)
     for n in range(RECENT_SALES_MEMORY + 5):

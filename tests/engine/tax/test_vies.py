@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 import orjson
 import pytest
 
-from engine.tax import TaxError
-from engine.tax.vies import (
+from engine.domain.tax import TaxError
+from engine.domain.tax.vies import (
     ViesAnswer,
     cache_key,
     decode_answer,

@@ -1,0 +1,134 @@
+"""The faust application: topics, the per-order table and the agents, wired from the config."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from agents import faustfix
+from engine.domain import topics
+from engine.domain.config import Config
+from engine.shell import kafka
+from models.order import Marketplace
+
+log = logging.getLogger(__name__)
+
+APP_ID = "winkel-orders"
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the agents need: the app, its topics and tables, and the configuration."""
+
+    app: faust.App
+    config: Config
+    raw_deliveries: Any  # every marketplace's raw topic that has a normaliser
+    order_events: Any
+    order_inputs: Any  # order events, operator commands and invoice-service answers
+    invoice_triggers: Any
+    credit_note_triggers: Any
+    audit: Any
+    analytics: Any
+    dead_letter: Any
+    orders: Any
+    # The VAT step (agents/vat.py): drafts keyed by company, and its two tables.
+    vat_drafts: Any = None
+    vat_thresholds: Any = None
+    vat_decisions: Any = None
+
+
+def _vat_table(app: faust.App, config: Config, name: str) -> Any:
+    """A table of the `vat` agent; none while the VAT step is switched off."""
+    if not config.vat.pipeline:
+        return None
+    return app.Table(
+        name, partitions=config.kafka.partitions, key_type=bytes, value_type=bytes, default=None
+    )
+
+
+def create_app(config: Config, *, store: str = "rocksdb://") -> Wiring:
+    """Build the faust app for `config`; `store='memory://'` for tests without a disk."""
+    faustfix.apply()
+    app = faust.App(
+        APP_ID,
+        broker=f"kafka://{config.kafka.bootstrap}",
+        store=store,
+        datadir=str(config.data_dir / "worker"),
+        topic_partitions=config.kafka.partitions,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,  # the engine's own web process serves HTTP
+        topic_disable_leader=True,
+        producer_acks=-1,
+        producer_max_request_size=kafka.MAX_RECORD_BYTES,
+        broker_commit_interval=1.0,
+        broker_session_timeout=config.kafka.session_timeout_seconds,
+        broker_heartbeat_interval=config.kafka.session_timeout_seconds / 5,
+        broker_rebalance_timeout=config.kafka.session_timeout_seconds * 3,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=True,
+        table_standby_replicas=0,
+    )
+
+    def topic(name: str) -> Any:
+        return app.topic(
+            name,
+            partitions=config.kafka.partitions,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+
+    wiring = Wiring(
+        app=app,
+        config=config,
+        raw_deliveries=app.topic(
+            topics.raw(Marketplace.SHOPIFY),
+            topics.raw(Marketplace.WOOCOMMERCE),
+            topics.raw(Marketplace.BOL),
+            topics.raw(Marketplace.AMAZON),
+            partitions=config.kafka.partitions,
+            key_serializer="raw",
+            value_serializer="raw",
+        ),
+        order_events=topic(topics.ORDER_EVENTS),
+        # One stream over three co-partitioned topics (all keyed by order UUID), so everything
+        # about an order is applied in one place, to one table partition.
+        order_inputs=app.topic(
+            topics.ORDER_EVENTS,
+            topics.ORDER_COMMANDS,
+            topics.INVOICES_ISSUED,
+            partitions=config.kafka.partitions,
+            key_serializer="raw",
+            value_serializer="raw",
+        ),
+        invoice_triggers=topic(topics.INVOICE_TRIGGERS),
+        credit_note_triggers=topic(topics.CREDIT_NOTE_TRIGGERS),
+        audit=topic(topics.AUDIT),
+        analytics=topic(topics.ANALYTICS),
+        dead_letter=topic(topics.DEAD_LETTER),
+        orders=app.Table(
+            "orders",
+            partitions=config.kafka.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            default=None,
+        ),
+        vat_drafts=topic(topics.VAT_DRAFTS),
+        vat_thresholds=_vat_table(app, config, "vat-thresholds"),
+        vat_decisions=_vat_table(app, config, "vat-decisions"),
+    )
+    from agents import liveness, normalize, orders, projections, vat  # agents use Wiring
+
+    liveness.register(wiring)
+    normalize.register(wiring)
+    orders.register(wiring)
+    if config.vat.pipeline:
+        vat.register(wiring)
+    projections.register(wiring)
+    from engine.shell import pollers  # one poll loop per polled store, inside the worker
+
+    pollers.register(wiring)
+    return wiring

@@ -1,0 +1,376 @@
+"""`winkel bench`: throughput, latency and memory of the whole engine on this machine.
+
+It starts its own Apache Kafka (Tansu's quirks make its numbers meaningless), Redis, one worker
+and one web process on a throw-away config with one Shopify store, warms them up, then posts the
+signed webhooks of N simulated orders as fast as the web answers, or at a set `rate` of webhooks
+a second (`in_flight` orders at once, each order's deliveries in sequence, as Shopify sends
+them) and measures:
+
+- ingest: webhook responses per second and their response-time percentiles;
+- processing: raw deliveries and order events per second, from the first webhook until the
+  worker's consumer group has no lag left on any topic;
+- webhook-to-trigger latency: for each invoiced order, the invoice trigger's broker timestamp
+  minus the moment the last of the order's webhooks posted before it was sent (the one that
+  completed the order; unpaced, the latency is mostly backlog, with a `rate` the worker keeps
+  up with, it is the engine's own);
+- memory: the peak resident set (VmHWM) of the worker and the web process.
+
+Everything (client, web, worker, broker, Redis) shares the machine, as in DESIGN.md's
+measurements; the report says how many cores it had. Numbers go to the README, never into
+test assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from engine.dev.runtime import KafkaBroker, ManagedProcess, RedisServer, free_port, wait_for_port
+from engine.dev.simulator import Delivery, ShopifyStore
+from engine.domain import topics
+from engine.domain.config import KafkaSettings
+from engine.domain.identity import order_uuid
+from engine.shell import kafka
+from models.order import Marketplace
+
+STORE = "bench-shop"
+SECRET_ENV = "WINKEL_BENCH_SHOPIFY_SECRET"
+GROUP = "winkel-orders"
+CONFIG = """
+[kafka]
+partitions = {partitions}
+
+[[companies]]
+id = "bench-nl"
+name = "Bench B.V."
+country = "NL"
+vat_id = "NL004495445B01"
+oss_registered = true
+
+[[stores]]
+id = "{store}"
+company_id = "bench-nl"
+marketplace = "shopify"
+invoice_granularity = "per_order"
+shop_domain = "bench.myshopify.com"
+webhook_secret_env = "{secret_env}"
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    p50: float
+    p95: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Percentiles:
+        if not values:
+            return cls(0.0, 0.0, 0.0, 0.0)
+        ordered = sorted(values)
+        cuts = statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else []
+
+        def cut(percent: int) -> float:
+            return cuts[percent - 1] if cuts else ordered[0]
+
+        return cls(cut(50), cut(95), cut(99), ordered[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    cores: int
+    orders: int
+    deliveries: int
+    order_events: int
+    invoice_triggers: int
+    ingest_seconds: float
+    processing_seconds: float
+    webhooks_per_second: float
+    deliveries_per_second: float
+    order_events_per_second: float
+    response_ms: Percentiles
+    webhook_to_trigger_ms: Percentiles
+    worker_peak_rss_mb: float
+    web_peak_rss_mb: float
+
+    def text(self) -> str:
+        def line(name: str, p: Percentiles) -> str:
+            return (
+                f"{name:<28} p50 {p.p50:8.1f}  p95 {p.p95:8.1f}  p99 {p.p99:8.1f}  max {p.max:8.1f}"
+            )
+
+        return "\n".join(
+            [
+                f"winkel bench: {self.orders} orders, {self.deliveries} webhooks, "
+                f"{self.order_events} order events, {self.invoice_triggers} invoice triggers "
+                f"on {self.cores} cores (client, web, worker, Kafka and Redis together)",
+                f"{'webhooks answered':<28} {self.webhooks_per_second:8.0f} /s "
+                f"({self.ingest_seconds:.1f} s)",
+                f"{'deliveries processed':<28} {self.deliveries_per_second:8.0f} /s "
+                f"({self.processing_seconds:.1f} s until no lag)",
+                f"{'order events applied':<28} {self.order_events_per_second:8.0f} /s",
+                line("webhook response (ms)", self.response_ms),
+                line("webhook to trigger (ms)", self.webhook_to_trigger_ms),
+                f"{'peak RSS (MB)':<28} worker {self.worker_peak_rss_mb:.0f}, "
+                f"web {self.web_peak_rss_mb:.0f}",
+            ]
+        )
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM of `pid` and its descendants, in MB (Linux /proc)."""
+    total = 0
+    for process in [pid, *_descendants(pid)]:
+        with contextlib.suppress(OSError):
+            for row in Path(f"/proc/{process}/status").read_text().splitlines():
+                if row.startswith("VmHWM:"):
+                    total += int(row.split()[1])
+    return total / 1024
+
+
+def _descendants(pid: int) -> Iterator[int]:
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            yield int(child)
+            yield from _descendants(int(child))
+
+
+class Engine:
+    """Broker, Redis, worker and web on free ports under `root`, stopped in reverse order."""
+
+    def __init__(self, root: Path, partitions: int) -> None:
+        self.root = root
+        self.partitions = partitions
+        self.secret = "bench-secret"
+        self._services = contextlib.ExitStack()
+
+    def __enter__(self) -> Engine:
+        services = self._services
+        kafka = services.enter_context(KafkaBroker(self.root / "kafka", port=free_port()))
+        redis = services.enter_context(RedisServer(self.root / "redis", port=free_port()))
+        self.bootstrap = kafka.bootstrap
+        config = self.root / "winkel.toml"
+        config.write_text(
+            CONFIG.format(partitions=self.partitions, store=STORE, secret_env=SECRET_ENV)
+        )
+        self.web_port = free_port()
+        env = dict(os.environ)
+        env.update(
+            WINKEL_CONFIG=str(config),
+            WINKEL_KAFKA_BOOTSTRAP=kafka.bootstrap,
+            WINKEL_REDIS_URL=redis.url,
+            WINKEL_DATA_DIR=str(self.root / "data"),
+            WINKEL_WEB_PORT=str(self.web_port),
+            **{SECRET_ENV: self.secret},
+        )
+        self.worker = self._spawn("worker", env)
+        self.web = self._spawn("web", env)
+        wait_for_port("127.0.0.1", self.web_port, 60, self.web)
+        return self
+
+    def _spawn(self, command: str, env: dict[str, str]) -> ManagedProcess:
+        process = ManagedProcess(
+            [sys.executable, "-m", "engine.cli", command],
+            self.root / f"{command}.log",
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+            name=command,
+        )
+        self._services.callback(process.terminate, 30)
+        return process
+
+    def __exit__(self, *exc: object) -> None:
+        self._services.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}/webhooks/shopify/{STORE}"
+
+
+async def _post_stories(
+    url: str, stories: list[list[Delivery]], in_flight: int, rate: float = 0.0
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Post every story, `in_flight` at a time and (`rate` > 0) at most `rate` webhooks a
+    second in all; response times, and when each order's webhooks were sent (epoch s)."""
+    import aiohttp
+
+    queue = list(reversed(stories))
+    response_ms: list[float] = []
+    sent_at: dict[str, list[float]] = {}
+    began, sent = time.monotonic(), 0
+
+    async def paced() -> None:
+        nonlocal sent
+        sent += 1
+        if rate > 0:
+            await asyncio.sleep(max(0.0, began + sent / rate - time.monotonic()))
+
+    async def post_stories(session: aiohttp.ClientSession) -> None:
+        while queue:
+            story = queue.pop()
+            times = sent_at.setdefault(_order_id(story[0]), [])  # the create names the order
+            for delivery in story:
+                await paced()
+                started = time.monotonic()
+                times.append(time.time())
+                async with session.post(url, data=delivery.body, headers=delivery.headers) as reply:
+                    if reply.status != 200:
+                        raise RuntimeError(f"webhook answered {reply.status}: {await reply.text()}")
+                response_ms.append((time.monotonic() - started) * 1000)
+
+    connector = aiohttp.TCPConnector(limit=in_flight)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(post_stories(session) for _ in range(in_flight)))
+    return response_ms, sent_at
+
+
+def _cause(sent: list[float], produced_at: float) -> float | None:
+    """When the order's last webhook sent before its trigger was produced went out."""
+    before = [at for at in sent if at <= produced_at]
+    return max(before) if before else None
+
+
+def _order_id(delivery: Delivery) -> str:
+    return str(orjson.loads(delivery.body)["id"])
+
+
+async def _group_lag(bootstrap: str) -> int | None:
+    """Records the worker group has not committed yet, over every topic it reads."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(GROUP)
+        if not committed:
+            return None
+        ends = await consumer.end_offsets(list(committed))
+        lag: int = sum(max(0, ends[tp] - max(0, meta.offset)) for tp, meta in committed.items())
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def _until_caught_up(bootstrap: str, patience: float) -> float:
+    """Wait until the group has no lag twice in a row; the time it first had none."""
+    deadline = time.monotonic() + patience
+    first_zero: float | None = None
+    while time.monotonic() < deadline:
+        lag = await _group_lag(bootstrap)
+        if lag == 0:
+            if first_zero is not None:
+                return first_zero
+            first_zero = time.monotonic()
+        else:
+            first_zero = None
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"the worker still lags after {patience:.0f} s")
+
+
+async def _end_offsets_total(bootstrap: str, topic: str) -> int:
+    """How many records `topic` ever held (it is never compacted)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    settings = KafkaSettings(bootstrap=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in await kafka.partitions(settings, topic)]
+        return sum((await consumer.end_offsets(tps)).values())
+    finally:
+        await consumer.stop()
+
+
+async def _records(bootstrap: str, topic: str) -> list[Any]:
+    settings = KafkaSettings(bootstrap=bootstrap)
+    return [record async for record in kafka.records_to_end(settings, topic)]
+
+
+def bench_stories(
+    secret: bytes, seed: int, orders: int
+) -> tuple[list[list[Delivery]], list[list[Delivery]]]:
+    """The warm-up's 20 order stories, then the `orders` measured ones."""
+    shop = ShopifyStore(STORE, "bench.myshopify.com", secret, seed=seed)
+    warm_up = [shop.order_story(n) for n in range(1, 21)]
+    return warm_up, [shop.order_story(n) for n in range(1_000, 1_000 + orders)]
+
+
+async def _measure(engine: Engine, orders: int, in_flight: int, seed: int, rate: float) -> Report:
+    warm_up, stories = bench_stories(engine.secret.encode(), seed, orders)
+    await _post_stories(engine.url, warm_up, 4)
+    await _until_caught_up(engine.bootstrap, 180)
+    events_before = await _end_offsets_total(engine.bootstrap, topics.ORDER_EVENTS)
+
+    deliveries = sum(len(story) for story in stories)
+    started = time.monotonic()
+    response_ms, sent_at = await _post_stories(engine.url, stories, in_flight, rate)
+    ingest_seconds = time.monotonic() - started
+    caught_up = await _until_caught_up(engine.bootstrap, 1800)
+    processing_seconds = caught_up - started
+
+    events = await _end_offsets_total(engine.bootstrap, topics.ORDER_EVENTS) - events_before
+    sent_by_key = {
+        str(order_uuid(STORE, Marketplace.SHOPIFY, order_id)).encode(): times
+        for order_id, times in sent_at.items()
+    }
+    triggers = [
+        record
+        for record in await _records(engine.bootstrap, topics.INVOICE_TRIGGERS)
+        if record.key in sent_by_key  # the measured orders, not the warm-up
+    ]
+    latency_ms = [
+        (record.timestamp / 1000 - cause) * 1000
+        for record in triggers
+        if (cause := _cause(sent_by_key[record.key], record.timestamp / 1000)) is not None
+    ]
+    return Report(
+        cores=os.cpu_count() or 1,
+        orders=orders,
+        deliveries=deliveries,
+        order_events=events,
+        invoice_triggers=len(triggers),
+        ingest_seconds=round(ingest_seconds, 2),
+        processing_seconds=round(processing_seconds, 2),
+        webhooks_per_second=round(deliveries / ingest_seconds, 1),
+        deliveries_per_second=round(deliveries / processing_seconds, 1),
+        order_events_per_second=round(events / processing_seconds, 1),
+        response_ms=Percentiles.of(response_ms),
+        webhook_to_trigger_ms=Percentiles.of(latency_ms),
+        worker_peak_rss_mb=round(peak_rss_mb(engine.worker.pid), 1),
+        web_peak_rss_mb=round(peak_rss_mb(engine.web.pid), 1),
+    )
+
+
+def bench(
+    orders: int, in_flight: int, partitions: int, seed: int, keep: bool, rate: float = 0.0
+) -> Report:
+    root = Path(tempfile.mkdtemp(prefix="winkel-bench-"))
+    try:
+        with Engine(root, partitions) as engine:
+            return asyncio.run(_measure(engine, orders, in_flight, seed, rate))
+    finally:
+        if keep:
+            print(f"logs and data kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def report_json(report: Report) -> bytes:
+    return orjson.dumps(asdict(report), option=orjson.OPT_INDENT_2)

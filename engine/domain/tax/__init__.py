@@ -1,0 +1,102 @@
+"""The VAT core: rates by date, the scheme of a sale, price splitting, EUR conversion and the
+OSS threshold. Pure functions over frozen values; the only files read are the shipped rate
+tables (`eu_vat_rates.toml`, `ecb_rates.csv`), once, on first use. Rules in docs/vat.md.
+"""
+
+from engine.domain.tax.currency import (
+    EcbRateTable,
+    ReferenceRate,
+    default_ecb_rates,
+    load_ecb_csv,
+    to_eur,
+)
+from engine.domain.tax.exceptions import TaxError
+from engine.domain.tax.rates import (
+    EU_MEMBER_STATES,
+    CountryRates,
+    RateTable,
+    TaxCategory,
+    country_code,
+    default_rate_table,
+    is_member_state,
+    load_rate_table,
+    rate_for,
+    rates_on,
+    tax_point_date,
+)
+from engine.domain.tax.schemes import (
+    Decision,
+    FormatOnlyChecker,
+    Sale,
+    VatIdCheck,
+    VatNumberChecker,
+    consult,
+    decide,
+    vat_id_check,
+)
+from engine.domain.tax.split import (
+    Amounts,
+    PricedLine,
+    SplitLine,
+    SplitOrder,
+    allocate,
+    apportion,
+    line_amount,
+    round_half_up,
+    shipping_rate,
+    split_line,
+    split_order,
+    total,
+)
+from engine.domain.tax.threshold import (
+    OSS_THRESHOLD_EUR,
+    ThresholdLevel,
+    ThresholdReached,
+    ThresholdState,
+    record_sale,
+)
+
+__all__ = [
+    "EU_MEMBER_STATES",
+    "OSS_THRESHOLD_EUR",
+    "Amounts",
+    "CountryRates",
+    "Decision",
+    "EcbRateTable",
+    "FormatOnlyChecker",
+    "PricedLine",
+    "RateTable",
+    "ReferenceRate",
+    "Sale",
+    "SplitLine",
+    "SplitOrder",
+    "TaxCategory",
+    "TaxError",
+    "ThresholdLevel",
+    "ThresholdReached",
+    "ThresholdState",
+    "VatIdCheck",
+    "VatNumberChecker",
+    "allocate",
+    "apportion",
+    "consult",
+    "country_code",
+    "decide",
+    "default_ecb_rates",
+    "default_rate_table",
+    "is_member_state",
+    "line_amount",
+    "load_ecb_csv",
+    "load_rate_table",
+    "rate_for",
+    "rates_on",
+    "record_sale",
+    "round_half_up",
+    "shipping_rate",
+    "split_line",
+    "split_order",
+    "tax_point_date",
+    "to_eur",
+    "total",
+    "vat_id_check",
+]

@@ -1,0 +1,357 @@
+"""The bol.com poller: OAuth2 token shared in Redis, rate budgets honoured, orders, shipments,
+returns fetched as the pure module (engine.domain.marketplaces.bol) and engine.domain.polling
+decide."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import orjson
+import redis.asyncio as aioredis
+from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
+
+from engine.domain import polling
+from engine.domain.config import Store
+from engine.domain.exceptions import NormalisationError
+from engine.domain.identity import order_uuid
+from engine.domain.marketplaces import bol
+from engine.shell.pollers.seen import SeenDocuments
+from engine.shell.pollers.sink import PollError, Sink, text
+from engine.shell.pollers.status import StatusBoard
+from models.order import Marketplace
+from models.raw import RawDelivery
+
+log = logging.getLogger(__name__)
+
+#: Keep a fetched order detail this long: returns (weeks later) are placed on its items.
+ORDER_DOCUMENT_TTL = int(timedelta(days=120).total_seconds())
+TOKEN_LOCK_MS = 15_000
+MAX_ATTEMPTS = 5
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BolClient:
+    """GETs against the Retailer API with one token per account, shared through Redis.
+
+    bol IP-blocks callers that ask for tokens too often, so a token is fetched by one process
+    (a Redis lock) and reused by every process until shortly before it expires. The rate
+    budget is kept in Redis per account and path bucket: after a 429 (`Retry-After`) or an
+    answer that spent the budget (`x-ratelimit-remaining: 0`), no process calls that bucket
+    before the wait is over.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        redis: aioredis.Redis,
+        store: Store,
+        env: Mapping[str, str],
+        status: StatusBoard | None = None,
+    ) -> None:
+        self.session, self.redis, self.status = session, redis, status
+        self.base_url = (store.api_base_url or bol.API_BASE_URL).rstrip("/")
+        self.token_url = store.token_url or bol.TOKEN_URL
+        self.client_id = store.env_value(env, store.client_id_env, "client_id_env")
+        self.client_secret = store.env_value(env, store.client_secret_env, "client_secret_env")
+        account = hashlib.sha256(f"{self.token_url}|{self.client_id}".encode()).hexdigest()[:20]
+        self.token_key = f"winkel:bol:token:{account}"
+        self.rate_prefix = f"winkel:bol:rate:{account}"
+
+    # --- token ---------------------------------------------------------------------------
+
+    async def token(self) -> str:
+        deadline = time.monotonic() + TOKEN_LOCK_MS / 1000 * 2
+        while True:
+            raw = await self.redis.get(self.token_key)
+            if raw:
+                cached = orjson.loads(raw)
+                expires_at = datetime.fromisoformat(cached["expires_at"])
+                cache = bol.TokenCache(cached["token"], expires_at)
+                if cache.valid(_now()):
+                    return cache.token
+            lock = f"{self.token_key}:lock"
+            me = secrets.token_hex(8)
+            if await self.redis.set(lock, me, nx=True, px=TOKEN_LOCK_MS):
+                try:
+                    return await self._fetch_token()
+                finally:
+                    if text(await self.redis.get(lock)) == me:
+                        await self.redis.delete(lock)
+            if time.monotonic() > deadline:
+                raise PollError("timed out waiting for another process to fetch the bol token")
+            await asyncio.sleep(0.2)
+
+    async def _fetch_token(self) -> str:
+        request = bol.token_request(self.client_id, self.client_secret, self.token_url)
+        async with self.session.post(
+            request.url, data=request.body, headers=dict(request.headers), timeout=REQUEST_TIMEOUT
+        ) as reply:
+            body = await reply.read()
+            if reply.status != 200:
+                raise PollError(f"bol token endpoint answered {reply.status}: {body[:200]!r}")
+        now = _now()
+        try:
+            cache = bol.TokenCache.from_response(body, now)
+        except NormalisationError as exc:
+            raise PollError(f"bol token answer: {exc}") from None
+        keep_ms = int((cache.expires_at - bol.TOKEN_MARGIN - now).total_seconds() * 1000)
+        if keep_ms > 0:
+            document = {"token": cache.token, "expires_at": cache.expires_at.isoformat()}
+            await self.redis.set(self.token_key, orjson.dumps(document), px=keep_ms)
+        log.info("fetched a bol access token (valid until %s)", cache.expires_at.isoformat())
+        return cache.token
+
+    # --- requests ------------------------------------------------------------------------
+
+    async def _wait_for_budget(self, bucket: str) -> None:
+        key = f"{self.rate_prefix}:{bucket}"
+        while True:
+            until = await self.redis.get(key)
+            if until is None:
+                return
+            wait = float(until) - time.time()
+            if wait <= 0:
+                return
+            log.info("bol budget for %s spent: waiting %.1f s", bucket, wait)
+            await asyncio.sleep(min(wait, 5.0))
+
+    async def _hold(self, bucket: str, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        until = time.time() + seconds
+        await self.redis.set(
+            f"{self.rate_prefix}:{bucket}", f"{until:.3f}", px=max(1, int(seconds * 1000))
+        )
+
+    async def get(self, request: bol.ApiRequest) -> bytes | None:
+        """The body of a 200, None for a 404; a `PollError` for anything else."""
+        bucket = polling.rate_bucket("GET", request.path)
+        for attempt in range(MAX_ATTEMPTS):
+            await self._wait_for_budget(bucket)
+            token = await self.token()
+            authorised = bol.authorised(request, token)
+            async with self.session.get(
+                f"{self.base_url}{request.path}",
+                params=dict(request.query),
+                headers=dict(authorised.headers),
+                timeout=REQUEST_TIMEOUT,
+            ) as reply:
+                body = await reply.read()
+                status = reply.status
+                headers = {k: v for k, v in reply.headers.items()}
+            wait = bol.retry_after(status, headers, _now())
+            if wait is not None:
+                await self._hold(bucket, wait)
+            if status == 429:
+                log.warning("bol 429 on %s: retrying after %.1f s", request.path, wait or 0)
+                if self.status is not None:
+                    await self.status.throttled(wait or 0.0)
+                continue
+            if status == 401 and attempt == 0:
+                await self.redis.delete(self.token_key)  # revoked or expired early: one retry
+                continue
+            if status == 404:
+                return None
+            if status != 200:
+                raise PollError(f"GET {request.path} answered {status}: {body[:200]!r}")
+            return body
+        raise PollError(f"GET {request.path}: still refused after {MAX_ATTEMPTS} attempts")
+
+    async def pages(self, make: Any) -> list[bytes]:
+        """Every page of a list endpoint: `make(page)` builds the request; 50 items a page."""
+        bodies: list[bytes] = []
+        page = 1
+        while True:
+            body = await self.get(make(page))
+            if body is None:
+                return bodies
+            bodies.append(body)
+            document = orjson.loads(body)
+            items = next((v for v in document.values() if isinstance(v, list)), [])
+            following = bol.next_page(page, len(items))
+            if following is None:
+                return bodies
+            page = following
+
+
+@dataclass
+class BolPoller:
+    """One bol store: the list poll, the details it calls for, pushes, returns."""
+
+    store: Store
+    client: BolClient
+    redis: aioredis.Redis
+    sink: Sink
+    status: StatusBoard
+    interval: float
+
+    def key(self, *parts: str) -> str:
+        return polling.poll_key(self.store.id, *parts)
+
+    def _delivery(self, delivery_id: str, topic: str, body: bytes) -> RawDelivery:
+        return RawDelivery(
+            marketplace=Marketplace.BOL,
+            store_id=self.store.id,
+            delivery_id=delivery_id,
+            topic=topic,
+            received_at=_now(),
+            headers={},
+            body=body,
+        )
+
+    def _order(self, order_id: str) -> Any:
+        return order_uuid(self.store.id, Marketplace.BOL, order_id)
+
+    async def cycle(self) -> int:
+        """One poll: list changes, fetch what changed, then returns. Orders produced."""
+        now = _now()
+        raw_listed = await self.redis.get(self.key("listed_at"))
+        listed_at = datetime.fromisoformat(text(raw_listed)) if raw_listed else None
+        pages: list[list[bol.OrderSummaryRef]] = []
+        for query, method in itertools.product(
+            polling.bol_list_queries(listed_at, now), ("FBR", "FBB")
+        ):
+            bodies = await self.client.pages(
+                lambda page, m=method, q=query: bol.orders_request(
+                    m, page, q.change_interval_minute, "ALL", q.latest_change_date
+                )
+            )
+            try:
+                pages.extend(bol.parse_orders_page(body) for body in bodies)
+            except NormalisationError as exc:
+                raise PollError(f"order list: {exc}") from None
+        summaries = polling.merge_summaries(pages)
+        seen = await self._seen([s.order_id for s in summaries])
+        # Orders whose fetch failed before are tried again whatever the list says: the list's
+        # change filter will not show them again, so one bad order never holds back the rest.
+        retry_key = self.key("retry")
+        retry = sorted(text(member) for member in await self.redis.smembers(retry_key))
+        wanted = polling.bol_orders_to_fetch(summaries, seen)
+        wanted += [order_id for order_id in retry if order_id not in wanted]
+        seen.update(await self._seen([order_id for order_id in retry if order_id not in seen]))
+        produced, failed = 0, []
+        for order_id in wanted:
+            try:
+                produced += await self.sync_order(order_id, seen.get(order_id))
+            except (RedisError, KafkaError):
+                raise  # our own infrastructure: the whole poll waits, the cursor stays
+            except Exception as exc:  # bol's answer or its connection: this order only
+                log.warning("bol order %s of %s: %s", order_id, self.store.id, exc)
+                failed.append(order_id)
+                await self.redis.sadd(retry_key, order_id)
+            else:
+                if order_id in retry:
+                    await self.redis.srem(retry_key, order_id)
+        await self.redis.set(self.key("listed_at"), now.isoformat())  # after every ack
+        # Returns have no change filter: the open and the handled list, deduped by content.
+        await self.sync_returns()
+        if failed:
+            raise PollError(f"{len(failed)} orders to try again: {', '.join(failed[:5])}")
+        return produced
+
+    def seen(self, kind: str) -> SeenDocuments:
+        return SeenDocuments(self.redis, self.store.id, kind)
+
+    async def _seen(self, order_ids: list[str]) -> dict[str, polling.SeenOrder | None]:
+        values = await self.seen("orders").get_many(order_ids)
+        return {oid: polling.SeenOrder.decode(v) for oid, v in values.items()}
+
+    async def sync_order(self, order_id: str, previous: polling.SeenOrder | None) -> int:
+        """Fetch the detail, write it, then any new shipments; remember it only then."""
+        body = await self.client.get(bol.order_request(order_id))
+        if body is None:
+            log.warning("bol order %s of %s not found", order_id, self.store.id)
+            return 0
+        state = polling.seen_from_detail(body)
+        await self.redis.set(self.key("order", order_id), body, ex=ORDER_DOCUMENT_TTL)
+        delivery = self._delivery(
+            polling.bol_order_delivery_id(order_id, state), bol.ORDER_DOCUMENT_TOPIC, body
+        )
+        written = await self.sink.produce(delivery, self._order(order_id))
+        if polling.needs_shipments(state, previous):
+            await self.sync_shipments(order_id, body)
+        await self.seen("orders").remember(order_id, state.encode())
+        return int(written)
+
+    async def sync_shipments(self, order_id: str, order_json: bytes) -> None:
+        ids: list[str] = []
+        for method in polling.fulfilment_methods(order_json):
+            bodies = await self.client.pages(
+                lambda page, m=method: bol.shipments_request(m, page, order_id)
+            )
+            for body in bodies:
+                ids.extend(ref.shipment_id for ref in bol.parse_shipments_page(body))
+        for shipment_id in dict.fromkeys(ids):
+            await self.sync_shipment(shipment_id)
+
+    async def sync_shipment(self, shipment_id: str) -> None:
+        if await self.seen("shipments").get(shipment_id) is not None:
+            return
+        body = await self.client.get(bol.shipment_request(shipment_id))
+        if body is None:
+            log.warning("bol shipment %s of %s not found", shipment_id, self.store.id)
+            return
+        order_id = bol.external_order_id(bol.SHIPMENT_DOCUMENT_TOPIC, body)
+        delivery = self._delivery(
+            polling.bol_shipment_delivery_id(shipment_id), bol.SHIPMENT_DOCUMENT_TOPIC, body
+        )
+        await self.sink.produce(delivery, None if order_id is None else self._order(order_id))
+        await self.seen("shipments").remember(shipment_id)
+
+    async def sync_returns(self) -> None:
+        for method in ("FBR", "FBB"):
+            for handled in (False, True):
+                bodies = await self.client.pages(
+                    lambda page, m=method, h=handled: bol.returns_request(m, page, h)
+                )
+                for body in bodies:
+                    for ret in orjson.loads(body).get("returns") or []:
+                        await self._sync_return(ret, handled)
+
+    async def _sync_return(self, ret: dict[str, Any], handled: bool) -> None:
+        return_id = str(ret.get("returnId"))
+        fingerprint = polling.return_fingerprint(ret)
+        seen_field = f"{return_id}:{'handled' if handled else 'open'}"
+        known = await self.seen("returns").get(seen_field)
+        if known is not None and text(known) == fingerprint:
+            return
+        orders = []
+        order_ids = bol.return_order_ids(orjson.dumps(ret))
+        for order_id in order_ids:
+            cached = await self.redis.get(self.key("order", order_id))
+            if cached is None:
+                cached = await self.client.get(bol.order_request(order_id))
+                if cached is not None:
+                    await self.redis.set(self.key("order", order_id), cached, ex=ORDER_DOCUMENT_TTL)
+            if cached is not None:
+                orders.append(orjson.loads(cached))
+        body = orjson.dumps({"return": ret, "orders": orders})
+        delivery = self._delivery(
+            polling.bol_return_delivery_id(return_id, fingerprint), bol.RETURN_DOCUMENT_TOPIC, body
+        )
+        key = self._order(order_ids[0]) if order_ids else None
+        await self.sink.produce(delivery, key)
+        await self.seen("returns").remember(seen_field, fingerprint)
+
+    async def handle_push(self, fetch: polling.PushFetch) -> int:
+        """A push asked for a prompt fetch: the order's detail (always), or a shipment."""
+        if fetch.resource == "SHIPMENT":
+            await self.sync_shipment(fetch.resource_id)
+            return 0
+        seen = await self._seen([fetch.resource_id])
+        return await self.sync_order(fetch.resource_id, seen.get(fetch.resource_id))
