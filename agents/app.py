@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import faust
 
-from agents import faustfix
+from agents import faustfix, liveness, normalize, orders, pollers, projections, vat
+from agents.wiring import Wiring
 from engine.domain import topics
 from engine.domain.config import Config
 from engine.shell import kafka
@@ -16,28 +16,8 @@ from models.order import Marketplace
 
 log = logging.getLogger(__name__)
 
-APP_ID = "winkel-orders"
-
-
-@dataclass(frozen=True)
-class Wiring:
-    """What the agents need: the app, its topics and tables, and the configuration."""
-
-    app: faust.App
-    config: Config
-    raw_deliveries: Any  # every marketplace's raw topic that has a normaliser
-    order_events: Any
-    order_inputs: Any  # order events, operator commands and invoice-service answers
-    invoice_triggers: Any
-    credit_note_triggers: Any
-    audit: Any
-    analytics: Any
-    dead_letter: Any
-    orders: Any
-    # The VAT step (agents/vat.py): drafts keyed by company, and its two tables.
-    vat_drafts: Any = None
-    vat_thresholds: Any = None
-    vat_decisions: Any = None
+#: The faust app id, which is also the worker's Kafka consumer group.
+APP_ID = topics.CONSUMER_GROUP
 
 
 def _vat_table(app: faust.App, config: Config, name: str) -> Any:
@@ -120,15 +100,11 @@ def create_app(config: Config, *, store: str = "rocksdb://") -> Wiring:
         vat_thresholds=_vat_table(app, config, "vat-thresholds"),
         vat_decisions=_vat_table(app, config, "vat-decisions"),
     )
-    from agents import liveness, normalize, orders, projections, vat  # agents use Wiring
-
     liveness.register(wiring)
     normalize.register(wiring)
     orders.register(wiring)
     if config.vat.pipeline:
         vat.register(wiring)
     projections.register(wiring)
-    from engine.shell import pollers  # one poll loop per polled store, inside the worker
-
-    pollers.register(wiring)
+    pollers.register(wiring)  # one poll loop per polled store, inside the worker
     return wiring

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from engine.domain.liveness import Partition, Remedy, Sample, Watch, observe, refetched
 
 if TYPE_CHECKING:
-    from agents.app import Wiring
+    from agents.wiring import Wiring
 
 log = logging.getLogger(__name__)
 

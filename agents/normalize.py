@@ -17,7 +17,7 @@ from models.order import Marketplace
 from models.raw import RawDelivery
 
 if TYPE_CHECKING:
-    from agents.app import Wiring
+    from agents.wiring import Wiring
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from models.events import InvoiceIssued, OperatorStatusChanged, OrderEvent
 from models.order import DocumentKind, OrderState
 
 if TYPE_CHECKING:
-    from agents.app import Wiring
+    from agents.wiring import Wiring
 
 log = logging.getLogger(__name__)
 

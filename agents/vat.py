@@ -29,7 +29,7 @@ from models.codec import DecodeError, encode_trigger
 from models.order import DocumentKind
 
 if TYPE_CHECKING:
-    from agents.app import Wiring
+    from agents.wiring import Wiring
 
 log = logging.getLogger(__name__)
 

@@ -42,8 +42,7 @@ MAX_LIMIT = 1000
 MAX_SCANNED = 20_000
 SCAN_CHUNK = 500
 MAX_REASON_CHARS = 500
-#: The worker's consumer group: agents.app.APP_ID (not imported here: that pulls in faust).
-CONSUMER_GROUP = "winkel-orders"
+CONSUMER_GROUP = topics.CONSUMER_GROUP
 LAG_SECONDS = 10.0
 FLUSH_SECONDS = 1.0
 

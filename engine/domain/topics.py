@@ -16,6 +16,9 @@ DEAD_LETTER = "winkel.deadletter"
 #: id, so one company's OSS threshold is kept in one table partition (docs/topics.md).
 VAT_DRAFTS = "winkel.vat.drafts"
 
+#: The worker's Kafka consumer group, which is also the faust app id (agents/app.py). Here, not
+#: in the faust app, so that the web reads the group's lag without importing faust.
+CONSUMER_GROUP = "winkel-orders"
 
 #: The per-order table's changelog (faust names it `<app id>-<table>-changelog`). Created with
 #: the contract topics so a worker on a fresh broker never races faust's own declaration.

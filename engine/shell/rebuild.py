@@ -18,12 +18,12 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 from aiokafka import ConsumerRecord
 
-from agents.projections import ReadModelWriter
 from engine.domain import topics
 from engine.domain.config import Config
 from engine.domain.summary import summarise
 from engine.shell import kafka
 from engine.shell import readmodel as rm
+from engine.shell.readmodel_writer import ReadModelWriter
 from models.codec import DecodeError, decode_state, encode_summary
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ import orjson
 import pytest
 import redis.asyncio as aioredis
 
-from agents.projections import ReadModelWriter
 from engine.shell import readmodel as rm
+from engine.shell.readmodel_writer import ReadModelWriter
 
 #: A Redis database of its own, so flushing it leaves what other tests keep in Redis alone.
 DATABASE = 6

@@ -10,8 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
-from agents.projections import ReadModelWriter
 from engine.domain.config import Config, parse_config
+from engine.shell.readmodel_writer import ReadModelWriter
 from tests.support import OPERATOR_TOKEN, SECRET, TEST_CONFIG, WOOCOMMERCE_SECRET
 from web.app import create_app
 

@@ -1,0 +1,35 @@
+"""What the agents are given: the faust app, its topics and tables, and the configuration.
+
+Its own module (not agents/app.py) so that the agents import it and agents/app.py imports the
+agents, and no import runs in a circle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from engine.domain.config import Config
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the agents need: the app, its topics and tables, and the configuration."""
+
+    app: faust.App
+    config: Config
+    raw_deliveries: Any  # every marketplace's raw topic that has a normaliser
+    order_events: Any
+    order_inputs: Any  # order events, operator commands and invoice-service answers
+    invoice_triggers: Any
+    credit_note_triggers: Any
+    audit: Any
+    analytics: Any
+    dead_letter: Any
+    orders: Any
+    # The VAT step (agents/vat.py): drafts keyed by company, and its two tables.
+    vat_drafts: Any = None
+    vat_thresholds: Any = None
+    vat_decisions: Any = None
