@@ -20,6 +20,7 @@ from models.codec import (
     encode_state,
     encode_summary,
     encode_trigger,
+    encode_vat_draft,
 )
 from models.events import InvoiceIssued, OperatorStatusChanged, OrderEvent
 from models.order import DocumentKind, OrderState
@@ -88,7 +89,7 @@ def trigger_records(wiring: Wiring, result: lifecycle.Transition) -> list[tuple[
             document = next(d for d in state.documents if d.trigger_id == trigger.trigger_id)
             company = wiring.config.companies[trigger.company_id]
             draft = vat.draft(state, document, trigger, company, wiring.config.vat.categories)
-            records.append((wiring.vat_drafts, company.id.encode(), vat.encode_draft(draft)))
+            records.append((wiring.vat_drafts, company.id.encode(), encode_vat_draft(draft)))
             continue
         target = (
             wiring.invoice_triggers

@@ -24,9 +24,11 @@ from engine.domain import vat
 from engine.domain.exceptions import WinkelError
 from engine.domain.tax import ThresholdState
 from engine.domain.tax.vies import ViesAnswer
+from engine.shell import vat_tables
 from engine.shell.vies import CachedVies, ViesClient, lookup_bounded
-from models.codec import DecodeError, encode_trigger
+from models.codec import DecodeError, decode_vat_draft, encode_trigger
 from models.order import DocumentKind
+from models.trigger import Trigger
 
 if TYPE_CHECKING:
     from agents.wiring import Wiring
@@ -38,12 +40,12 @@ Send = tuple[Any, bytes, bytes]
 
 def _threshold(wiring: Wiring, key: str) -> ThresholdState | None:
     stored = wiring.vat_thresholds.get(key.encode())
-    return None if stored is None else vat.decode_threshold(stored)
+    return None if stored is None else vat_tables.decode_threshold(stored)
 
 
 def _write_threshold(wiring: Wiring, key: str, state: ThresholdState) -> Send:
-    wiring.vat_thresholds[key.encode()] = vat.encode_threshold(state)
-    return (wiring.analytics, state.company_id.encode(), vat.threshold_event(state))
+    wiring.vat_thresholds[key.encode()] = vat_tables.encode_threshold(state)
+    return (wiring.analytics, state.company_id.encode(), vat_tables.threshold_event(state))
 
 
 def _restore(wiring: Wiring, counted: vat.Counted | None) -> list[Send]:
@@ -54,12 +56,17 @@ def _restore(wiring: Wiring, counted: vat.Counted | None) -> list[Send]:
     return [] if after is None else [_write_threshold(wiring, counted.key, after)]
 
 
+def _trigger_send(target: Any, order_key: bytes, trigger: Trigger | None) -> list[Send]:
+    """The trigger the VAT step decided, encoded for its topic; nothing when there is none."""
+    return [] if trigger is None else [(target, order_key, encode_trigger(trigger))]
+
+
 def step(wiring: Wiring, value: bytes, vies: ViesAnswer | None = None) -> list[Send]:
     """Apply one draft to the tables; returns what to send, in order.
 
     `vies`: VIES's answer on the customer's number (`vies_answer`), when it was asked.
     """
-    draft = vat.decode_draft(value)
+    draft = decode_vat_draft(value)
     trigger = draft.trigger
     company = wiring.config.companies.get(trigger.company_id)
     if company is None:
@@ -69,9 +76,9 @@ def step(wiring: Wiring, value: bytes, vies: ViesAnswer | None = None) -> list[S
         target, record_key = wiring.invoice_triggers, str(trigger.trigger_id)
         stored = wiring.vat_decisions.get(record_key.encode())
         if stored is not None:  # a replay: the recorded decision, the recorded trigger
-            record = vat.decode_record(stored)
+            record = vat_tables.decode_record(stored)
             sends = _restore(wiring, record.counted)
-            return sends + ([(target, order_key, record.trigger)] if record.trigger else [])
+            return sends + _trigger_send(target, order_key, record.trigger)
         year = draft.tax_point.year
         state = vat.opening_state(
             company.id,
@@ -91,23 +98,27 @@ def step(wiring: Wiring, value: bytes, vies: ViesAnswer | None = None) -> list[S
             # the figures that invoice had (the marketplace's tax lines).
             log.info("credit note %s: invoice %s has no VAT record", trigger.trigger_id, record_key)
             return [(target, order_key, encode_trigger(trigger))]
-        record = vat.decode_record(stored)
+        record = vat_tables.decode_record(stored)
         entry = record.credits.get(str(trigger.trigger_id))
         if entry is not None:
             sends = _restore(wiring, entry.counted)
-            return sends + ([(target, order_key, entry.trigger)] if entry.trigger else [])
+            return sends + _trigger_send(target, order_key, entry.trigger)
         counted_in = None if record.counted is None else _threshold(wiring, record.counted.key)
         outcome = vat.credit(draft, record, counted_in)
-    wiring.vat_decisions[record_key.encode()] = vat.encode_record(outcome.record)
+    wiring.vat_decisions[record_key.encode()] = vat_tables.encode_record(outcome.record)
     sends = []
     if outcome.threshold_key is not None and outcome.threshold is not None:
         sends.append(_write_threshold(wiring, outcome.threshold_key, outcome.threshold))
         sends.extend(
-            (wiring.analytics, company.id.encode(), vat.reached_event(reached, trigger.trigger_id))
+            (
+                wiring.analytics,
+                company.id.encode(),
+                vat_tables.reached_event(reached, trigger.trigger_id),
+            )
             for reached in outcome.reached
         )
     if outcome.trigger is not None:
-        sends.append((target, order_key, outcome.trigger))
+        sends.extend(_trigger_send(target, order_key, outcome.trigger))
     else:
         log.info("%s %s: the marketplace invoices, no trigger", trigger.kind, trigger.trigger_id)
     return sends
@@ -134,7 +145,7 @@ class Vies:
         if not self.wiring.config.vat.vies:
             return None
         try:
-            draft = vat.decode_draft(value)
+            draft = decode_vat_draft(value)
         except DecodeError:
             return None  # the step dead-letters it
         number = vat.vies_question(draft)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
-from dataclasses import fields
-from datetime import UTC, datetime
+from dataclasses import fields, replace
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from uuid import UUID
@@ -62,10 +62,20 @@ from models.trigger import (
     AUDIT_SCHEMA,
     DEAD_LETTER_SCHEMA,
     TRIGGER_SCHEMA,
+    VAT_DRAFT_SCHEMA,
     AuditEntry,
+    Correction,
+    DraftLine,
     OrderSummary,
+    TaxCategory,
+    Totals,
     Trigger,
+    TriggerLine,
+    VatDraft,
+    VatScheme,
     VatTreatment,
+    ViesEvidence,
+    totals,
 )
 
 STATE_SCHEMA = "winkel.order-state/1"
@@ -99,8 +109,10 @@ def loads_object(data: bytes) -> Json:
     return document
 
 
-class _Reader:
-    """Typed access to one JSON object, naming the path of whatever is wrong."""
+class Reader:
+    """Typed access to one JSON object, naming the path of whatever is wrong.
+
+    Public for the codecs of documents that are not models (the `vat` agent's tables)."""
 
     def __init__(self, document: Mapping[str, Any], path: str = "$") -> None:
         self._doc = document
@@ -152,28 +164,35 @@ class _Reader:
     def time(self, key: str) -> datetime:
         return parse_utc(self.text(key), f"{self._path}.{key}")
 
+    def day(self, key: str) -> date:
+        raw = self.text(key)
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise DecodeError(f"{key} is not a date: {raw!r}") from None
+
     def opt_time(self, key: str) -> datetime | None:
         return None if self._doc.get(key) is None else self.time(key)
 
     def mapping(self, key: str) -> dict[str, Any]:
         return self._typed(key, dict)
 
-    def obj(self, key: str) -> _Reader:
-        return _Reader(self._typed(key, dict), f"{self._path}.{key}")
+    def obj(self, key: str) -> Reader:
+        return Reader(self._typed(key, dict), f"{self._path}.{key}")
 
-    def opt_obj(self, key: str) -> _Reader | None:
+    def opt_obj(self, key: str) -> Reader | None:
         return None if self._doc.get(key) is None else self.obj(key)
 
-    def objs(self, key: str) -> list[_Reader]:
+    def objs(self, key: str) -> list[Reader]:
         items = self._typed(key, list)
         readers = []
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 raise DecodeError(f"{self._path}.{key}[{index}] must be an object")
-            readers.append(_Reader(item, f"{self._path}.{key}[{index}]"))
+            readers.append(Reader(item, f"{self._path}.{key}[{index}]"))
         return readers
 
-    def opt_objs(self, key: str) -> list[_Reader]:
+    def opt_objs(self, key: str) -> list[Reader]:
         return [] if self._doc.get(key) is None else self.objs(key)
 
     def opt_texts(self, key: str) -> list[str]:
@@ -194,7 +213,7 @@ class _Reader:
             where = f"{self._path}.{key}[{index}]"
             if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
                 raise DecodeError(f"{where} must be [name, amount]")
-            pairs.append((pair[0], _Reader({"amount": pair[1]}, where).decimal("amount")))
+            pairs.append((pair[0], Reader({"amount": pair[1]}, where).decimal("amount")))
         return pairs
 
     def enum(self, key: str, kind: Callable[[str], T]) -> T:
@@ -224,7 +243,7 @@ def parse_utc(raw: str, where: str = "time") -> datetime:
 # --- order parts ---------------------------------------------------------------------------
 
 
-def _ref(r: _Reader) -> OrderRef:
+def _ref(r: Reader) -> OrderRef:
     return OrderRef(
         uuid=r.uuid("uuid"),
         marketplace=r.enum("marketplace", Marketplace),
@@ -233,7 +252,7 @@ def _ref(r: _Reader) -> OrderRef:
     )
 
 
-def _customer(r: _Reader) -> Customer:
+def _customer(r: Reader) -> Customer:
     return Customer(
         name=r.text("name"),
         country=r.opt_text("country"),
@@ -243,7 +262,7 @@ def _customer(r: _Reader) -> Customer:
     )
 
 
-def _line(r: _Reader) -> OrderLine:
+def _line(r: Reader) -> OrderLine:
     return OrderLine(
         line_id=r.text("line_id"),
         sku=r.text("sku"),
@@ -257,14 +276,14 @@ def _line(r: _Reader) -> OrderLine:
     )
 
 
-def _quantities(r: _Reader, key: str) -> tuple[LineQuantity, ...]:
+def _quantities(r: Reader, key: str) -> tuple[LineQuantity, ...]:
     return tuple(
         LineQuantity(line_id=item.text("line_id"), quantity=item.integer("quantity"))
         for item in r.objs(key)
     )
 
 
-def _shipment(r: _Reader) -> Shipment:
+def _shipment(r: Reader) -> Shipment:
     return Shipment(
         shipment_id=r.text("shipment_id"),
         shipped_at=r.time("shipped_at"),
@@ -278,11 +297,11 @@ def _shipment(r: _Reader) -> Shipment:
     )
 
 
-def _withdrawal(r: _Reader) -> Withdrawal:
+def _withdrawal(r: Reader) -> Withdrawal:
     return Withdrawal(r.text("cancellation_id"), r.time("withdrawn_at"), r.opt_text("reason"))
 
 
-def _cancellation(r: _Reader) -> Cancellation:
+def _cancellation(r: Reader) -> Cancellation:
     return Cancellation(
         cancellation_id=r.text("cancellation_id"),
         cancelled_at=r.time("cancelled_at"),
@@ -291,7 +310,7 @@ def _cancellation(r: _Reader) -> Cancellation:
     )
 
 
-def _return(r: _Reader) -> Return:
+def _return(r: Reader) -> Return:
     return Return(
         return_id=r.text("return_id"),
         at=r.time("at"),
@@ -300,7 +319,7 @@ def _return(r: _Reader) -> Return:
     )
 
 
-def _refund(r: _Reader) -> Refund:
+def _refund(r: Reader) -> Refund:
     return Refund(
         refund_id=r.text("refund_id"),
         refunded_at=r.time("refunded_at"),
@@ -310,7 +329,7 @@ def _refund(r: _Reader) -> Refund:
     )
 
 
-def _issued(r: _Reader) -> IssuedInvoice:
+def _issued(r: Reader) -> IssuedInvoice:
     return IssuedInvoice(
         trigger_id=r.uuid("trigger_id"),
         invoice_number=r.text("invoice_number"),
@@ -318,7 +337,7 @@ def _issued(r: _Reader) -> IssuedInvoice:
     )
 
 
-def _document(r: _Reader) -> Document:
+def _document(r: Reader) -> Document:
     corrects = r.opt_text("corrects")
     return Document(
         trigger_id=r.uuid("trigger_id"),
@@ -342,7 +361,7 @@ def _document(r: _Reader) -> Document:
     )
 
 
-def _details(r: _Reader) -> OrderDetails:
+def _details(r: Reader) -> OrderDetails:
     return OrderDetails(
         name=r.text("name"),
         currency=r.text("currency"),
@@ -359,7 +378,7 @@ def _details(r: _Reader) -> OrderDetails:
     )
 
 
-def _costs(r: _Reader) -> tuple[tuple[str, Decimal], ...]:
+def _costs(r: Reader) -> tuple[tuple[str, Decimal], ...]:
     """`[[type, amount], ...]`; absent in documents written before costs were known."""
     return tuple(r.amount_pairs("costs"))
 
@@ -382,7 +401,7 @@ def encode_event(event: OrderEvent) -> bytes:
     )
 
 
-_PAYLOAD_DECODERS: dict[str, Callable[[_Reader], EventPayload]] = {
+_PAYLOAD_DECODERS: dict[str, Callable[[Reader], EventPayload]] = {
     EVENT_TYPES[DetailsReported]: lambda r: DetailsReported(_details(r.obj("details"))),
     EVENT_TYPES[PaymentCaptured]: lambda r: PaymentCaptured(r.time("paid_at")),
     EVENT_TYPES[ShipmentSent]: lambda r: ShipmentSent(_shipment(r.obj("shipment"))),
@@ -404,7 +423,7 @@ _PAYLOAD_DECODERS: dict[str, Callable[[_Reader], EventPayload]] = {
 
 
 def decode_event(data: bytes) -> OrderEvent:
-    r = _Reader(loads_object(data))
+    r = Reader(loads_object(data))
     r.expect_schema(ORDER_EVENT_SCHEMA)
     decode_payload = _PAYLOAD_DECODERS.get(r.text("type"))
     if decode_payload is None:
@@ -427,7 +446,7 @@ def encode_state(state: OrderState) -> bytes:
 
 
 def decode_state(data: bytes) -> OrderState:
-    top = _Reader(loads_object(data))
+    top = Reader(loads_object(data))
     top.expect_schema(STATE_SCHEMA)
     r = top.obj("state")
     details = r.opt_obj("details")
@@ -475,6 +494,143 @@ def encode_trigger(trigger: Trigger) -> bytes:
     return dumps(document)
 
 
+def decode_trigger(data: bytes) -> Trigger:
+    """A trigger document as `encode_trigger` wrote it (the `vat` agent keeps them)."""
+    r = Reader(loads_object(data))
+    r.expect_schema(TRIGGER_SCHEMA)
+    return _trigger(r, _totals(r.obj("totals")))
+
+
+def _totals(r: Reader) -> Totals:
+    return Totals(net=r.decimal("net"), vat=r.decimal("vat"), gross=r.decimal("gross"))
+
+
+def _evidence(r: Reader | None) -> ViesEvidence | None:
+    if r is None:
+        return None
+    return ViesEvidence(
+        result=r.text("result"),
+        vat_id=r.text("vat_id"),
+        consultation_id=r.opt_text("consultation_id"),
+        checked_at=r.opt_time("checked_at"),
+        error=r.opt_text("error"),
+    )
+
+
+def decode_treatment(r: Reader) -> VatTreatment:
+    """A trigger's `vat` object (also kept in the `vat` agent's decision records)."""
+    tax_point = r.opt_text("tax_point")
+    return VatTreatment(
+        scheme=r.enum("scheme", VatScheme),
+        country=r.text("country"),
+        customer_vat_id=r.opt_text("customer_vat_id"),
+        exemption=r.opt_text("exemption"),
+        tax_point=None if tax_point is None else r.day("tax_point"),
+        reason=r.opt_text("reason"),
+        vies=_evidence(r.opt_obj("vies")),
+    )
+
+
+def _trigger(r: Reader, totals: Totals) -> Trigger:
+    corrects = r.opt_obj("corrects")
+    return Trigger(
+        trigger_id=r.uuid("trigger_id"),
+        kind=r.enum("kind", DocumentKind),
+        order_uuid=r.uuid("order_uuid"),
+        store_id=r.text("store_id"),
+        company_id=r.text("company_id"),
+        marketplace=r.enum("marketplace", Marketplace),
+        external_order_id=r.text("external_order_id"),
+        order_name=r.text("order_name"),
+        scope=r.enum("scope", DocumentScope),
+        shipment_id=r.opt_text("shipment_id"),
+        currency=r.text("currency"),
+        lines=tuple(
+            TriggerLine(
+                sku=item.text("sku"),
+                description=item.text("description"),
+                quantity=item.integer("quantity"),
+                unit_price_net=item.decimal("unit_price_net"),
+                vat_rate=item.decimal("vat_rate"),
+                net=item.decimal("net"),
+                vat=item.decimal("vat"),
+                gross=item.decimal("gross"),
+            )
+            for item in r.objs("lines")
+        ),
+        vat=decode_treatment(r.obj("vat")),
+        totals=totals,
+        customer=_customer(r.obj("customer")),
+        costs=tuple((item.text("type"), item.decimal("amount")) for item in r.objs("costs")),
+        corrects=None
+        if corrects is None
+        else Correction(
+            invoice_trigger_id=corrects.uuid("invoice_trigger_id"),
+            invoice_number=corrects.opt_text("invoice_number"),
+            invoice_date=corrects.opt_time("invoice_date"),
+        ),
+        reason=r.text("reason"),
+        created_at=r.time("created_at"),
+    )
+
+
+# --- VAT drafts (agent `orders` -> agent `vat`) -----------------------------------------------
+
+_TRIGGER_FIELDS = tuple(f for f in Trigger.__dataclass_fields__ if f != "costs")
+
+
+def encode_vat_draft(value: VatDraft) -> bytes:
+    trigger = value.trigger
+    costs = [{"type": name, "amount": amount} for name, amount in trigger.costs]
+    document: dict[str, Any] = {
+        "schema": VAT_DRAFT_SCHEMA,
+        "trigger": {**{f: getattr(trigger, f) for f in _TRIGGER_FIELDS}, "costs": costs},
+        "draft_lines": value.draft_lines,
+        "prices_include_vat": value.prices_include_vat,
+        "ship_from": value.ship_from,
+        "tax_point": value.tax_point,
+        "goods_categories": value.goods_categories,
+        "marketplace_collected": value.marketplace_collected,
+    }
+    return dumps(document)
+
+
+def _category(raw: str) -> str:
+    try:
+        return TaxCategory(raw).value
+    except ValueError:
+        raise DecodeError(f"unknown tax category {raw!r}") from None
+
+
+def decode_vat_draft(data: bytes) -> VatDraft:
+    r = Reader(loads_object(data))
+    r.expect_schema(VAT_DRAFT_SCHEMA)
+    # The draft's totals are the sums of its lines, whatever the document says.
+    trigger = _trigger(r.obj("trigger"), totals(()))
+    trigger = replace(trigger, totals=totals(trigger.lines))
+    draft_lines = tuple(
+        DraftLine(
+            line_id=item.text("line_id"),
+            kind=item.enum("kind", LineKind),
+            category=item.enum("category", TaxCategory).value,
+            units=item.integer("units"),
+            amount=item.decimal("amount"),
+        )
+        for item in r.objs("draft_lines")
+    )
+    if len(draft_lines) != len(trigger.lines):
+        raise DecodeError("a draft needs one draft line per trigger line")
+    return VatDraft(
+        trigger=trigger,
+        draft_lines=draft_lines,
+        prices_include_vat=r.flag("prices_include_vat"),
+        ship_from=r.text("ship_from"),
+        tax_point=r.day("tax_point"),
+        goods_categories=tuple(_category(c) for c in r.texts("goods_categories")),
+        marketplace_collected=r.flag("marketplace_collected"),
+    )
+
+
 def encode_audit(entry: AuditEntry) -> bytes:
     return dumps({"schema": AUDIT_SCHEMA, **_top_level(entry)})
 
@@ -494,7 +650,7 @@ def _pack_bytes(data: bytes) -> dict[str, str]:
         return {"encoding": "base64", "data": base64.b64encode(data).decode("ascii")}
 
 
-def _unpack_bytes(r: _Reader) -> bytes:
+def _unpack_bytes(r: Reader) -> bytes:
     encoding = r.text("encoding")
     if encoding == "utf-8":
         return r.text("data").encode("utf-8")
@@ -525,7 +681,7 @@ def encode_raw(delivery: RawDelivery) -> bytes:
 
 
 def decode_raw(data: bytes) -> RawDelivery:
-    r = _Reader(loads_object(data))
+    r = Reader(loads_object(data))
     r.expect_schema(RAW_SCHEMA)
     headers = r.mapping("headers")
     if not all(isinstance(v, str) for v in headers.values()):
@@ -558,7 +714,7 @@ def encode_dead_letter(letter: DeadLetter) -> bytes:
 
 
 def decode_dead_letter(data: bytes) -> DeadLetter:
-    r = _Reader(loads_object(data))
+    r = Reader(loads_object(data))
     r.expect_schema(DEAD_LETTER_SCHEMA)
     key = r.opt_obj("key")
     return DeadLetter(
@@ -583,7 +739,7 @@ def encode_invoice_issued(order: UUID, issued: IssuedInvoice) -> bytes:
 
 
 def decode_invoice_issued(data: bytes) -> tuple[UUID, IssuedInvoice]:
-    r = _Reader(loads_object(data))
+    r = Reader(loads_object(data))
     r.expect_schema(INVOICE_ISSUED_SCHEMA)
     return r.uuid("order_uuid"), _issued(r)
 
@@ -596,7 +752,7 @@ def encode_command(command: OperatorCommand) -> bytes:
 
 
 def decode_command(data: bytes) -> OperatorCommand:
-    r = _Reader(loads_object(data))
+    r = Reader(loads_object(data))
     r.expect_schema(ORDER_COMMAND_SCHEMA)
     reason = r.text("reason").strip()
     if not reason:

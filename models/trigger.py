@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,6 +15,8 @@ TRIGGER_SCHEMA = "winkel.trigger/1"
 AUDIT_SCHEMA = "winkel.audit/1"
 ANALYTICS_SCHEMA = "winkel.analytics/1"
 DEAD_LETTER_SCHEMA = "winkel.deadletter/1"
+#: Internal: the orders agent's draft for the `vat` agent (`winkel.vat.drafts`).
+VAT_DRAFT_SCHEMA = "winkel.vat-draft/1"
 
 
 # A trigger asks for exactly the document the order state records.
@@ -83,6 +86,15 @@ class Totals:
     gross: Decimal
 
 
+def totals(lines: Iterable[TriggerLine]) -> Totals:
+    """A trigger's totals: the sums of its lines (no rounding of its own)."""
+    net = vat_total = Decimal("0.00")
+    for line in lines:
+        net += line.net
+        vat_total += line.vat
+    return Totals(net=net, vat=vat_total, gross=net + vat_total)
+
+
 @dataclass(frozen=True, slots=True)
 class Correction:
     invoice_trigger_id: UUID
@@ -111,6 +123,14 @@ class Trigger:
     corrects: Correction | None
     reason: str
     created_at: datetime
+
+
+class TaxCategory(StrEnum):
+    """A product's VAT category, configured per SKU; `standard` unless the config says otherwise."""
+
+    STANDARD = "standard"
+    REDUCED = "reduced"
+    ZERO = "zero"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
 
 from engine.domain.config import Company, Store
-from engine.domain.money import ZERO, to_cents
+from engine.domain.money import to_cents
 from engine.domain.tax import EU_MEMBER_STATES
 from models.order import (
     Customer,
@@ -17,7 +16,7 @@ from models.order import (
     OrderLine,
     OrderState,
 )
-from models.trigger import Correction, Totals, Trigger, TriggerLine, VatScheme, VatTreatment
+from models.trigger import Correction, Trigger, TriggerLine, VatScheme, VatTreatment, totals
 
 _UNIT_PRICE = Decimal("0.0001")
 _AMOUNT_ONLY = {
@@ -68,14 +67,6 @@ def trigger_line(line: OrderLine, part: DocumentLine, cause: str) -> TriggerLine
         vat=part.vat,
         gross=part.gross,
     )
-
-
-def totals(lines: Iterable[TriggerLine]) -> Totals:
-    net = vat_total = ZERO
-    for line in lines:
-        net += line.net
-        vat_total += line.vat
-    return Totals(net=net, vat=vat_total, gross=net + vat_total)
 
 
 def _reason(state: OrderState, document: Document) -> str:

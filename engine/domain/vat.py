@@ -13,8 +13,10 @@ tax figures. This module turns such a document into the trigger an accountant ca
   and rates (whatever the rates are on the day of the credit note), never crediting more than
   the invoice line still holds.
 
-Everything here is pure; `agents/vat.py` keeps the records and threshold states in changelog
-tables and moves the bytes. A replayed draft finds its record and gets the same trigger back;
+Everything here is pure and returns typed values (a `Trigger`, never bytes); `agents/vat.py`
+keeps the records and threshold states in changelog tables and moves the bytes. The drafts and
+triggers are encoded by `models.codec`, the records and threshold states by
+`engine/shell/vat_tables.py`. A replayed draft finds its record and gets the same trigger back;
 the threshold state remembers the ids it counted, so a replay never counts twice.
 
 With `[vat] pipeline = false` the orders agent emits the lifecycle's triggers as they are: the
@@ -27,7 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from engine.domain.config import Company
@@ -57,21 +58,15 @@ from engine.domain.tax import (
 from engine.domain.tax.schemes import VatIdCheck
 from engine.domain.tax.split import Amounts
 from engine.domain.tax.vies import ViesAnswer
-from engine.domain.triggers import totals, unit_price
-from models.codec import DecodeError, dumps, encode_trigger, loads_object
-from models.codec import _Reader as Reader
+from engine.domain.triggers import unit_price
 from models.order import (
-    Customer,
     Document,
     DocumentKind,
-    DocumentScope,
     LineKind,
     Marketplace,
     OrderState,
 )
 from models.trigger import (
-    ANALYTICS_SCHEMA,
-    Correction,
     DraftLine,
     Trigger,
     TriggerLine,
@@ -79,11 +74,8 @@ from models.trigger import (
     VatScheme,
     VatTreatment,
     ViesEvidence,
+    totals,
 )
-
-DRAFT_SCHEMA = "winkel.vat-draft/1"
-RECORD_SCHEMA = "winkel.vat-record/1"
-THRESHOLD_SCHEMA = "winkel.vat-threshold/1"
 
 #: Marketplaces whose prices always include VAT when the order does not say (bol always;
 #: Amazon's EU `ItemPrice` is VAT-inclusive). Shopify and WooCommerce default to exclusive,
@@ -184,7 +176,7 @@ class Counted:
 
 @dataclass(frozen=True, slots=True)
 class CreditEntry:
-    trigger: bytes | None  # the emitted credit note (None: the marketplace invoices)
+    trigger: Trigger | None  # the emitted credit note (None: the marketplace invoices)
     counted: Counted | None
 
 
@@ -199,7 +191,7 @@ class InvoiceRecord:
     prices_include_vat: bool
     tax_point: date
     lines: tuple[RecordLine, ...]
-    trigger: bytes | None  # the emitted invoice trigger (None: the marketplace invoices)
+    trigger: Trigger | None  # the emitted invoice trigger (None: the marketplace invoices)
     counted: Counted | None
     credits: Mapping[str, CreditEntry] = field(default_factory=dict)
 
@@ -209,7 +201,7 @@ class Outcome:
     """What the agent writes and sends for one draft."""
 
     record: InvoiceRecord  # under the invoice's trigger id
-    trigger: bytes | None  # the final trigger; None when the marketplace invoices
+    trigger: Trigger | None  # the final trigger; None when the marketplace invoices
     threshold_key: str | None = None  # the state to write, when it changed
     threshold: ThresholdState | None = None
     reached: tuple[ThresholdReached, ...] = ()
@@ -430,7 +422,6 @@ def invoice(
             )
         )
     final = replace(trigger, lines=tuple(lines), totals=totals(lines), vat=vat)
-    encoded = encode_trigger_document(final)
     record = InvoiceRecord(
         trigger.trigger_id,
         company.id,
@@ -439,12 +430,12 @@ def invoice(
         draft.prices_include_vat,
         on,
         tuple(kept),
-        encoded,
+        final,
         counted,
     )
     if counted is None or counted.after == threshold:
-        return Outcome(record, encoded)
-    return Outcome(record, encoded, counted.key, counted.after, decision.threshold_events)
+        return Outcome(record, final)
+    return Outcome(record, final, counted.key, counted.after, decision.threshold_events)
 
 
 def _line_categories(draft: VatDraft) -> tuple[str, ...]:
@@ -581,11 +572,9 @@ def credit(
         record.treatment,
         reason=f"as invoice {record.trigger_id}: {record.treatment.reason or ''}".rstrip(": "),
     )
-    encoded = None
+    final = None
     if record.trigger is not None:
-        encoded = encode_trigger_document(
-            replace(trigger, lines=tuple(lines), totals=totals(lines), vat=vat)
-        )
+        final = replace(trigger, lines=tuple(lines), totals=totals(lines), vat=vat)
     counted = None
     state_after: ThresholdState | None = None
     reached: tuple[ThresholdReached, ...] = ()
@@ -598,311 +587,8 @@ def credit(
     updated = replace(
         record,
         lines=tuple(ledger[line.line_id] for line in record.lines),
-        credits={**record.credits, credit_id: CreditEntry(encoded, counted)},
+        credits={**record.credits, credit_id: CreditEntry(final, counted)},
     )
     if counted is None or state_after == threshold:
-        return Outcome(updated, encoded)
-    return Outcome(updated, encoded, counted.key, state_after, reached)
-
-
-# --- documents on Kafka --------------------------------------------------------------------
-
-
-def encode_trigger_document(trigger: Trigger) -> bytes:
-    return encode_trigger(trigger)
-
-
-def encode_draft(value: VatDraft) -> bytes:
-    trigger = value.trigger
-    costs = [{"type": name, "amount": amount} for name, amount in trigger.costs]
-    document: dict[str, Any] = {
-        "schema": DRAFT_SCHEMA,
-        "trigger": {**{f: getattr(trigger, f) for f in _TRIGGER_FIELDS}, "costs": costs},
-        "draft_lines": value.draft_lines,
-        "prices_include_vat": value.prices_include_vat,
-        "ship_from": value.ship_from,
-        "tax_point": value.tax_point,
-        "goods_categories": value.goods_categories,
-        "marketplace_collected": value.marketplace_collected,
-    }
-    return dumps(document)
-
-
-_TRIGGER_FIELDS = tuple(f for f in Trigger.__dataclass_fields__ if f != "costs")
-
-
-def _day(r: Reader, key: str) -> date:
-    raw = r.text(key)
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise DecodeError(f"{key} is not a date: {raw!r}") from None
-
-
-def _customer(r: Reader) -> Customer:
-    return Customer(
-        name=r.text("name"),
-        country=r.opt_text("country"),
-        vat_id=r.opt_text("vat_id"),
-        is_business=r.flag("is_business"),
-        email=r.opt_text("email"),
-    )
-
-
-def _evidence_of(r: Reader | None) -> ViesEvidence | None:
-    if r is None:
-        return None
-    return ViesEvidence(
-        result=r.text("result"),
-        vat_id=r.text("vat_id"),
-        consultation_id=r.opt_text("consultation_id"),
-        checked_at=r.opt_time("checked_at"),
-        error=r.opt_text("error"),
-    )
-
-
-def _treatment_of(r: Reader) -> VatTreatment:
-    tax_point = r.opt_text("tax_point")
-    return VatTreatment(
-        scheme=r.enum("scheme", VatScheme),
-        country=r.text("country"),
-        customer_vat_id=r.opt_text("customer_vat_id"),
-        exemption=r.opt_text("exemption"),
-        tax_point=None if tax_point is None else _day(r, "tax_point"),
-        reason=r.opt_text("reason"),
-        vies=_evidence_of(r.opt_obj("vies")),
-    )
-
-
-def _trigger(r: Reader) -> Trigger:
-    corrects = r.opt_obj("corrects")
-    return Trigger(
-        trigger_id=r.uuid("trigger_id"),
-        kind=r.enum("kind", DocumentKind),
-        order_uuid=r.uuid("order_uuid"),
-        store_id=r.text("store_id"),
-        company_id=r.text("company_id"),
-        marketplace=r.enum("marketplace", Marketplace),
-        external_order_id=r.text("external_order_id"),
-        order_name=r.text("order_name"),
-        scope=r.enum("scope", DocumentScope),
-        shipment_id=r.opt_text("shipment_id"),
-        currency=r.text("currency"),
-        lines=tuple(
-            TriggerLine(
-                sku=item.text("sku"),
-                description=item.text("description"),
-                quantity=item.integer("quantity"),
-                unit_price_net=item.decimal("unit_price_net"),
-                vat_rate=item.decimal("vat_rate"),
-                net=item.decimal("net"),
-                vat=item.decimal("vat"),
-                gross=item.decimal("gross"),
-            )
-            for item in r.objs("lines")
-        ),
-        vat=_treatment_of(r.obj("vat")),
-        totals=totals(()),  # recomputed from the lines below
-        customer=_customer(r.obj("customer")),
-        costs=tuple((item.text("type"), item.decimal("amount")) for item in r.objs("costs")),
-        corrects=None
-        if corrects is None
-        else Correction(
-            invoice_trigger_id=corrects.uuid("invoice_trigger_id"),
-            invoice_number=corrects.opt_text("invoice_number"),
-            invoice_date=corrects.opt_time("invoice_date"),
-        ),
-        reason=r.text("reason"),
-        created_at=r.time("created_at"),
-    )
-
-
-def _category(raw: str) -> str:
-    try:
-        return TaxCategory(raw).value
-    except ValueError:
-        raise DecodeError(f"unknown tax category {raw!r}") from None
-
-
-def decode_draft(data: bytes) -> VatDraft:
-    r = Reader(loads_object(data))
-    r.expect_schema(DRAFT_SCHEMA)
-    trigger = _trigger(r.obj("trigger"))
-    trigger = replace(trigger, totals=totals(trigger.lines))
-    draft_lines = tuple(
-        DraftLine(
-            line_id=item.text("line_id"),
-            kind=item.enum("kind", LineKind),
-            category=item.enum("category", TaxCategory).value,
-            units=item.integer("units"),
-            amount=item.decimal("amount"),
-        )
-        for item in r.objs("draft_lines")
-    )
-    if len(draft_lines) != len(trigger.lines):
-        raise DecodeError("a draft needs one draft line per trigger line")
-    return VatDraft(
-        trigger=trigger,
-        draft_lines=draft_lines,
-        prices_include_vat=r.flag("prices_include_vat"),
-        ship_from=r.text("ship_from"),
-        tax_point=_day(r, "tax_point"),
-        goods_categories=tuple(_category(c) for c in r.texts("goods_categories")),
-        marketplace_collected=r.flag("marketplace_collected"),
-    )
-
-
-def encode_threshold(state: ThresholdState) -> bytes:
-    return dumps({"schema": THRESHOLD_SCHEMA, "state": state})
-
-
-def _threshold_of(r: Reader) -> ThresholdState:
-    return ThresholdState(
-        company_id=r.text("company_id"),
-        year=r.integer("year"),
-        total_eur=r.decimal("total_eur"),
-        reached_80=r.flag("reached_80"),
-        reached_100=r.flag("reached_100"),
-        exceeded_this_year=r.flag("exceeded_this_year"),
-        exceeded_previous_year=r.flag("exceeded_previous_year"),
-        sales_counted=r.integer("sales_counted"),
-        recent=tuple(r.texts("recent")),
-    )
-
-
-def decode_threshold(data: bytes) -> ThresholdState:
-    r = Reader(loads_object(data))
-    r.expect_schema(THRESHOLD_SCHEMA)
-    return _threshold_of(r.obj("state"))
-
-
-def _text_bytes(value: bytes | None) -> str | None:
-    return None if value is None else value.decode("utf-8")
-
-
-def _counted_doc(counted: Counted | None) -> dict[str, Any] | None:
-    if counted is None:
-        return None
-    return {
-        "key": counted.key,
-        "amount_eur": counted.amount_eur,
-        "sequence": counted.sequence,
-        "after": counted.after,
-    }
-
-
-def encode_record(record: InvoiceRecord) -> bytes:
-    return dumps(
-        {
-            "schema": RECORD_SCHEMA,
-            "trigger_id": record.trigger_id,
-            "company_id": record.company_id,
-            "currency": record.currency,
-            "treatment": record.treatment,
-            "prices_include_vat": record.prices_include_vat,
-            "tax_point": record.tax_point,
-            "lines": record.lines,
-            "trigger": _text_bytes(record.trigger),
-            "counted": _counted_doc(record.counted),
-            "credits": {
-                credit_id: {
-                    "trigger": _text_bytes(entry.trigger),
-                    "counted": _counted_doc(entry.counted),
-                }
-                for credit_id, entry in sorted(record.credits.items())
-            },
-        }
-    )
-
-
-def _counted_of(r: Reader | None) -> Counted | None:
-    if r is None:
-        return None
-    return Counted(
-        key=r.text("key"),
-        amount_eur=r.decimal("amount_eur"),
-        sequence=r.integer("sequence"),
-        after=_threshold_of(r.obj("after")),
-    )
-
-
-def _bytes_of(r: Reader, key: str) -> bytes | None:
-    text = r.opt_text(key)
-    return None if text is None else text.encode("utf-8")
-
-
-def decode_record(data: bytes) -> InvoiceRecord:
-    r = Reader(loads_object(data))
-    r.expect_schema(RECORD_SCHEMA)
-    credits = r.mapping("credits")
-    return InvoiceRecord(
-        trigger_id=r.uuid("trigger_id"),
-        company_id=r.text("company_id"),
-        currency=r.text("currency"),
-        treatment=_treatment_of(r.obj("treatment")),
-        prices_include_vat=r.flag("prices_include_vat"),
-        tax_point=_day(r, "tax_point"),
-        lines=tuple(
-            RecordLine(
-                line_id=item.text("line_id"),
-                quantity=item.integer("quantity"),
-                rate=item.decimal("rate"),
-                home_rate=item.decimal("home_rate"),
-                net=item.decimal("net"),
-                vat=item.decimal("vat"),
-                gross=item.decimal("gross"),
-                credited_units=item.integer("credited_units"),
-                credited_net=item.decimal("credited_net"),
-                credited_vat=item.decimal("credited_vat"),
-            )
-            for item in r.objs("lines")
-        ),
-        trigger=_bytes_of(r, "trigger"),
-        counted=_counted_of(r.opt_obj("counted")),
-        credits={
-            credit_id: _credit_entry(Reader(entry, f"$.credits.{credit_id}"))
-            for credit_id, entry in sorted(credits.items())
-            if isinstance(entry, dict)
-        },
-    )
-
-
-def _credit_entry(r: Reader) -> CreditEntry:
-    return CreditEntry(trigger=_bytes_of(r, "trigger"), counted=_counted_of(r.opt_obj("counted")))
-
-
-def threshold_event(state: ThresholdState) -> bytes:
-    """`vat.threshold` analytics: a company's running total for a year (the dashboard gauge)."""
-    return dumps(
-        {
-            "schema": ANALYTICS_SCHEMA,
-            "type": "vat.threshold",
-            "company_id": state.company_id,
-            "year": state.year,
-            "total_eur": state.total_eur,
-            "threshold_eur": OSS_THRESHOLD,
-            "reached_80": state.reached_80,
-            "reached_100": state.reached_100,
-            "destination_vat": state.destination_vat_required,
-            "sales_counted": state.sales_counted,
-        }
-    )
-
-
-def reached_event(event: ThresholdReached, trigger_id: UUID) -> bytes:
-    """`vat.threshold_reached` analytics: a company reached 80% or 100% of the threshold."""
-    return dumps(
-        {
-            "schema": ANALYTICS_SCHEMA,
-            "type": "vat.threshold_reached",
-            "company_id": event.company_id,
-            "year": event.year,
-            "level": event.level.value,
-            "total_eur": event.total_eur,
-            "threshold_eur": OSS_THRESHOLD,
-            "trigger_id": trigger_id,
-        }
-    )
-
-
-OSS_THRESHOLD = Decimal("10000.00")
+        return Outcome(updated, final)
+    return Outcome(updated, final, counted.key, state_after, reached)

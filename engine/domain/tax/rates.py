@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from engine.domain.tax.exceptions import TaxError
+from models.trigger import TaxCategory as TaxCategory  # the drafts carry it (models.codec)
 
 RATES_FILE = "eu_vat_rates.toml"
 
@@ -57,14 +57,6 @@ EU_MEMBER_STATES: frozenset[str] = frozenset(
 # Greece is "GR" in ISO 3166 but "EL" in VAT numbers and some EU tables; both reach this code.
 _COUNTRY_ALIASES = {"EL": "GR"}
 _HUNDRED = Decimal(100)
-
-
-class TaxCategory(StrEnum):
-    """A product's VAT category, configured per SKU; `standard` unless the config says otherwise."""
-
-    STANDARD = "standard"
-    REDUCED = "reduced"
-    ZERO = "zero"
 
 
 def country_code(code: str) -> str:
