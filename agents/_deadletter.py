@@ -1,15 +1,23 @@
-"""Sending what cannot be processed to `winkel.deadletter`, keeping the original bytes."""
+"""What cannot be processed goes to `winkel.deadletter`, keeping the original bytes.
+
+`guarded` is the one guard every agent puts around its per-record work, so that no input stops
+a stream and none is lost.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from engine.domain.exceptions import WinkelError
 from models.codec import encode_dead_letter
 from models.raw import DeadLetter
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 async def send_dead_letter(dead_letter_topic: Any, event: Any, reason: str) -> None:
@@ -27,3 +35,22 @@ async def send_dead_letter(dead_letter_topic: Any, event: Any, reason: str) -> N
     )
     log.warning("dead-lettered %s: %s", letter.dead_letter_id, reason)
     await dead_letter_topic.send(key=message.key, value=encode_dead_letter(letter))
+
+
+async def guarded(dead_letter_topic: Any, event: Any, what: str, work: Awaitable[T]) -> T | None:
+    """The result of `work` on the faust `event`, or None once the event is dead-lettered.
+
+    An error of the family (bad bytes, an unknown store, a VAT question the rules cannot
+    answer) dead-letters the event with its message as the reason, for a person to look at.
+    Any other exception is a bug: logged with its traceback and dead-lettered as an internal
+    error, so the stream goes on and the input is kept. Sending the results stays outside the
+    guard: a broker that cannot take them must stop the agent, not dead-letter the input.
+    """
+    try:
+        return await work
+    except WinkelError as exc:
+        await send_dead_letter(dead_letter_topic, event, str(exc))
+    except Exception as exc:
+        log.exception("%s failed", what)
+        await send_dead_letter(dead_letter_topic, event, f"internal error: {exc!r}")
+    return None

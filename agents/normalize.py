@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agents._deadletter import send_dead_letter
+from agents._deadletter import guarded
 from engine.domain.config import Store
 from engine.domain.exceptions import NormalisationError
 from engine.domain.marketplaces import amazon, bol, shopify, woocommerce
 from engine.domain.polling import ORDER_ID_HEADER, WOOCOMMERCE_REFUNDS_TOPIC
-from models.codec import DecodeError, decode_raw, encode_event
+from models.codec import decode_raw, encode_event
 from models.events import OrderEvent
 from models.order import Marketplace
 from models.raw import RawDelivery
 
 if TYPE_CHECKING:
     from agents.wiring import Wiring
-
-log = logging.getLogger(__name__)
 
 
 def _woocommerce(delivery: RawDelivery, store: Store) -> list[OrderEvent]:
@@ -58,18 +55,17 @@ def normalise(wiring: Wiring, value: bytes) -> list[OrderEvent]:
     return normaliser(delivery, store)
 
 
+async def _normalised(wiring: Wiring, value: bytes) -> list[OrderEvent]:
+    return normalise(wiring, value)
+
+
 def register(wiring: Wiring) -> None:
     @wiring.app.agent(wiring.raw_deliveries, name="normalize")
     async def normalize(stream: Any) -> None:
         async for event in stream.events():
-            try:
-                order_events = normalise(wiring, event.value)
-            except (NormalisationError, DecodeError) as exc:
-                await send_dead_letter(wiring.dead_letter, event, str(exc))
-                continue
-            except Exception as exc:  # a bug must not stop the stream; the input is kept
-                log.exception("normaliser failed")
-                await send_dead_letter(wiring.dead_letter, event, f"internal error: {exc!r}")
+            work = _normalised(wiring, event.value)
+            order_events = await guarded(wiring.dead_letter, event, "normaliser", work)
+            if order_events is None:
                 continue
             for order_event in order_events:
                 await wiring.order_events.send(

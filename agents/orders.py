@@ -6,12 +6,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from agents._deadletter import send_dead_letter
+from agents._deadletter import guarded
 from engine.domain import lifecycle, topics, vat
 from engine.domain.exceptions import WinkelError
 from engine.domain.summary import summarise
 from models.codec import (
-    DecodeError,
     decode_command,
     decode_event,
     decode_invoice_issued,
@@ -100,21 +99,23 @@ def trigger_records(wiring: Wiring, result: lifecycle.Transition) -> list[tuple[
     return records
 
 
+async def _decided(
+    wiring: Wiring, topic: str, key: bytes, value: bytes
+) -> tuple[lifecycle.Transition, list[tuple[Any, bytes, bytes]]]:
+    result = transition(wiring, topic, key, value)
+    return result, trigger_records(wiring, result)
+
+
 def register(wiring: Wiring) -> None:
     @wiring.app.agent(wiring.order_inputs, name="orders")
     async def orders(stream: Any) -> None:
         async for event in stream.events():
             key: bytes = event.key
-            try:
-                result = transition(wiring, event.message.topic, key, event.value)
-                outgoing = trigger_records(wiring, result)
-            except (WinkelError, DecodeError) as exc:
-                await send_dead_letter(wiring.dead_letter, event, str(exc))
+            work = _decided(wiring, event.message.topic, key, event.value)
+            decided = await guarded(wiring.dead_letter, event, "lifecycle", work)
+            if decided is None:
                 continue
-            except Exception as exc:  # a bug must not stop the stream; the input is kept
-                log.exception("lifecycle failed")
-                await send_dead_letter(wiring.dead_letter, event, f"internal error: {exc!r}")
-                continue
+            result, outgoing = decided
             if not result.changed:
                 continue
             wiring.orders[key] = encode_state(result.state)

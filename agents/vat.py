@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import redis.asyncio as aioredis
 
-from agents._deadletter import send_dead_letter
+from agents._deadletter import guarded
 from engine.domain import vat
 from engine.domain.exceptions import WinkelError
 from engine.domain.tax import ThresholdState
@@ -158,22 +158,21 @@ class Vies:
         return await lookup_bounded(self._client(), number, requester, patience)
 
 
+async def _decided(vies: Vies, value: bytes) -> list[Send]:
+    return step(vies.wiring, value, await vies.answer(value))
+
+
 def register(wiring: Wiring) -> None:
     vies = Vies(wiring)
 
     @wiring.app.agent(wiring.vat_drafts, name="vat")
     async def decide(stream: Any) -> None:
         async for event in stream.events():
-            try:
-                sends = step(wiring, event.value, await vies.answer(event.value))
-            except (WinkelError, DecodeError) as exc:
-                # A VAT question the rules cannot answer (an unknown rate, a currency without
-                # an ECB rate): the draft waits in the dead letters for a person.
-                await send_dead_letter(wiring.dead_letter, event, str(exc))
-                continue
-            except Exception as exc:  # a bug must not stop the stream; the input is kept
-                log.exception("VAT step failed")
-                await send_dead_letter(wiring.dead_letter, event, f"internal error: {exc!r}")
+            # A VAT question the rules cannot answer (an unknown rate, a currency without an
+            # ECB rate): the draft waits in the dead letters for a person.
+            work = _decided(vies, event.value)
+            sends = await guarded(wiring.dead_letter, event, "VAT step", work)
+            if sends is None:
                 continue
             for topic, key, value in sends:
                 await topic.send(key=key, value=value)
