@@ -1,5 +1,8 @@
 # One image for the worker and the web process of Winkel Orders. It runs as an unprivileged
 # user; the engine writes only to WINKEL_DATA_DIR (RocksDB tables), which that user owns.
+# The developer tools (engine/dev: fakes, simulator, bench, local Kafka/Tansu/Redis) never
+# enter the build context (.dockerignore), and neither extra (`dev`, `tansu`) is installed:
+# `winkel run`, `simulate` and `bench` say so in this image.
 FROM python:3.11-slim-bookworm
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./

@@ -511,6 +511,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"winkel: configuration error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        # `run`, `simulate` and `bench` import the developer tools, which the image leaves out.
+        if not (exc.name or "").startswith("engine.dev"):
+            raise
+        print(
+            f"winkel {args.command}: the developer tools (engine.dev: local Kafka and Redis, "
+            "marketplace fakes, simulator, bench) are not installed here; the production image "
+            "leaves them out. Run it from a source checkout (scripts/bootstrap, scripts/run).",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

