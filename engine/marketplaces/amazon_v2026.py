@@ -570,7 +570,20 @@ def _package_shipments(
         )
         if lines:
             sent_at = package.opt_time("shipTime") or package.opt_time("createdTime") or updated
-            shipments.append(Shipment(f"package:{reference}", sent_at, lines, channel))
+            address = package.child("shipFromAddress")
+            country = address.text("countryCode").upper() if address is not None else ""
+            number = package.text("trackingNumber")
+            shipments.append(
+                Shipment(
+                    f"package:{reference}",
+                    sent_at,
+                    lines,
+                    channel,
+                    carrier=package.text("carrier") or None,
+                    tracking_numbers=(number,) if number else (),
+                    ship_from_country=country or None,
+                )
+            )
     return shipments
 
 
