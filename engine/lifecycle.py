@@ -332,8 +332,15 @@ def _reconciliation(state: OrderState, event: OrderEvent) -> str | None:
     if kept is None or not kept.confirms:
         return None
     operators = ", ".join(s.shipment_id for s in state.shipments if is_operator_shipment(s))
-    tracking = tracking_text(kept)
-    named = f"{shipment_id} ({tracking})" if tracking else shipment_id
+    facts = [
+        fact
+        for fact in (
+            tracking_text(kept),
+            f"from {kept.ship_from_country}" if kept.ship_from_country else "",
+        )
+        if fact
+    ]
+    named = f"{shipment_id} ({', '.join(facts)})" if facts else shipment_id
     parts = [
         f"shipment {named} matched with {operators}: "
         f"{_units_text(_sum([kept.confirms]))} counted once"

@@ -451,6 +451,20 @@ function linesTable(o) {
     h("tfoot", {}, h("tr", {}, h("td", { colspan: 3 }, "Total"), h("td", { class: "num" }, money(sum("net"), o.currency)), h("td", {}), h("td", { class: "num" }, money(sum("vat"), o.currency)), h("td", { class: "num" }, money(sum("gross"), o.currency)))));
 }
 
+// Shipments with the marketplace's carrier, tracking and origin; older summaries have none.
+function shipmentsTable(o) {
+  const shipments = o.shipments ?? [];
+  if (!shipments.length) return h("p", { class: "muted" }, "No shipment reported yet.");
+  const units = (parts) => (parts ?? []).map((p) => `${p.line_id} ×${p.quantity}`).join(", ");
+  return h("table", { class: "lines shipments" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Shipment"), h("th", {}, "Sent"), h("th", {}, "Units"), h("th", {}, "From"), h("th", {}, "Carrier"), h("th", {}, "Tracking"))),
+    h("tbody", {}, ...shipments.map((s) => h("tr", {},
+      h("td", {}, h("code", {}, s.shipment_id), s.confirms?.length ? h("div", { class: "sub" }, `matches operator's ${units(s.confirms)}`) : null),
+      h("td", {}, when(s.shipped_at)), h("td", {}, units(s.lines)),
+      h("td", {}, s.ship_from_country ?? "–", h("div", { class: "sub" }, s.company_id ?? "")),
+      h("td", {}, s.carrier ?? "–"), h("td", {}, (s.tracking_numbers ?? []).join(", ") || "–")))));
+}
+
 function triggerList(triggers) {
   if (!triggers.length) return h("p", { class: "muted" }, "No invoice or credit-note trigger yet.");
   return h("div", { class: "triggers" }, ...triggers.map((t) => h("div", { class: "trigger" },
@@ -534,6 +548,7 @@ function renderDetail({ order: o, triggers, timeline }) {
       fact("Payment", badge("payment", o.payment_status)), fact("Fulfilment", badge("fulfilment", o.fulfilment_status)), fact("Invoice", badge("invoice", o.invoice_status)),
       fact("Return", badge("return", o.return_status)), fact("In stage", duration(secondsInStage(o))), fact("Last change", when(o.updated_at)))),
     h("section", {}, h("h4", {}, "Lines and VAT"), linesTable(o)),
+    h("section", {}, h("h4", {}, "Shipments"), shipmentsTable(o)),
     h("section", {}, h("h4", {}, "Triggers"), triggerList(triggers)),
     h("section", {}, h("h4", {}, "Change status"), form),
     h("section", {}, h("h4", {}, "Audit timeline"), timelineList(timeline)),
