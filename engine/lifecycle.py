@@ -16,6 +16,9 @@ store's own company where the location is absent or not mapped), so one order ma
 by several companies: `per_order`, one invoice per company; `per_shipment`, each shipment's
 invoice by its location's company. A credit note is issued by the company of the invoice it
 corrects. An order that involves only the store's own company is documented exactly as before.
+Likewise a `per_order` invoice never mixes ship-from countries: shipments that name different
+origins are invoiced apart, because the VAT scheme depends on where goods leave from
+(docs/vat.md §7); each document records its origin for the VAT step.
 
 docs/lifecycle.md states the rules in words.
 """
