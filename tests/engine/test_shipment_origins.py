@@ -54,6 +54,8 @@ from tests.engine.test_lifecycle import (
     run,
     triggers_of,
 )
+from tests.engine.test_lifecycle_companies import BE, BE_SITE, SPLIT_ORDER
+from tests.engine.test_lifecycle_companies import run as run_split
 
 D = Decimal
 #: A Dutch company below the OSS threshold and not OSS-registered: where its goods leave from
@@ -111,6 +113,35 @@ class TestOnePerOrderInvoicePerOrigin:
         gross = sum((line.gross for d in (first, second) for line in d.lines), D(0))
         assert gross == sum((line.gross for line in LINES), D(0))
         assert len(triggers_of(transitions)) == 2
+
+    def test_companies_and_origins_split_together_with_distinct_ids(self) -> None:
+        def parcel(
+            shipment_id: str, hours: int, site: str | None, origin: str, *lines: tuple[str, int]
+        ) -> OrderEvent:
+            shipment = Shipment(
+                shipment_id,
+                T0 + hours * HOUR,
+                quantities(*lines),
+                location_id=site,
+                ship_from_country=origin,
+            )
+            return event(f"shipment:{shipment_id}", T0 + hours * HOUR, ShipmentSent(shipment))
+
+        state, _ = run_split(
+            [
+                details(T0),
+                parcel("s1", 1, None, "NL", ("a", 1)),
+                parcel("s2", 2, BE_SITE, "BE", ("a", 1)),
+                parcel("s3", 3, None, "DE", ("b", 1)),
+            ],
+            SPLIT_ORDER,
+        )
+        found = [(d.cause, d.company_id, d.ship_from_country, units(d)) for d in invoices(state)]
+        assert found == [
+            ("order:0", None, "NL", {"a": 1, "ship": 1}),
+            (f"order:0@{BE.id}", BE.id, "BE", {"a": 1}),
+            ("order:1", None, "DE", {"b": 1}),
+        ]
 
     def test_shipments_from_one_country_get_one_invoice_with_that_origin(self) -> None:
         state, _ = run(
