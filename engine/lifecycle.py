@@ -533,16 +533,11 @@ def shipped_units(state: OrderState) -> Counter[str]:
     return _sum(s.lines for s in state.shipments) - _sum(s.confirms for s in state.shipments)
 
 
-def _units(
-    state: OrderState, kind: DocumentKind, store: Store | None = None, company_id: str = ""
-) -> Counter[str]:
-    """Units per line on the documents of `kind`: all of them, or (with `store`) those that
-    `company_id` issues."""
+def _units(state: OrderState, kind: DocumentKind) -> Counter[str]:
+    """Units per line on the documents of `kind`."""
     total: Counter[str] = Counter()
     for document in state.documents:
-        if document.kind is kind and (
-            store is None or document_company(store, document) == company_id
-        ):
+        if document.kind is kind:
             for line in document.lines:
                 total[line.line_id] += line.quantity
     return total
