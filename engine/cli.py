@@ -53,9 +53,11 @@ def worker(args: argparse.Namespace) -> NoReturn:
 def web_server(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from engine import quietlog
     from web.app import create_app
 
     config = _config(args)
+    quietlog.install()  # one line per failing dependency per few seconds, not thousands
     web.run_app(
         create_app(config), host=config.web_host, port=config.web_port, print=None, access_log=None
     )
