@@ -124,9 +124,10 @@ def create_app(config: Config, *, store: str = "rocksdb://", replicas: int = 1) 
         vat_thresholds=_vat_table(app, config, "vat-thresholds"),
         vat_decisions=_vat_table(app, config, "vat-decisions"),
     )
-    from agents import liveness, normalize, orders, projections, vat  # agents use Wiring
+    from agents import liveness, normalize, orders, projections, selfheal, vat  # use Wiring
 
     liveness.register(wiring)
+    selfheal.register(wiring)
     normalize.register(wiring)
     orders.register(wiring)
     if config.vat.pipeline:

@@ -53,9 +53,11 @@ def worker(args: argparse.Namespace) -> NoReturn:
 def web_server(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from engine import quietlog
     from web.app import create_app
 
     config = _config(args)
+    quietlog.install()  # one line per failing dependency per few seconds, not thousands
     web.run_app(
         create_app(config), host=config.web_host, port=config.web_port, print=None, access_log=None
     )
@@ -376,13 +378,26 @@ def run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as services:
         _broker(config, state, env, services, args.brokers)
         _redis(config, state, services)
+        from engine.runtime import ManagedProcess
+
         children = _engine_processes(args, config, state, env, services)
         print("stop with Ctrl-C")
+        restarted: dict[str, float] = {}
         while not stop:
-            for child in children:
-                if not child.alive() and child.name != "simulator":
+            for index, child in enumerate(children):
+                if child.alive() or child.name == "simulator":
+                    continue
+                # Supervised: a worker that crashed on purpose (faust's producer died) or by
+                # accident comes back by itself; a configuration error (exit 2) stops the run.
+                if child.returncode == 2 or time.monotonic() - restarted.get(child.name, -1e9) < 5:
                     print(f"{child.name} exited; see {child.log_path}", file=sys.stderr)
                     stop = True
+                    break
+                print(f"{child.name} exited ({child.returncode}); restarting it", file=sys.stderr)
+                restarted[child.name] = time.monotonic()
+                children[index] = services.enter_context(
+                    ManagedProcess(child.args, child.log_path, env=env, name=child.name)
+                )
             time.sleep(0.5)
         print("stopping…")
     return 0

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from engine import polling, topics
 from engine.config import Config
-from engine.exceptions import ConfigError, SignatureError
+from engine.exceptions import ConfigError, DependencyUnavailable, SignatureError
 from engine.identity import order_uuid
 from engine.marketplaces import amazon, bol, shopify, woocommerce
 from engine.readmodel import delivery_key
@@ -125,20 +125,21 @@ async def accept(app: web.Application, delivery: RawDelivery, order: UUID | None
             # Another request is writing this very delivery now; the sender retries later.
             raise web.HTTPConflict(text="this delivery is being processed")
     except RedisError as exc:
-        log.error("dedupe store unavailable: %s", exc)
-        raise web.HTTPServiceUnavailable(text="dedupe store unavailable") from None
+        raise DependencyUnavailable(
+            f"dedupe store unavailable: {exc}", dependency="redis"
+        ) from None
     try:
+        # Bounded by the producer's deadline: 503 with Retry-After, never a 200 without an ack.
         await app[PRODUCER].send_and_wait(
             topics.raw(delivery.marketplace),
             value=encode_raw(delivery),
             key=(delivery.delivery_id if order is None else str(order)).encode(),
         )
-    except Exception:
-        log.exception("could not write delivery %s to Kafka", delivery.delivery_id)
+    except DependencyUnavailable:
         # Let the sender's retry write it; if Redis is gone too, the claim expires by itself.
         with contextlib.suppress(RedisError):
             await redis.delete(key)
-        raise web.HTTPServiceUnavailable(text="could not store the delivery") from None
+        raise
     try:
         await redis.set(key, DONE, ex=app[CONFIG].dedupe_ttl_seconds)
     except RedisError as exc:
