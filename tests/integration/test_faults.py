@@ -68,11 +68,12 @@ class Sizes:
     redis_outage: float  # (c) seconds Redis is down
     load_s: float  # seconds of load around a single disturbance (c, d, e)
     rate: float  # orders started per second (three deliveries each)
+    settle: float  # seconds the pipeline may take to catch up with the load afterwards
 
 
 SIZES = {
-    "ci": Sizes(kills=3, outage=8.0, redis_outage=5.0, load_s=12.0, rate=6.0),
-    "full": Sizes(kills=20, outage=20.0, redis_outage=20.0, load_s=60.0, rate=10.0),
+    "ci": Sizes(kills=3, outage=8.0, redis_outage=5.0, load_s=12.0, rate=6.0, settle=240.0),
+    "full": Sizes(kills=20, outage=20.0, redis_outage=20.0, load_s=60.0, rate=8.0, settle=900.0),
 }
 SCALE = os.environ.get("WINKEL_CHAOS", "ci")
 SIZE = SIZES[SCALE]
@@ -279,7 +280,7 @@ async def outcome(bootstrap: str, order_ids: list[int]) -> Outcome:
     return result
 
 
-async def settle(bootstrap: str, order_ids: list[int], patience: float = 240.0) -> Outcome:
+async def settle(bootstrap: str, order_ids: list[int], patience: float = SIZE.settle) -> Outcome:
     """The outcome once the pipeline has caught up, or as it stands after `patience` s."""
     deadline = time.monotonic() + patience
     while True:
