@@ -28,7 +28,7 @@ from engine.producer import ResilientProducer
 from engine.runtime import KafkaBroker, RedisServer, free_port
 from models.order import Marketplace
 from tests import shopify_payloads as shop
-from tests.support import Stack, read_topic, tails, wait_until
+from tests.support import OPERATOR_TOKEN, Stack, read_topic, tails, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -86,6 +86,23 @@ async def deliver(stack: Stack, number: int, webhook_id: str) -> Answer:
     async with (
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
         session.post(f"{stack.url}/webhooks/shopify/{STORE}", data=body, headers=headers) as reply,
+    ):
+        payload = await reply.read()
+        return Answer(
+            reply.status, time.monotonic() - started, reply.headers.get("Retry-After"), payload
+        )
+
+
+async def operator_command(stack: Stack, order: str) -> Answer:
+    document = {"action": "mark_paid", "reason": "paid by bank transfer"}
+    started = time.monotonic()
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+        session.post(
+            f"{stack.url}/api/orders/{order}/status",
+            json=document,
+            headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+        ) as reply,
     ):
         payload = await reply.read()
         return Answer(
@@ -151,6 +168,10 @@ async def test_a_broker_outage_is_answered_503_in_time_and_intake_heals(outage: 
     status, body = await ready(stack)
     assert status == 503
     assert body["dependencies"] == {"kafka": "unavailable", "redis": "ok"}
+    command = await operator_command(stack, uuid_of(FIRST_ORDER))
+    assert command.status == 503, command.body  # operator commands too, in time
+    assert command.retry_after is not None
+    assert command.seconds < ANSWER_LIMIT_SECONDS
     slowest = max(a.seconds for a in answers)
     print(f"during the outage: {len(answers)} webhooks, all 503, slowest {slowest:.2f} s")
     assert slowest < ANSWER_LIMIT_SECONDS
