@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiokafka.errors import KafkaError
+from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 
 from engine import metrics, quietlog, redisconn
@@ -41,6 +42,8 @@ CHECK_SECONDS = 2.0
 #: The rebuild lock's lifetime; renewed while the refill runs, so a crashed one frees it.
 LOCK_SECONDS = 30
 REPORT_TTL_SECONDS = 60
+#: A port for the worker's own Prometheus endpoint (none unless set).
+METRICS_PORT_ENV = "WINKEL_WORKER_METRICS_PORT"
 
 
 def _faust_producer_dead(app: Any) -> bool:
@@ -74,6 +77,10 @@ def register(wiring: Wiring) -> None:
     async def quiet_logs() -> None:
         # faust has set up its log handlers by the time tasks start.
         quietlog.install()
+        port = os.environ.get(METRICS_PORT_ENV)
+        if port:  # the worker's own counters (dead letters, refills, producer restarts)
+            start_http_server(int(port), registry=metrics.REGISTRY)
+            log.info("worker metrics on :%s/metrics", port)
 
     app.task(quiet_logs)
 
