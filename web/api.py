@@ -22,10 +22,12 @@ import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from engine import readmodel as rm
 from engine import replay, topics
+from engine.exceptions import DependencyUnavailable
 from models.codec import encode_command
 from models.commands import OperatorAction, OperatorCommand
 from web.auth import require_operator
@@ -45,6 +47,8 @@ MAX_REASON_CHARS = 500
 #: The worker's consumer group: engine.app.APP_ID (not imported here: that pulls in faust).
 CONSUMER_GROUP = "winkel-orders"
 LAG_SECONDS = 10.0
+#: How long reading a dead letter back from Kafka may take before the answer is 503.
+READ_BACK_SECONDS = 5.0
 FLUSH_SECONDS = 1.0
 
 
@@ -243,9 +247,17 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
     if row is None:
         raise _not_found("no such dead letter")
     location = orjson.loads(row)["location"]
-    letter = await replay.dead_letter_at(
-        request.app[CONFIG].kafka, int(location["partition"]), int(location["offset"])
-    )
+    try:
+        letter = await asyncio.wait_for(
+            replay.dead_letter_at(
+                request.app[CONFIG].kafka, int(location["partition"]), int(location["offset"])
+            ),
+            READ_BACK_SECONDS,
+        )
+    except (TimeoutError, KafkaError) as exc:
+        raise DependencyUnavailable(
+            f"cannot read the dead letter: {exc!r}", dependency="kafka"
+        ) from None
     if letter is None or letter.dead_letter_id != dead_letter_id:
         raise _not_found("the dead letter is no longer on Kafka")
     await replay.resend(request.app[PRODUCER], letter)
