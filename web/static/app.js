@@ -394,7 +394,16 @@ function renderHealth(s) {
     h("td", { class: "num" }, (o.duplicate ?? 0).toLocaleString("en-GB")),
     h("td", { class: "num" }, (o.rejected ?? 0).toLocaleString("en-GB")),
     h("td", { class: "num" }, (o.failed ?? 0).toLocaleString("en-GB"))));
-  $("health").replaceChildren(h("div", { class: "health-grid" },
+  const worker = s.worker ?? {};
+  const state = (ok) => h("td", { class: ok ? "ok" : "bad" }, ok ? "reachable" : "unavailable");
+  const workerRows = worker.fresh
+    ? [h("tr", {}, h("td", {}, "Kafka"), state(worker.kafka)), h("tr", {}, h("td", {}, "Redis"), state(worker.redis))]
+    : [h("tr", {}, h("td", { colspan: 2, class: "bad" }, "The worker has not reported for a while (stopped, or cut off from Redis)."))];
+  const rebuilding = s.read_model?.rebuilding
+    ? [h("p", { id: "read-model-rebuilding", class: "bad" }, "Read model rebuilding from Kafka: Redis lost it, the worker is refilling it; counts are partial meanwhile.")]
+    : [];
+  $("health").replaceChildren(...rebuilding, h("div", { class: "health-grid" },
+    h("div", {}, h("h4", {}, "Worker"), h("table", {}, h("tbody", {}, ...workerRows))),
     h("div", {}, h("h4", {}, "Worker consumer lag"), h("table", {}, h("tbody", {}, ...lagRows))),
     h("div", {}, h("h4", {}, "Webhooks"), h("table", {},
       h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", { class: "num" }, "accepted"), h("th", { class: "num" }, "dup."), h("th", { class: "num" }, "rejected"), h("th", { class: "num" }, "failed"))),
