@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from engine.domain.exceptions import WinkelError
+from engine.shell import metrics
 from models.codec import encode_dead_letter
 from models.raw import DeadLetter
 
@@ -35,6 +36,7 @@ async def send_dead_letter(dead_letter_topic: Any, event: Any, reason: str) -> N
     )
     log.warning("dead-lettered %s: %s", letter.dead_letter_id, reason)
     await dead_letter_topic.send(key=message.key, value=encode_dead_letter(letter))
+    metrics.DEAD_LETTERS.inc()
 
 
 async def guarded(dead_letter_topic: Any, event: Any, what: str, work: Awaitable[T]) -> T | None:

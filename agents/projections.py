@@ -13,9 +13,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
-
 from engine.shell import readmodel as rm
+from engine.shell import redisconn
 from engine.shell.readmodel_writer import ReadModelWriter
 
 if TYPE_CHECKING:
@@ -54,7 +53,8 @@ def _timestamp(event: Any) -> float:
 
 
 def register(wiring: Wiring) -> None:
-    writer = ReadModelWriter(aioredis.from_url(wiring.config.redis_url))
+    # Bounded waits: a Redis outage is a retried error, not a batch hanging on a dead socket.
+    writer = ReadModelWriter(redisconn.client(wiring.config.redis_url, reply_seconds=5.0))
     app = wiring.app
 
     @app.agent(wiring.analytics, name="projections")

@@ -294,6 +294,10 @@ def _shipment(r: Reader) -> Shipment:
             LineQuantity(line_id=item.text("line_id"), quantity=item.integer("quantity"))
             for item in r.opt_objs("confirms")
         ),
+        # absent from documents written before tracking and per-shipment origins were kept
+        carrier=r.opt_text("carrier"),
+        tracking_numbers=tuple(r.opt_texts("tracking_numbers")),
+        ship_from_country=r.opt_text("ship_from_country"),
     )
 
 
@@ -358,6 +362,7 @@ def _document(r: Reader) -> Document:
         corrects=None if corrects is None else r.uuid("corrects"),
         shipment_id=r.opt_text("shipment_id"),
         company_id=r.opt_text("company_id"),
+        ship_from_country=r.opt_text("ship_from_country"),  # absent before origins per shipment
     )
 
 

@@ -84,6 +84,14 @@ class Shipment:
     #: Units of this (marketplace) shipment that an operator had already marked shipped: the
     #: same parcel reported twice, counted once (engine/domain/lifecycle.py, docs/lifecycle.md).
     confirms: tuple[LineQuantity, ...] = ()
+    #: The carrier and tracking numbers, as the marketplace reports them (Shopify
+    #: `tracking_company`/`tracking_numbers`, bol `transporterCode`/`trackAndTrace`, Amazon
+    #: v2026 package `carrier`/`trackingNumber`); kept for the operator, never taxed on.
+    carrier: str | None = None
+    tracking_numbers: tuple[str, ...] = ()
+    #: The country this parcel left from, where the marketplace names it (an Amazon v2026
+    #: package's `shipFromAddress`): its VAT origin (engine/domain/vat.py, docs/vat.md §7).
+    ship_from_country: str | None = None
 
     @property
     def key(self) -> tuple[datetime, str]:
@@ -216,6 +224,10 @@ class Document:
     #: The company that issues it, where that is not the store's own company (units shipped
     #: from a location the store's `locations` map to another company); None: the store's.
     company_id: str | None = None
+    #: The country the invoiced goods left from, where the shipments or the order name it
+    #: (one invoice per origin, docs/vat.md §7); None: the VAT step takes the company's.
+    #: Credit notes carry their invoice's.
+    ship_from_country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,15 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
-from models.order import Customer, DocumentKind, DocumentScope, LineKind, Marketplace, Stage
+from models.order import (
+    Customer,
+    DocumentKind,
+    DocumentScope,
+    LineKind,
+    LineQuantity,
+    Marketplace,
+    Stage,
+)
 
 TRIGGER_SCHEMA = "winkel.trigger/1"
 AUDIT_SCHEMA = "winkel.audit/1"
@@ -192,6 +200,22 @@ class SummaryLine:
 
 
 @dataclass(frozen=True, slots=True)
+class SummaryShipment:
+    """One shipment as the order detail shows it: the marketplace's data, kept when it is
+    matched with an operator's mark (`confirms`: the units it matched)."""
+
+    shipment_id: str
+    shipped_at: datetime
+    lines: tuple[LineQuantity, ...]
+    company_id: str
+    location_id: str | None
+    ship_from_country: str | None
+    carrier: str | None
+    tracking_numbers: tuple[str, ...]
+    confirms: tuple[LineQuantity, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OrderSummary:
     """The read-model row of one order: what the dashboard list and detail show."""
 
@@ -216,3 +240,5 @@ class OrderSummary:
     #: Every company that ships the order, in the order they first shipped; `company_id` is
     #: the store's. More than one where the store's `locations` split the order.
     companies: tuple[str, ...] = ()
+    #: The shipments in the order they were sent, with carrier, tracking and origin.
+    shipments: tuple[SummaryShipment, ...] = ()

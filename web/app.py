@@ -7,14 +7,15 @@ import os
 import weakref
 from collections.abc import AsyncIterator, Mapping
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from engine.domain.config import Config
 from engine.domain.exceptions import ConfigError
-from engine.shell import kafka
+from engine.shell import kafka, redisconn
+from engine.shell.producer import ResilientProducer
+from engine.shell.quietlog import DependencyLog
 from models.order import Marketplace
-from web import api, dashboard, ingest
+from web import api, dashboard, health, ingest
 from web.auth import operators_from
 from web.state import (
     CONFIG,
@@ -63,7 +64,10 @@ SIGNED_WEBHOOKS = frozenset({Marketplace.SHOPIFY, Marketplace.WOOCOMMERCE})
 
 def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Application:
     environ = os.environ if env is None else env
-    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[api.count_webhooks])
+    app = web.Application(
+        client_max_size=config.max_body_bytes,
+        middlewares=[api.count_webhooks, health.dependencies_unavailable],
+    )
     app[CONFIG] = config
     # Resolved now so a missing secret stops the start with its variable's name.
     app[SECRETS] = {
@@ -78,11 +82,13 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app[SOCKETS] = weakref.WeakSet()
     app[WEBHOOKS] = WebhookMeter()
     app[HEALTH] = EngineHealth()
+    app[health.METRICS] = health.WebMetrics()
+    app[health.REDIS_LOG] = DependencyLog(log, "redis")
 
     async def connections(app: web.Application) -> AsyncIterator[None]:
-        app[REDIS] = aioredis.from_url(config.redis_url)
+        app[REDIS] = redisconn.client(config.redis_url)
         await kafka.ensure_topics(config.kafka)
-        producer = kafka.producer(config.kafka)
+        producer = ResilientProducer(lambda: kafka.producer(config.kafka), name="web")
         await producer.start()
         app[PRODUCER] = producer
         yield
@@ -111,6 +117,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_get("/api/deadletters", api.list_dead_letters)
     app.router.add_post("/api/deadletters/{dead_letter_id}/replay", api.replay_dead_letter)
     app.router.add_get("/api/openapi.json", api.openapi)
-    app.router.add_get("/healthz", api.healthz)
-    app.router.add_get("/metrics", api.metrics)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics)
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,9 +19,10 @@ from redis.exceptions import RedisError
 
 from engine.domain import polling, topics
 from engine.domain.config import Config, Store
-from engine.domain.exceptions import ConfigError, SignatureError
+from engine.domain.exceptions import ConfigError, DependencyUnavailable, SignatureError
 from engine.domain.identity import order_uuid
 from engine.domain.marketplaces import amazon, bol, shopify, woocommerce
+from engine.shell.producer import SEND_DEADLINE_SECONDS
 from engine.shell.readmodel import delivery_key
 from models.codec import encode_raw
 from models.order import Marketplace
@@ -158,6 +160,7 @@ async def accept(app: web.Application, delivery: RawDelivery, order: UUID | None
     deliveries keep their order through the partition; otherwise by the delivery id.
     """
     redis = app[REDIS]
+    started = time.monotonic()
     key = delivery_key(delivery.marketplace.value, delivery.store_id, delivery.delivery_id)
     try:
         claimed = await redis.set(key, PENDING, nx=True, ex=PENDING_SECONDS)
@@ -167,20 +170,23 @@ async def accept(app: web.Application, delivery: RawDelivery, order: UUID | None
             # Another request is writing this very delivery now; the sender retries later.
             raise web.HTTPConflict(text="this delivery is being processed")
     except RedisError as exc:
-        log.error("dedupe store unavailable: %s", exc)
-        raise web.HTTPServiceUnavailable(text="dedupe store unavailable") from None
+        raise DependencyUnavailable(
+            f"dedupe store unavailable: {exc}", dependency="redis"
+        ) from None
     try:
+        # One deadline for the whole answer (a slow Redis leaves Kafka less): 503 with
+        # Retry-After in time, never a 200 without the broker's ack.
         await app[PRODUCER].send_and_wait(
             topics.raw(delivery.marketplace),
             value=encode_raw(delivery),
             key=(delivery.delivery_id if order is None else str(order)).encode(),
+            deadline=SEND_DEADLINE_SECONDS - (time.monotonic() - started),
         )
-    except Exception:
-        log.exception("could not write delivery %s to Kafka", delivery.delivery_id)
+    except DependencyUnavailable:
         # Let the sender's retry write it; if Redis is gone too, the claim expires by itself.
         with contextlib.suppress(RedisError):
             await redis.delete(key)
-        raise web.HTTPServiceUnavailable(text="could not store the delivery") from None
+        raise
     try:
         await redis.set(key, DONE, ex=app[CONFIG].dedupe_ttl_seconds)
     except RedisError as exc:

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
 
 from engine.domain.config import Config
+from engine.shell.producer import ResilientProducer
 
 
 @dataclass
@@ -49,7 +49,7 @@ class DashboardSettings:
 CONFIG = web.AppKey("config", Config)
 SECRETS = web.AppKey("secrets", dict[str, tuple[bytes, ...]])
 REDIS = web.AppKey("redis", aioredis.Redis)
-PRODUCER = web.AppKey("producer", AIOKafkaProducer)
+PRODUCER = web.AppKey("producer", ResilientProducer)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
 #: Operator bearer token -> operator id (see web/auth.py).
 OPERATORS = web.AppKey("operators", dict[str, str])

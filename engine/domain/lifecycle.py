@@ -16,6 +16,9 @@ store's own company where the location is absent or not mapped), so one order ma
 by several companies: `per_order`, one invoice per company; `per_shipment`, each shipment's
 invoice by its location's company. A credit note is issued by the company of the invoice it
 corrects. An order that involves only the store's own company is documented exactly as before.
+Likewise a `per_order` invoice never mixes ship-from countries: shipments that name different
+origins are invoiced apart, because the VAT scheme depends on where goods leave from
+(docs/vat.md §7); each document records its origin for the VAT step.
 
 docs/lifecycle.md states the rules in words.
 """
@@ -185,6 +188,20 @@ def document_company(store: Store, document: Document) -> str:
     return document.company_id or store.company_id
 
 
+def _groups(state: OrderState, store: Store) -> list[tuple[str, str | None]]:
+    """The (company, ship-from country) pairs of the order in the order they first shipped:
+    a per-order invoice is issued per company and per origin, because the VAT scheme of a
+    distance sale depends on where the goods leave from (docs/vat.md §7). A shipment that
+    names no country counts as leaving from the order's origin (None)."""
+    return list(
+        dict.fromkeys(
+            (company_of(store, shipment), shipment.ship_from_country)
+            for shipment in state.shipments
+            if _counts(shipment)
+        )
+    )
+
+
 def _companies(state: OrderState, store: Store) -> list[str]:
     """The order's companies in the order they first shipped (shipments are kept in (time, id)
     order): split orders list, slice, credit and charge in this order (docs/lifecycle.md)."""
@@ -224,6 +241,8 @@ def _merge(state: OrderState, event: OrderEvent) -> tuple[OrderState, str | None
             first = paid_at if state.paid_at is None else min(state.paid_at, paid_at)
             return replace(state, paid_at=first), None
         case ShipmentSent(shipment=shipment):
+            if any(known.shipment_id == shipment.shipment_id for known in state.shipments):
+                return _track(state, shipment), None
             return replace(
                 state, shipments=_add(state.shipments, _reconcile(state, shipment))
             ), None
@@ -279,6 +298,28 @@ def _reconcile(state: OrderState, shipment: Shipment) -> Shipment:
     return replace(shipment, confirms=confirms)
 
 
+def _track(state: OrderState, report: Shipment) -> OrderState:
+    """A known shipment reported again keeps its units, time and origin (its invoice may be
+    out) but gains the tracking it lacked: marketplaces often add the tracking number after
+    the parcel was first reported. Numbers are merged in the order first seen, and the first
+    carrier named stays: a stale report never takes tracking away."""
+    shipments = []
+    for known in state.shipments:
+        if known.shipment_id == report.shipment_id:
+            numbers = tuple(dict.fromkeys((*known.tracking_numbers, *report.tracking_numbers)))
+            known = replace(
+                known, carrier=known.carrier or report.carrier, tracking_numbers=numbers
+            )
+        shipments.append(known)
+    return replace(state, shipments=tuple(shipments))
+
+
+def tracking_text(shipment: Shipment) -> str:
+    """The carrier and tracking numbers in words ("" when the marketplace gave none)."""
+    parts = [part for part in (shipment.carrier, ", ".join(shipment.tracking_numbers)) if part]
+    return " ".join(parts)
+
+
 def unconfirmed_operator_units(state: OrderState) -> Counter[str]:
     """Units operators marked shipped that no marketplace shipment has reported yet."""
     marked = _sum(s.lines for s in state.shipments if is_operator_shipment(s))
@@ -294,8 +335,17 @@ def _reconciliation(state: OrderState, event: OrderEvent) -> str | None:
     if kept is None or not kept.confirms:
         return None
     operators = ", ".join(s.shipment_id for s in state.shipments if is_operator_shipment(s))
+    facts = [
+        fact
+        for fact in (
+            tracking_text(kept),
+            f"from {kept.ship_from_country}" if kept.ship_from_country else "",
+        )
+        if fact
+    ]
+    named = f"{shipment_id} ({', '.join(facts)})" if facts else shipment_id
     parts = [
-        f"shipment {shipment_id} matched with {operators}: "
+        f"shipment {named} matched with {operators}: "
         f"{_units_text(_sum([kept.confirms]))} counted once"
     ]
     beyond = _counted(kept)
@@ -483,16 +533,11 @@ def shipped_units(state: OrderState) -> Counter[str]:
     return _sum(s.lines for s in state.shipments) - _sum(s.confirms for s in state.shipments)
 
 
-def _units(
-    state: OrderState, kind: DocumentKind, store: Store | None = None, company_id: str = ""
-) -> Counter[str]:
-    """Units per line on the documents of `kind`: all of them, or (with `store`) those that
-    `company_id` issues."""
+def _units(state: OrderState, kind: DocumentKind) -> Counter[str]:
+    """Units per line on the documents of `kind`."""
     total: Counter[str] = Counter()
     for document in state.documents:
-        if document.kind is kind and (
-            store is None or document_company(store, document) == company_id
-        ):
+        if document.kind is kind:
             for line in document.lines:
                 total[line.line_id] += line.quantity
     return total
@@ -621,14 +666,19 @@ def _due_order_invoice(state: OrderState, store: Store) -> list[Document]:
     if covered_at is None or (called_off is not None and called_off <= covered_at):
         return []  # not yet fully shipped, or called off before it was
     invoiced = _units(state, DocumentKind.INVOICE)
-    companies = _companies(state, store)
+    groups = _groups(state, store)
     due: list[Document] = []
-    for company_id in companies:
+    for company_id, origin in groups:
         shipped = sum(
-            (_counted(s) for s in state.shipments if company_of(store, s) == company_id), Counter()
+            (
+                _counted(s)
+                for s in state.shipments
+                if (company_of(store, s), s.ship_from_country) == (company_id, origin)
+            ),
+            Counter(),
         )
-        wanted = shipped - _units(state, DocumentKind.INVOICE, store, company_id)
-        if not state.locked and company_id == companies[0]:
+        wanted = shipped - _group_invoiced(state, store, company_id, origin)
+        if not state.locked and (company_id, origin) == groups[0]:
             for line in state.details.lines:  # delivery charges travel with the first invoice
                 if line.kind is not LineKind.PRODUCT:
                     wanted[line.line_id] = line.quantity
@@ -637,7 +687,7 @@ def _due_order_invoice(state: OrderState, store: Store) -> list[Document]:
             continue
         count = sum(
             1
-            for d in state.documents
+            for d in (*state.documents, *due)
             if d.kind is DocumentKind.INVOICE and document_company(store, d) == company_id
         )
         sequence = _invoice_sequence(count, company_id, store)
@@ -652,10 +702,24 @@ def _due_order_invoice(state: OrderState, store: Store) -> list[Document]:
                 created_at=covered_at,
                 lines=lines,
                 company_id=_own(store, company_id),
+                ship_from_country=origin,
             )
         )
         invoiced.update(_sum([[LineQuantity(x.line_id, x.quantity) for x in lines]]))
     return due
+
+
+def _group_invoiced(
+    state: OrderState, store: Store, company_id: str, origin: str | None
+) -> Counter[str]:
+    """Units on the invoices `company_id` issued for goods leaving from `origin`."""
+    return _sum(
+        [LineQuantity(line.line_id, line.quantity) for line in document.lines]
+        for document in state.documents
+        if document.kind is DocumentKind.INVOICE
+        and document_company(store, document) == company_id
+        and document.ship_from_country == origin
+    )
 
 
 def _due_shipment_invoices(state: OrderState, store: Store) -> list[Document]:
@@ -699,6 +763,7 @@ def _due_shipment_invoices(state: OrderState, store: Store) -> list[Document]:
                 lines=lines,
                 shipment_id=shipment.shipment_id,
                 company_id=_own(store, company_of(store, shipment)),
+                ship_from_country=shipment.ship_from_country,
             )
         )
         invoiced.update(_sum([[LineQuantity(x.line_id, x.quantity) for x in lines]]))
@@ -932,6 +997,7 @@ def _credit_note(
         corrects=invoice.trigger_id,
         shipment_id=invoice.shipment_id,
         company_id=invoice.company_id,  # the company whose invoice it corrects
+        ship_from_country=invoice.ship_from_country,
     )
 
 

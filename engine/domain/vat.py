@@ -138,7 +138,10 @@ def draft(
         trigger=trigger,
         draft_lines=tuple(lines),
         prices_include_vat=include,
-        ship_from=details.ship_from_country or company.country,
+        # The parcel's own origin where its shipment named one (one invoice per origin,
+        # docs/vat.md §7), else the order's (an FBA store's `fba_ship_from_country`), else
+        # the issuing company's country.
+        ship_from=document.ship_from_country or details.ship_from_country or company.country,
         tax_point=tax_point_date(document.created_at),
         goods_categories=goods,
         marketplace_collected=details.invoiced_by_marketplace is not None,

@@ -256,3 +256,58 @@ async def test_a_per_shipment_store_invoices_each_package(
         assert products == {skus[item_id] for item_id, _ in step.items}
     # shipped from the Dutch warehouse (the packages' shipFromAddress) to a French consumer
     assert {(t["vat"]["scheme"], t["vat"]["country"]) for t in invoices} == {("oss", "FR")}
+
+
+#: A second warehouse of the seller, in France: packages from it leave from FR.
+FRENCH_WAREHOUSE = {
+    "Name": "Acme Entrepôt Lyon",
+    "AddressLine1": "1 rue du Port",
+    "City": "Lyon",
+    "PostalCode": "69007",
+    "CountryCode": "FR",
+}
+
+
+async def _detail(stack: Stack, order: str, store_id: str) -> dict[str, Any] | None:
+    uuid = order_uuid(store_id, Marketplace.AMAZON, order)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{stack.url}/api/orders/{uuid}") as reply,
+    ):
+        if reply.status == 404:
+            return None
+        found: dict[str, Any] = orjson.loads(await reply.read())["order"]
+        return found if len(found.get("shipments") or ()) == 2 else None
+
+
+async def test_a_package_from_a_second_country_is_taxed_from_that_country(
+    stack: Stack, amazon_api: tuple[FakeAmazon, ThreadedServer]
+) -> None:
+    fake, server = amazon_api
+    await _polled_once(stack, PARCELS_STORE_ID)
+    story = _story(869004, business=False, channel="MFN", country="FR", parcels=2)
+    last = max(i for i, step in enumerate(story) if isinstance(step, Ship))
+    second = story[last]
+    assert isinstance(second, Ship)
+    story[last] = dataclasses.replace(second, ship_from=FRENCH_WAREHOUSE)
+    order_id = await _relay(stack, server, fake, story, PARCELS_STORE_ID)
+    invoices = await _invoices(stack, order_id, PARCELS_STORE_ID, count=2)
+    by_shipment = {t["shipment_id"]: t["vat"] for t in invoices}
+    first_vat = by_shipment[f"package:{order_id}-P1"]
+    french_vat = by_shipment[f"package:{order_id}-P2"]
+    # P1 leaves the Dutch warehouse for a French consumer: a distance sale, French VAT by OSS
+    assert (first_vat["scheme"], first_vat["country"]) == ("oss", "FR")
+    assert "NL to FR" in first_vat["reason"]
+    # P2 leaves the French warehouse (its shipFromAddress): the goods stay in France
+    assert (french_vat["scheme"], french_vat["country"]) == ("domestic", "FR")
+    assert french_vat["reason"] == "goods stay in FR"
+    # the order detail shows each package with its carrier, tracking number and origin
+    detail = await wait_until(
+        lambda: _detail(stack, order_id, PARCELS_STORE_ID), 60, what="the order detail"
+    )
+    shown = {s["shipment_id"]: s for s in detail["shipments"]}
+    assert shown[f"package:{order_id}-P1"]["ship_from_country"] == "NL"
+    assert shown[f"package:{order_id}-P2"]["ship_from_country"] == "FR"
+    for shipment in shown.values():
+        assert shipment["carrier"] == "DHL"
+        assert [len(n) for n in shipment["tracking_numbers"]] == [18]

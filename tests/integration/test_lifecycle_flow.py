@@ -265,7 +265,8 @@ async def test_the_marketplace_report_of_an_operator_shipment_is_one_shipment(
 
     entry = await wait_until(matched, 60, what="the matching audit entry")
     assert entry["reason"] == (
-        f"shipment {parcel['id']} matched with operator:ship-{order_id}: "
+        f"shipment {parcel['id']} ({parcel['tracking_number']}) matched with "
+        f"operator:ship-{order_id}: "
         f"{order_id * 10 + 501} x2, {order_id * 10 + 502} x1 counted once"
     )
     assert (entry["from_stage"], entry["to_stage"]) == ("invoiced", "invoiced")
@@ -274,5 +275,6 @@ async def test_the_marketplace_report_of_an_operator_shipment_is_one_shipment(
     assert state.stage.value == "invoiced"
     kept = {s.shipment_id: s for s in state.shipments}
     assert kept[str(parcel["id"])].location_id == "70001"  # the marketplace's data is kept
+    assert kept[str(parcel["id"])].tracking_numbers == (parcel["tracking_number"],)
     assert await triggers(stack, "winkel.triggers.invoice", order, 2) is None  # one invoice
     assert invoice["scope"] == "order"

@@ -102,6 +102,9 @@ class Ship:
     at: datetime
     order_id: str
     items: tuple[tuple[str, int], ...]
+    #: The address a merchant-fulfilled package leaves from (v0 `Address` keys), where it is
+    #: not the order's `DefaultShipFromLocationAddress`: stock in a second country.
+    ship_from: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,10 +365,14 @@ class AmazonShop:
 
 
 def package(
-    order: dict[str, Any], number: int, at: datetime, units: tuple[tuple[str, int], ...]
+    order: dict[str, Any],
+    number: int,
+    at: datetime,
+    units: tuple[tuple[str, int], ...],
+    ship_from: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A merchant-fulfilled package as `packages[]` shows it once handed to the carrier."""
-    ship_from = order.get("DefaultShipFromLocationAddress") or {}
+    ship_from = ship_from or order.get("DefaultShipFromLocationAddress") or {}
     reference = f"{order['AmazonOrderId']}-P{number}"
     return {
         "packageReferenceId": reference,
@@ -459,8 +466,8 @@ class FakeAmazon:
                 order["OrderStatus"] = "Unshipped"
                 order["ShippingAddress"] = self._addresses[order_id]
                 return [self._touch(order_id, at)]
-            case Ship(at=at, order_id=order_id, items=units):
-                return [self._ship(order_id, at, units)]
+            case Ship(at=at, order_id=order_id, items=units, ship_from=ship_from):
+                return [self._ship(order_id, at, units, ship_from)]
             case Cancel(at=at, order_id=order_id, buyer_requested=buyer_requested):
                 self.orders[order_id]["OrderStatus"] = "Canceled"
                 if buyer_requested:
@@ -479,7 +486,11 @@ class FakeAmazon:
         return self._notify(order_id, at, reason)
 
     def _ship(
-        self, order_id: str, at: datetime, units: tuple[tuple[str, int], ...]
+        self,
+        order_id: str,
+        at: datetime,
+        units: tuple[tuple[str, int], ...],
+        ship_from: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         order = self.orders[order_id]
         by_id = {item["OrderItemId"]: item for item in self.items[order_id]}
@@ -497,7 +508,7 @@ class FakeAmazon:
         order["OrderStatus"] = "Shipped" if shipped == ordered else "PartiallyShipped"
         if order["FulfillmentChannel"] != "AFN":
             sent = self.packages.setdefault(order_id, [])
-            sent.append(package(order, len(sent) + 1, at, units))
+            sent.append(package(order, len(sent) + 1, at, units, ship_from))
         self.finances.setdefault(order_id, {}).setdefault("ShipmentEventList", []).append(
             {
                 "AmazonOrderId": order_id,

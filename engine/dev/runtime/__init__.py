@@ -4,6 +4,7 @@ from engine.dev.runtime.exceptions import InfrastructureError, RuntimeStartError
 from engine.dev.runtime.kafka import (
     KAFKA_VERSION,
     KafkaBroker,
+    KafkaCluster,
     default_cache_root,
     java_available,
     kafka_classpath,
@@ -24,6 +25,7 @@ __all__ = [
     "KAFKA_VERSION",
     "InfrastructureError",
     "KafkaBroker",
+    "KafkaCluster",
     "ManagedProcess",
     "RedisServer",
     "RuntimeStartError",

@@ -441,13 +441,18 @@ def _sent_packages(order: _Doc) -> list[_Doc]:
     return sent
 
 
+def _package_country(package: _Doc) -> str:
+    """The country a package left from (`shipFromAddress.countryCode`), "" where not named."""
+    address = package.child("shipFromAddress")
+    return address.text("countryCode").upper() if address is not None else ""
+
+
 def ship_from_country(order: _Doc, channel: str | None, store: Store) -> str | None:
     """The VAT origin: the country the (first) sent package left from (merchant-fulfilled
     orders name it per package); Amazon-fulfilled orders name no warehouse in v2026 either,
     so the store's `fba_ship_from_country` stands in (the VCS report has the real one)."""
     for package in _sent_packages(order) or order.children("packages"):
-        address = package.child("shipFromAddress")
-        country = address.text("countryCode").upper() if address is not None else ""
+        country = _package_country(package)
         if country:
             return country
     if channel == "AFN":
@@ -570,7 +575,19 @@ def _package_shipments(
         )
         if lines:
             sent_at = package.opt_time("shipTime") or package.opt_time("createdTime") or updated
-            shipments.append(Shipment(f"package:{reference}", sent_at, lines, channel))
+            country = _package_country(package)
+            number = package.text("trackingNumber")
+            shipments.append(
+                Shipment(
+                    f"package:{reference}",
+                    sent_at,
+                    lines,
+                    channel,
+                    carrier=package.text("carrier") or None,
+                    tracking_numbers=(number,) if number else (),
+                    ship_from_country=country or None,
+                )
+            )
     return shipments
 
 

@@ -288,7 +288,25 @@ def _shipment(fulfillment: _Doc) -> Shipment | None:
             for item in fulfillment.children("line_items")
         ),
         location_id=None if location is None else str(location),
+        carrier=fulfillment.text("tracking_company") or None,
+        tracking_numbers=_tracking_numbers(fulfillment),
+        ship_from_country=_origin_country(fulfillment),
     )
+
+
+def _tracking_numbers(fulfillment: _Doc) -> tuple[str, ...]:
+    """`tracking_numbers`, else the single `tracking_number` (older API versions)."""
+    numbers = fulfillment.get("tracking_numbers")
+    if not isinstance(numbers, list):
+        numbers = [fulfillment.get("tracking_number")]
+    return tuple(dict.fromkeys(n.strip() for n in numbers if isinstance(n, str) and n.strip()))
+
+
+def _origin_country(fulfillment: _Doc) -> str | None:
+    """The fulfillment's `origin_address.country_code` (REST 2021-10+), where it is given."""
+    origin = fulfillment.child("origin_address")
+    country = "" if origin is None else origin.text("country_code").strip().upper()
+    return country or None
 
 
 class _Events(OrderEvents):

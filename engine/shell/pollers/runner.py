@@ -17,12 +17,13 @@ import redis.asyncio as aioredis
 
 from engine.domain import polling
 from engine.domain.config import Config, Store
-from engine.shell import kafka
+from engine.shell import kafka, redisconn
 from engine.shell.pollers.bol import BolClient, BolPoller
 from engine.shell.pollers.lease import Lease
 from engine.shell.pollers.sink import Sink
 from engine.shell.pollers.status import StatusBoard
 from engine.shell.pollers.woocommerce import WooCommercePoller
+from engine.shell.producer import ResilientProducer
 from models.order import Marketplace
 
 log = logging.getLogger(__name__)
@@ -180,8 +181,9 @@ async def run(config: Config, env: Mapping[str, str] | None = None) -> None:
     stores = [store for store in config.stores.values() if store.polled]
     if not stores:
         return
-    redis = aioredis.from_url(config.redis_url)
-    producer = kafka.producer(config.kafka)
+    redis = redisconn.client(config.redis_url, reply_seconds=None)  # BLPOP waits on purpose
+    # Replaced by itself after a long broker outage; a failed write is retried next poll.
+    producer = ResilientProducer(lambda: kafka.producer(config.kafka), name="pollers", deadline=30)
     await producer.start()
     session = aiohttp.ClientSession()
     owner = owner_id()
