@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from engine.domain.exceptions import DependencyUnavailable
 from engine.shell import metrics, quietlog, redisconn
 from engine.shell import readmodel as rm
+from engine.shell.producer import broker_answers
 from engine.shell.quietlog import DependencyLog
 from engine.shell.rebuild import rebuild_read_model
 
@@ -56,13 +57,7 @@ def _faust_producer_dead(app: Any) -> bool:
 
 async def _kafka_ok(app: Any) -> bool:
     producer = getattr(app.producer, "_producer", None)
-    if producer is None:
-        return False
-    try:
-        await asyncio.wait_for(producer.client.fetch_all_metadata(), CHECK_SECONDS)
-    except (TimeoutError, KafkaError, OSError):
-        return False
-    return True
+    return producer is not None and await broker_answers(producer, CHECK_SECONDS)
 
 
 def register(wiring: Wiring) -> None:

@@ -86,6 +86,15 @@ def backoff(attempt: int, first: float = 0.2, cap: float = 5.0) -> float:
     return float(min(cap, first * 2 ** min(attempt, 32)))
 
 
+async def broker_answers(producer: AIOKafkaProducer, patience: float) -> bool:
+    """True if a broker answers the producer's metadata request within `patience` seconds."""
+    try:
+        await asyncio.wait_for(producer.client.fetch_all_metadata(), patience)
+    except (TimeoutError, KafkaError, OSError):
+        return False
+    return True
+
+
 def _sender_dead(producer: AIOKafkaProducer) -> bool:
     """True when the producer's background sender has stopped (it never restarts)."""
     sender = getattr(producer, "_sender", None)
@@ -205,11 +214,7 @@ class ResilientProducer:
         producer = self._producer
         if producer is None or self._tainted or _sender_dead(producer):
             return False
-        try:
-            await asyncio.wait_for(producer.client.fetch_all_metadata(), patience)
-        except (TimeoutError, KafkaError, OSError):
-            return False
-        return True
+        return await broker_answers(producer, patience)
 
     # --- healing -----------------------------------------------------------------------------
 

@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 #: Seconds between two lines about the same failure.
 INTERVAL_SECONDS = 5.0
 
+#: Libraries that log every retry of a lost connection. The engine's own per-item lines (a
+#: dead letter, a rejected delivery) name what they are about and are never dropped.
+NOISY_LIBRARIES = ("aiokafka", "faust", "mode", "kafka", "redis", "asyncio")
+
 
 @dataclass
 class RateLimiter:
@@ -77,15 +81,24 @@ def _message_key(record: logging.LogRecord) -> Hashable:
     return (record.name, record.levelno, str(record.msg)[:200])
 
 
+def _noisy(name: str) -> bool:
+    return any(name == lib or name.startswith(f"{lib}.") for lib in NOISY_LIBRARIES)
+
+
 class RepeatFilter(logging.Filter):
-    """Lets a warning or error of one template through once per interval, counting repeats."""
+    """Lets a library's warning or error of one template through once per interval, counting
+    the repeats it drops."""
 
     def __init__(self, limiter: RateLimiter | None = None) -> None:
         super().__init__()
         self.limiter = limiter or RateLimiter()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING or record.__dict__.get("_winkel_admitted", False):
+        if (
+            record.levelno < logging.WARNING
+            or record.__dict__.get("_winkel_admitted", False)
+            or not _noisy(record.name)
+        ):
             return True
         suppressed = self.limiter.admit(_message_key(record))
         if suppressed is None:

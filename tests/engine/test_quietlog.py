@@ -69,6 +69,13 @@ def test_the_filter_drops_repeats_of_a_template_but_never_info() -> None:
     assert not any(kept)
     assert repeat.filter(record("Unable connect %s", logging.ERROR, 1))  # another template
     assert all(repeat.filter(record("info %s", logging.INFO, n)) for n in range(10))
+    ours = [
+        logging.LogRecord(
+            "agents.normalize", logging.WARNING, __file__, 1, "dead-lettered %s", (n,), None
+        )
+        for n in range(3)
+    ]
+    assert all(repeat.filter(r) for r in ours)  # the engine's own lines name their item
     clock.now += 5
     later = record("Unable connect to node with id %s: %s", logging.ERROR, 1, "refused")
     assert repeat.filter(later)

@@ -31,7 +31,15 @@ def test_redis_server_set_get_stop(tmp_path: Path) -> None:
     assert not server.alive()
     assert not port_open("127.0.0.1", port)
     assert not redis_reachable(server.url)
-    assert not list((tmp_path / "redis").glob("*.rdb"))  # persistence is off
+    assert not list((tmp_path / "redis").glob("*.rdb"))  # no snapshots: the AOF persists
+
+    # A restart on the same directory keeps what was written (append-only file).
+    with server:
+        client = redis.Redis.from_url(server.url)
+        try:
+            assert client.get("winkel:test") == b"42"
+        finally:
+            client.close()
 
 
 def test_redis_kill_and_restart(tmp_path: Path) -> None:
