@@ -169,6 +169,7 @@ class Config:
     companies: Mapping[str, Company]
     stores: Mapping[str, Store]
     operator_token_env: str = "WINKEL_OPERATOR_TOKEN"
+    viewer_token_env: str = "WINKEL_VIEWER_TOKEN"
     dedupe_ttl_seconds: int = 7 * 24 * 3600
     max_body_bytes: int = 2 * 1024 * 1024
     vat: VatSettings = field(default_factory=VatSettings)
@@ -352,6 +353,7 @@ def parse_config(document: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         companies=companies,
         stores=stores,
         operator_token_env=operators.get("token_env", "WINKEL_OPERATOR_TOKEN"),
+        viewer_token_env=operators.get("viewer_token_env", "WINKEL_VIEWER_TOKEN"),
         dedupe_ttl_seconds=int(redis.get("dedupe_ttl_seconds", 7 * 24 * 3600)),
         vat=_vat(document),
     )

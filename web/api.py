@@ -210,11 +210,6 @@ async def change_status(request: web.Request) -> web.Response:
     )
 
 
-async def session(request: web.Request) -> web.Response:
-    """Who the bearer token signs in as (the page checks a token with it before keeping it)."""
-    return _json({"operator_id": require_operator(request)})
-
-
 # --- dead letters ----------------------------------------------------------------------------
 
 

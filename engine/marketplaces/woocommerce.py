@@ -52,6 +52,7 @@ import orjson
 from engine.config import Store
 from engine.exceptions import NormalisationError, SignatureError, WinkelError
 from engine.marketplaces._document import Document
+from engine.marketplaces._door import same_secret
 from engine.marketplaces._events import OrderEvents
 from engine.money import ZERO, parse_amount, to_cents
 from models.events import (
@@ -180,7 +181,7 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
     given = _header(headers, SIGNATURE_HEADER)
     if not given:
         raise SignatureError(f"missing {SIGNATURE_HEADER}")
-    if not any(hmac.compare_digest(sign(body, secret), given) for secret in secrets):
+    if not any(same_secret(sign(body, secret), given) for secret in secrets):
         raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
 
 
@@ -352,7 +353,10 @@ def _tax_rates(order: _Doc) -> dict[str, Decimal]:
         percent = tax_line.get("rate_percent")
         if rate_id is None or percent in (None, ""):
             continue
-        fraction = parse_amount(percent, f"{tax_line.path}.rate_percent") / 100
+        stated = parse_amount(percent, f"{tax_line.path}.rate_percent")
+        if not 0 <= stated <= 100:
+            raise NormalisationError(f"{tax_line.path}.rate_percent {percent!r} is not 0 to 100")
+        fraction = stated / 100
         rates[rate_id] = fraction.quantize(_RATE_PLACES).normalize()
     return rates
 
