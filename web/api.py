@@ -30,6 +30,7 @@ from models.codec import encode_command
 from models.commands import OperatorAction, OperatorCommand
 from web.auth import require_operator
 from web.dashboard import gather_stats, recent_orders
+from web.ingest import read_body
 from web.state import CONFIG, HEALTH, PRODUCER, REDIS, WEBHOOKS
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ async def order_detail(request: web.Request) -> web.Response:
 
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
-        document = orjson.loads(await request.read())
+        document = orjson.loads(await read_body(request))
     except orjson.JSONDecodeError:
         raise _bad_request("the body must be a JSON object") from None
     if not isinstance(document, dict):

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from redis.exceptions import RedisError
 
 from engine import polling, topics
@@ -88,6 +89,8 @@ async def read_body(request: web.Request) -> bytes:
         return await request.read()
     except HttpProcessingError as exc:
         raise bad_request(f"the body cannot be read: {exc.message}") from None
+    except RequestPayloadError as exc:  # a Content-Encoding the body does not have
+        raise bad_request(f"the body cannot be read: {exc}") from None
 
 
 def kept_headers(request: web.Request, names: Iterable[str]) -> dict[str, str]:
