@@ -503,7 +503,11 @@ def report(campaign: Campaign, books: Books | None) -> str:
         f"accepted without a valid signature or token: {len(campaign.accepted_unsigned)}",
     ]
     for route in ("shopify", "woocommerce", "bol", "amazon", "api"):
-        row = {status: n for (r, status), n in sorted(campaign.by_route.items()) if r == route}
+        row = {
+            f"{status // 100}xx": n
+            for (r, status), n in sorted(campaign.by_route.items())
+            if r == route
+        }
         lines.append(f"  {route}: {row}")
     if books is not None:
         lines += [
