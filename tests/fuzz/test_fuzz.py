@@ -290,3 +290,13 @@ def test_the_api_as_its_openapi_document_describes_it(
         )
 
     call()
+
+
+@pytest.mark.parametrize("token", ["t\u00f6ken".encode(), b"\xff\xfe", b"\xc3", b"\xed\xa0\x80"])
+def test_non_ascii_and_non_utf8_tokens_are_401(fuzz_stack: Stack, token: bytes) -> None:
+    for target in (b"/api/orders", b"/api/deadletters", b"/ws"):
+        request = Request(
+            "api", b"GET", target, ((b"Authorization", b"Bearer " + token),), b"", False
+        )
+        status, _ = send(fuzz_stack.web_port, request)
+        assert status in {400, 401}, (target, token)
