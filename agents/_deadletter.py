@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from engine import metrics
 from models.codec import encode_dead_letter
 from models.raw import DeadLetter
 
@@ -27,3 +28,4 @@ async def send_dead_letter(dead_letter_topic: Any, event: Any, reason: str) -> N
     )
     log.warning("dead-lettered %s: %s", letter.dead_letter_id, reason)
     await dead_letter_topic.send(key=message.key, value=encode_dead_letter(letter))
+    metrics.DEAD_LETTERS.inc()

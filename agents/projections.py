@@ -19,6 +19,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from engine import readmodel as rm
+from engine import redisconn
 
 if TYPE_CHECKING:
     from engine.app import Wiring
@@ -233,7 +234,8 @@ def _timestamp(event: Any) -> float:
 
 
 def register(wiring: Wiring) -> None:
-    writer = ReadModelWriter(aioredis.from_url(wiring.config.redis_url))
+    # Bounded waits: a Redis outage is a retried error, not a batch hanging on a dead socket.
+    writer = ReadModelWriter(redisconn.client(wiring.config.redis_url, reply_seconds=5.0))
     app = wiring.app
 
     @app.agent(wiring.analytics, name="projections")

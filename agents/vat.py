@@ -16,10 +16,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
+import redis.asyncio as aioredis
+
 from agents._deadletter import send_dead_letter
 from engine import vat
 from engine.exceptions import WinkelError
 from engine.tax import ThresholdState
+from engine.tax.vies import ViesAnswer
+from engine.vies import CachedVies, ViesClient, lookup_bounded
 from models.codec import DecodeError, encode_trigger
 from models.order import DocumentKind
 
@@ -49,8 +54,11 @@ def _restore(wiring: Wiring, counted: vat.Counted | None) -> list[Send]:
     return [] if after is None else [_write_threshold(wiring, counted.key, after)]
 
 
-def step(wiring: Wiring, value: bytes) -> list[Send]:
-    """Apply one draft to the tables; returns what to send, in order."""
+def step(wiring: Wiring, value: bytes, vies: ViesAnswer | None = None) -> list[Send]:
+    """Apply one draft to the tables; returns what to send, in order.
+
+    `vies`: VIES's answer on the customer's number (`vies_answer`), when it was asked.
+    """
     draft = vat.decode_draft(value)
     trigger = draft.trigger
     company = wiring.config.companies.get(trigger.company_id)
@@ -71,7 +79,7 @@ def step(wiring: Wiring, value: bytes) -> list[Send]:
             _threshold(wiring, vat.threshold_key(company.id, year)),
             _threshold(wiring, vat.threshold_key(company.id, year - 1)),
         )
-        outcome = vat.invoice(draft, company, state)
+        outcome = vat.invoice(draft, company, state, vies=vies)
     else:
         target = wiring.credit_note_triggers
         if trigger.corrects is None:
@@ -105,12 +113,48 @@ def step(wiring: Wiring, value: bytes) -> list[Send]:
     return sends
 
 
+class Vies:
+    """The agent's VIES client and cache, built on first use inside the agent's loop."""
+
+    def __init__(self, wiring: Wiring) -> None:
+        self.wiring = wiring
+        self.cached: CachedVies | None = None
+
+    def _client(self) -> CachedVies:
+        if self.cached is None:
+            settings = self.wiring.config.vat
+            session = aiohttp.ClientSession()
+            client = ViesClient(session, settings.vies_url, settings.vies_timeout_seconds)
+            self.cached = CachedVies(client, aioredis.from_url(self.wiring.config.redis_url))
+        return self.cached
+
+    async def answer(self, value: bytes) -> ViesAnswer | None:
+        """VIES's answer for a draft that needs one (`engine.vat.vies_question`); None when
+        VIES is off, not needed, or the draft was decided before (a replay asks nothing)."""
+        if not self.wiring.config.vat.vies:
+            return None
+        try:
+            draft = vat.decode_draft(value)
+        except DecodeError:
+            return None  # the step dead-letters it
+        number = vat.vies_question(draft)
+        trigger = draft.trigger
+        if number is None or self.wiring.vat_decisions.get(str(trigger.trigger_id).encode()):
+            return None
+        company = self.wiring.config.companies.get(trigger.company_id)
+        requester = None if company is None else company.vat_id
+        patience = self.wiring.config.vat.vies_timeout_seconds
+        return await lookup_bounded(self._client(), number, requester, patience)
+
+
 def register(wiring: Wiring) -> None:
+    vies = Vies(wiring)
+
     @wiring.app.agent(wiring.vat_drafts, name="vat")
     async def decide(stream: Any) -> None:
         async for event in stream.events():
             try:
-                sends = step(wiring, event.value)
+                sends = step(wiring, event.value, await vies.answer(event.value))
             except (WinkelError, DecodeError) as exc:
                 # A VAT question the rules cannot answer (an unknown rate, a currency without
                 # an ECB rate): the draft waits in the dead letters for a person.

@@ -47,12 +47,17 @@ def _vat_table(app: faust.App, config: Config, name: str) -> Any:
     )
 
 
-def create_app(config: Config, *, store: str = "rocksdb://") -> Wiring:
-    """Build the faust app for `config`; `store='memory://'` for tests without a disk."""
+def create_app(config: Config, *, store: str = "rocksdb://", replicas: int = 1) -> Wiring:
+    """Build the faust app for `config`; `store='memory://'` for tests without a disk.
+
+    `replicas` is the replication factor of topics faust creates itself (changelogs it finds
+    missing); `kafka.ensure_topics` returns the one that fits the cluster.
+    """
     faustfix.apply()
     app = faust.App(
         APP_ID,
-        broker=f"kafka://{config.kafka.bootstrap}",
+        # A cluster's bootstrap is a comma-separated list; faust wants one URL per broker.
+        broker=[f"kafka://{address}" for address in config.kafka.bootstrap.split(",")],
         store=store,
         datadir=str(config.data_dir / "worker"),
         topic_partitions=config.kafka.partitions,
@@ -60,6 +65,7 @@ def create_app(config: Config, *, store: str = "rocksdb://") -> Wiring:
         value_serializer="raw",
         web_enabled=False,  # the engine's own web process serves HTTP
         topic_disable_leader=True,
+        topic_replication_factor=replicas,
         producer_acks=-1,
         producer_max_request_size=kafka.MAX_RECORD_BYTES,
         broker_commit_interval=1.0,
@@ -118,9 +124,10 @@ def create_app(config: Config, *, store: str = "rocksdb://") -> Wiring:
         vat_thresholds=_vat_table(app, config, "vat-thresholds"),
         vat_decisions=_vat_table(app, config, "vat-decisions"),
     )
-    from agents import liveness, normalize, orders, projections, vat  # agents use Wiring
+    from agents import liveness, normalize, orders, projections, selfheal, vat  # use Wiring
 
     liveness.register(wiring)
+    selfheal.register(wiring)
     normalize.register(wiring)
     orders.register(wiring)
     if config.vat.pipeline:

@@ -44,18 +44,20 @@ def worker(args: argparse.Namespace) -> NoReturn:
 
     config = _config(args)
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(kafka.ensure_topics(config.kafka))
+    replicas = asyncio.run(kafka.ensure_topics(config.kafka))
     asyncio.set_event_loop(asyncio.new_event_loop())
-    wiring = create_app(config)
+    wiring = create_app(config, replicas=replicas)
     faust.Worker(wiring.app, loglevel=args.loglevel.upper()).execute_from_commandline()
 
 
 def web_server(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from engine import quietlog
     from web.app import create_app
 
     config = _config(args)
+    quietlog.install()  # one line per failing dependency per few seconds, not thousands
     web.run_app(
         create_app(config), host=config.web_host, port=config.web_port, print=None, access_log=None
     )
@@ -399,28 +401,59 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     with contextlib.ExitStack() as services:
-        _broker(config, state, env, services)
+        _broker(config, state, env, services, args.brokers)
         _redis(config, state, services)
+        from engine.runtime import ManagedProcess
+
         children = _engine_processes(args, config, state, env, services)
         print("stop with Ctrl-C")
+        restarted: dict[str, float] = {}
         while not stop:
-            for child in children:
-                if not child.alive() and child.name != "simulator":
+            for index, child in enumerate(children):
+                if child.alive() or child.name == "simulator":
+                    continue
+                # Supervised: a worker that crashed on purpose (faust's producer died) or by
+                # accident comes back by itself; a configuration error (exit 2) stops the run.
+                if child.returncode == 2 or time.monotonic() - restarted.get(child.name, -1e9) < 5:
                     print(f"{child.name} exited; see {child.log_path}", file=sys.stderr)
                     stop = True
+                    break
+                print(f"{child.name} exited ({child.returncode}); restarting it", file=sys.stderr)
+                restarted[child.name] = time.monotonic()
+                children[index] = services.enter_context(
+                    ManagedProcess(child.args, child.log_path, env=env, name=child.name)
+                )
             time.sleep(0.5)
         print("stopping…")
     return 0
 
 
 def _broker(
-    config: Config, state: Path, env: dict[str, str], services: contextlib.ExitStack
+    config: Config,
+    state: Path,
+    env: dict[str, str],
+    services: contextlib.ExitStack,
+    brokers: int = 1,
 ) -> None:
-    from engine.runtime import KafkaBroker, TansuBroker, java_available, maven_available, port_open
+    from engine.runtime import (
+        KafkaBroker,
+        KafkaCluster,
+        TansuBroker,
+        java_available,
+        maven_available,
+        port_open,
+    )
 
-    host, _, port = config.kafka.bootstrap.rpartition(":")
+    host, _, port = config.kafka.bootstrap.partition(",")[0].rpartition(":")
     if port_open(host, int(port)):
         print(f"using the Kafka broker already at {config.kafka.bootstrap}")
+    elif brokers > 1:
+        # Nodes beyond the first take free ports; the children get every node's address.
+        cluster = KafkaCluster(state / "kafka-cluster", brokers, first_port=int(port), host=host)
+        print(f"starting a {brokers}-broker Apache Kafka cluster (data in {cluster.data_dir})")
+        services.enter_context(cluster)
+        env["WINKEL_KAFKA_BOOTSTRAP"] = cluster.bootstrap
+        print(f"Kafka bootstrap: {cluster.bootstrap}")
     elif java_available() and maven_available():
         print(f"starting Apache Kafka on {config.kafka.bootstrap} (data in {state / 'kafka'})")
         services.enter_context(KafkaBroker(state / "kafka", port=int(port), host=host))
@@ -487,6 +520,9 @@ def parser() -> argparse.ArgumentParser:
     p_run = sub.add_parser("run", help="broker, Redis, worker and web together")
     p_run.add_argument("--demo", action="store_true", help="add simulated Shopify traffic")
     p_run.add_argument("--rate", type=float, default=5.0, help="demo deliveries per second")
+    p_run.add_argument(
+        "--brokers", type=int, default=1, help="Kafka brokers (3: replicated, min.insync 2)"
+    )
     p_run.set_defaults(handler=run)
     sub.add_parser("worker", help="the stream processor").set_defaults(handler=worker)
     sub.add_parser("web", help="webhooks, API and dashboard").set_defaults(handler=web_server)

@@ -21,6 +21,10 @@ from models.order import Marketplace
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 
 
+#: Amazon Orders API versions a store may read (docs/marketplaces.md).
+ORDERS_API_VERSIONS = ("2026-01-01", "v0")
+
+
 class InvoiceGranularity(StrEnum):
     PER_ORDER = "per_order"
     PER_SHIPMENT = "per_shipment"
@@ -48,6 +52,9 @@ class Store:
     #: bol: OAuth2 client credentials and the push notifications' RSA public keys;
     #: WooCommerce: REST consumer key and secret; Shopify: an Admin API access token.
     api_base_url: str | None = None
+    #: WooCommerce: the site's home URL, which its webhooks name in `X-WC-Webhook-Source`; a
+    #: delivery naming another site is refused (docs/topics.md). Unset: not checked.
+    site_url: str | None = None
     token_url: str | None = None
     client_id_env: str | None = None
     client_secret_env: str | None = None
@@ -70,6 +77,9 @@ class Store:
     #: Unset: AFN orders ship from the company's country, which is only right for FBA stock
     #: held there.
     fba_ship_from_country: str | None = None
+    #: Amazon Orders API the poller reads: "2026-01-01" (default) or "v0" (switched off by
+    #: Amazon on 2027-03-27). Switching re-invoices nothing: events keep their ids.
+    orders_api_version: str = "2026-01-01"
     #: Business customers (docs/vat.md): the order fields that may hold the customer's VAT id
     #: and company name: Shopify note attribute names, WooCommerce order meta keys. Empty: the
     #: marketplace module's defaults.
@@ -126,6 +136,8 @@ class KafkaSettings:
 
 
 TAX_CATEGORIES = frozenset({"standard", "reduced", "zero"})
+DEFAULT_VIES_URL = "https://ec.europa.eu/taxation_customs/vies/rest-api"
+DEFAULT_VIES_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +147,15 @@ class VatSettings:
     `pipeline`: triggers go through the `vat` agent (dated rates, OSS threshold, reverse
     charge); off, the orders agent emits them with the marketplace's own tax lines.
     `categories`: SKU -> `standard` | `reduced` | `zero`; unlisted SKUs are `standard`.
+    `vies`: check business customers' VAT numbers in VIES before a reverse charge (`vies_url`,
+    the REST interface; at most `vies_timeout_seconds`, then the checksum decides).
     """
 
     pipeline: bool = True
     categories: Mapping[str, str] = field(default_factory=dict)
+    vies: bool = False
+    vies_url: str = DEFAULT_VIES_URL
+    vies_timeout_seconds: float = DEFAULT_VIES_TIMEOUT_SECONDS
 
 
 def _vat(document: Mapping[str, Any]) -> VatSettings:
@@ -154,8 +171,21 @@ def _vat(document: Mapping[str, Any]) -> VatSettings:
     pipeline = vat.get("pipeline", True)
     if not isinstance(pipeline, bool):
         raise ConfigError("[vat] pipeline must be true or false")
+    vies = vat.get("vies", False)
+    if not isinstance(vies, bool):
+        raise ConfigError("[vat] vies must be true or false")
+    vies_url = vat.get("vies_url", DEFAULT_VIES_URL)
+    if not isinstance(vies_url, str) or not vies_url.startswith(("http://", "https://")):
+        raise ConfigError(f"[vat] vies_url must be an http(s) URL, got {vies_url!r}")
+    timeout = vat.get("vies_timeout_seconds", DEFAULT_VIES_TIMEOUT_SECONDS)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError("[vat] vies_timeout_seconds must be a positive number")
     return VatSettings(
-        pipeline=pipeline, categories={str(k): str(v) for k, v in categories.items()}
+        pipeline=pipeline,
+        categories={str(k): str(v) for k, v in categories.items()},
+        vies=vies,
+        vies_url=vies_url.rstrip("/"),
+        vies_timeout_seconds=float(timeout),
     )
 
 
@@ -299,6 +329,7 @@ def _field_names(item: Mapping[str, Any], key: str, where: str) -> tuple[str, ..
 
 _API_TEXT_FIELDS = (
     "api_base_url",
+    "site_url",
     "token_url",
     "client_id_env",
     "client_secret_env",
@@ -367,6 +398,13 @@ def _amazon(item: Mapping[str, Any], marketplace: Marketplace, where: str) -> di
         if not isinstance(fba_country, str) or not re.fullmatch(r"[A-Za-z]{2}", fba_country):
             raise ConfigError(f"{where}: `fba_ship_from_country` must be a two-letter country code")
         found["fba_ship_from_country"] = fba_country.upper()
+    version = item.get("orders_api_version")
+    if version is not None:
+        if marketplace is not Marketplace.AMAZON:
+            raise ConfigError(f"{where}: `orders_api_version` is for Amazon stores only")
+        if version not in ORDERS_API_VERSIONS:
+            raise ConfigError(f"{where}: `orders_api_version` must be one of {ORDERS_API_VERSIONS}")
+        found["orders_api_version"] = version
     if "refresh_token_env" in found:
         missing = [k for k in ("amazon_marketplace_id",) if k not in found]
         missing += [k for k in ("client_id_env", "client_secret_env") if not item.get(k)]

@@ -10,6 +10,7 @@ __all__ = [
     "InputError",
     "NormalisationError",
     "SignatureError",
+    "SourceMismatch",
     "TransientError",
     "WinkelError",
 ]
@@ -21,6 +22,14 @@ class ConfigError(WinkelError):
 
 class SignatureError(InputError):
     """A delivery's signature is missing or does not verify."""
+
+
+class SourceMismatch(SignatureError):
+    """A verified delivery names another shop or site than the store it was sent to.
+
+    The signature proves who signed (a Shopify app's secret is shared by every shop that
+    installed it), not which store the data belongs to; the shop or site header does.
+    """
 
 
 class NormalisationError(InputError):

@@ -20,9 +20,27 @@ log = logging.getLogger(__name__)
 #: escaped) or a dead letter wrapping one. Kafka's default of 1 MiB would refuse them.
 MAX_RECORD_BYTES = 8 * 1024 * 1024
 
+#: Copies of every topic on a cluster of at least this many brokers, and the copies an
+#: acks=all write waits for: any one broker may die (or restart) without losing or stopping it.
+CLUSTER_REPLICAS = 3
+CLUSTER_MIN_INSYNC = 2
 
-async def ensure_topics(settings: KafkaSettings, patience: float = 60.0) -> None:
-    """Create every contract topic with the configured partition count (existing ones stay).
+
+def replication_for(brokers: int) -> tuple[int, dict[str, str]]:
+    """The replication factor and topic configs for a cluster of `brokers` brokers.
+
+    Below three brokers every topic has one copy (a development broker); from three on,
+    three copies of which two must have each acknowledged write.
+    """
+    if brokers >= CLUSTER_REPLICAS:
+        return CLUSTER_REPLICAS, {"min.insync.replicas": str(CLUSTER_MIN_INSYNC)}
+    return 1, {}
+
+
+async def ensure_topics(settings: KafkaSettings, patience: float = 60.0) -> int:
+    """Create every contract topic with the configured partition count (existing ones stay),
+    replicated as the cluster's size allows (`replication_for`); returns that replication
+    factor, which faust's own topics use too.
 
     Waits up to `patience` seconds for the broker, which may still be starting.
     """
@@ -37,6 +55,8 @@ async def ensure_topics(settings: KafkaSettings, patience: float = 60.0) -> None
                 raise
             await asyncio.sleep(0.5)
     try:
+        cluster = await admin.describe_cluster()
+        replicas, replica_configs = replication_for(len(cluster.get("brokers") or []))
         existing = set(await admin.list_topics())
         wanted: dict[str, dict[str, str]] = {name: {} for name in topics.ALL}
         wanted.update({name: {"cleanup.policy": "compact"} for name in topics.CHANGELOGS})
@@ -49,18 +69,20 @@ async def ensure_topics(settings: KafkaSettings, patience: float = 60.0) -> None
                         NewTopic(
                             name,
                             settings.partitions,
-                            1,
+                            replicas,
                             topic_configs={
                                 "max.message.bytes": str(MAX_RECORD_BYTES),
+                                **replica_configs,
                                 **wanted[name],
                             },
                         )
                         for name in missing
                     ]
                 )
-            log.info("created topics %s", ", ".join(missing))
+            log.info("created topics %s (%d replicas)", ", ".join(missing), replicas)
     finally:
         await admin.close()
+    return replicas
 
 
 def producer(settings: KafkaSettings) -> AIOKafkaProducer:

@@ -16,6 +16,9 @@ store's own company where the location is absent or not mapped), so one order ma
 by several companies: `per_order`, one invoice per company; `per_shipment`, each shipment's
 invoice by its location's company. A credit note is issued by the company of the invoice it
 corrects. An order that involves only the store's own company is documented exactly as before.
+Likewise a `per_order` invoice never mixes ship-from countries: shipments that name different
+origins are invoiced apart, because the VAT scheme depends on where goods leave from
+(docs/vat.md §7); each document records its origin for the VAT step.
 
 docs/lifecycle.md states the rules in words.
 """
@@ -71,6 +74,9 @@ SYSTEM_ACTOR = "system"
 INVOICE_SERVICE_ACTOR = "invoice-service"
 #: Reason of the audit entry written when an order the marketplace invoices is fully shipped.
 NOT_INVOICED_PREFIX = "no seller invoice: "
+#: Shipments an operator marked (`mark_shipped`) have ids with this prefix; the marketplace's
+#: later report of the same parcel confirms them instead of shipping the units again.
+OPERATOR_SHIPMENT_PREFIX = "operator:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +134,11 @@ def apply(
     if stage != before_documents:
         kinds = ", ".join(f"{d.kind.value} {d.trigger_id}" for d in documents)
         note(SYSTEM_ACTOR, before_documents, stage, f"emitted {kinds}")
+    matched = _reconciliation(merged, event)
+    if matched:
+        note(actor, stage, stage, matched)
+    for defaulted in _newly_defaulted(current, merged, event):
+        note(actor, stage, stage, f"defaulted {defaulted}")
     waived = merged.details.invoiced_by_marketplace if merged.details is not None else None
     if waived is not None and stage is Stage.SHIPPED and previous is not Stage.SHIPPED:
         # Where an invoice would now be due, say why there is none (marketplace invoices).
@@ -137,6 +148,14 @@ def apply(
         for document in documents
     )
     return Transition(state=merged, triggers=built, audit=tuple(audit), changed=True)
+
+
+def _newly_defaulted(before: OrderState, after: OrderState, event: OrderEvent) -> list[str]:
+    """The fields this event's details filled in that the order's audit does not name yet."""
+    if not isinstance(event.payload, DetailsReported) or after.details is before.details:
+        return []
+    known = set(before.details.defaulted) if before.details is not None else set()
+    return [field for field in event.payload.details.defaulted if field not in known]
 
 
 def _issuer(
@@ -169,10 +188,28 @@ def document_company(store: Store, document: Document) -> str:
     return document.company_id or store.company_id
 
 
+def _groups(state: OrderState, store: Store) -> list[tuple[str, str | None]]:
+    """The (company, ship-from country) pairs of the order in the order they first shipped:
+    a per-order invoice is issued per company and per origin, because the VAT scheme of a
+    distance sale depends on where the goods leave from (docs/vat.md §7). A shipment that
+    names no country counts as leaving from the order's origin (None)."""
+    return list(
+        dict.fromkeys(
+            (company_of(store, shipment), shipment.ship_from_country)
+            for shipment in state.shipments
+            if _counts(shipment)
+        )
+    )
+
+
 def _companies(state: OrderState, store: Store) -> list[str]:
     """The order's companies in the order they first shipped (shipments are kept in (time, id)
     order): split orders list, slice, credit and charge in this order (docs/lifecycle.md)."""
-    return list(dict.fromkeys(company_of(store, shipment) for shipment in state.shipments))
+    return list(
+        dict.fromkeys(
+            company_of(store, shipment) for shipment in state.shipments if _counts(shipment)
+        )
+    )
 
 
 def order_companies(state: OrderState, store: Store) -> tuple[str, ...]:
@@ -204,7 +241,11 @@ def _merge(state: OrderState, event: OrderEvent) -> tuple[OrderState, str | None
             first = paid_at if state.paid_at is None else min(state.paid_at, paid_at)
             return replace(state, paid_at=first), None
         case ShipmentSent(shipment=shipment):
-            return replace(state, shipments=_add(state.shipments, shipment)), None
+            if any(known.shipment_id == shipment.shipment_id for known in state.shipments):
+                return _track(state, shipment), None
+            return replace(
+                state, shipments=_add(state.shipments, _reconcile(state, shipment))
+            ), None
         case OrderCancelled(cancellation=cancellation):
             if _withdrawn_since(state, cancellation.cancellation_id, cancellation.cancelled_at):
                 return state, None  # the marketplace has taken it back since
@@ -227,6 +268,99 @@ def _merge(state: OrderState, event: OrderEvent) -> tuple[OrderState, str | None
             return replace(state, issued=(*state.issued, issued)), None
         case OperatorStatusChanged():
             return _operator(state, event, payload)
+
+
+def is_operator_shipment(shipment: Shipment) -> bool:
+    return shipment.shipment_id.startswith(OPERATOR_SHIPMENT_PREFIX)
+
+
+def _reconcile(state: OrderState, shipment: Shipment) -> Shipment:
+    """A marketplace shipment with the units it confirms of those an operator marked shipped.
+
+    The operator's mark stood for the parcel the marketplace now reports: the units it covers
+    are matched (counted once, on the invoice already issued for them), and only units beyond
+    the operator's marks ship anew. Operator shipments, and marketplace shipments of an order
+    without them, are kept as they are.
+    """
+    if is_operator_shipment(shipment) or any(
+        known.shipment_id == shipment.shipment_id for known in state.shipments
+    ):
+        return shipment
+    unconfirmed = unconfirmed_operator_units(state)
+    if not unconfirmed:
+        return replace(shipment, confirms=())
+    reported = _sum([shipment.lines])
+    confirms = tuple(
+        LineQuantity(line_id, matched)
+        for line_id, units in reported.items()
+        if (matched := min(units, unconfirmed[line_id])) > 0
+    )
+    return replace(shipment, confirms=confirms)
+
+
+def _track(state: OrderState, report: Shipment) -> OrderState:
+    """A known shipment reported again keeps its units, time and origin (its invoice may be
+    out) but gains the tracking it lacked: marketplaces often add the tracking number after
+    the parcel was first reported. Numbers are merged in the order first seen, and the first
+    carrier named stays: a stale report never takes tracking away."""
+    shipments = []
+    for known in state.shipments:
+        if known.shipment_id == report.shipment_id:
+            numbers = tuple(dict.fromkeys((*known.tracking_numbers, *report.tracking_numbers)))
+            known = replace(
+                known, carrier=known.carrier or report.carrier, tracking_numbers=numbers
+            )
+        shipments.append(known)
+    return replace(state, shipments=tuple(shipments))
+
+
+def tracking_text(shipment: Shipment) -> str:
+    """The carrier and tracking numbers in words ("" when the marketplace gave none)."""
+    parts = [part for part in (shipment.carrier, ", ".join(shipment.tracking_numbers)) if part]
+    return " ".join(parts)
+
+
+def unconfirmed_operator_units(state: OrderState) -> Counter[str]:
+    """Units operators marked shipped that no marketplace shipment has reported yet."""
+    marked = _sum(s.lines for s in state.shipments if is_operator_shipment(s))
+    return marked - _sum(s.confirms for s in state.shipments)
+
+
+def _reconciliation(state: OrderState, event: OrderEvent) -> str | None:
+    """The audit line for a marketplace shipment matched with an operator's, if it was."""
+    if not isinstance(event.payload, ShipmentSent):
+        return None
+    shipment_id = event.payload.shipment.shipment_id
+    kept = next((s for s in state.shipments if s.shipment_id == shipment_id), None)
+    if kept is None or not kept.confirms:
+        return None
+    operators = ", ".join(s.shipment_id for s in state.shipments if is_operator_shipment(s))
+    facts = [
+        fact
+        for fact in (
+            tracking_text(kept),
+            f"from {kept.ship_from_country}" if kept.ship_from_country else "",
+        )
+        if fact
+    ]
+    named = f"{shipment_id} ({', '.join(facts)})" if facts else shipment_id
+    parts = [
+        f"shipment {named} matched with {operators}: "
+        f"{_units_text(_sum([kept.confirms]))} counted once"
+    ]
+    beyond = _counted(kept)
+    if beyond:
+        parts.append(f"shipped beyond the operator's marks: {_units_text(beyond)}")
+    waiting = unconfirmed_operator_units(state)
+    if waiting:
+        parts.append(
+            f"marked by an operator, not reported by the marketplace: {_units_text(waiting)}"
+        )
+    return "; ".join(parts)
+
+
+def _units_text(units: Counter[str]) -> str:
+    return ", ".join(f"{line_id} x{count}" for line_id, count in sorted(units.items()) if count)
 
 
 def _withdrawn_since(state: OrderState, cancellation_id: str, at: datetime) -> bool:
@@ -384,20 +518,26 @@ def _sum(parts: Iterable[Iterable[LineQuantity]]) -> Counter[str]:
     return total
 
 
+def _counted(shipment: Shipment) -> Counter[str]:
+    """The units a shipment ships: all of them, less those confirming an operator's marks."""
+    return _sum([shipment.lines]) - _sum([shipment.confirms])
+
+
+def _counts(shipment: Shipment) -> bool:
+    """False only for a marketplace shipment that merely confirms an operator's marks."""
+    return not shipment.confirms or bool(_counted(shipment))
+
+
 def shipped_units(state: OrderState) -> Counter[str]:
-    return _sum(s.lines for s in state.shipments)
+    """Units shipped per line, each counted once (see `_reconcile`)."""
+    return _sum(s.lines for s in state.shipments) - _sum(s.confirms for s in state.shipments)
 
 
-def _units(
-    state: OrderState, kind: DocumentKind, store: Store | None = None, company_id: str = ""
-) -> Counter[str]:
-    """Units per line on the documents of `kind`: all of them, or (with `store`) those that
-    `company_id` issues."""
+def _units(state: OrderState, kind: DocumentKind) -> Counter[str]:
+    """Units per line on the documents of `kind`."""
     total: Counter[str] = Counter()
     for document in state.documents:
-        if document.kind is kind and (
-            store is None or document_company(store, document) == company_id
-        ):
+        if document.kind is kind:
             for line in document.lines:
                 total[line.line_id] += line.quantity
     return total
@@ -439,7 +579,7 @@ def _covered_at(state: OrderState) -> datetime | None:
     """When every unit not cancelled had shipped; None while some are still to ship."""
     if state.details is None or not state.shipments or _open_units(state):
         return None
-    return state.shipments[-1].shipped_at
+    return [s for s in state.shipments if _counts(s)][-1].shipped_at
 
 
 # --- stages --------------------------------------------------------------------------------
@@ -526,12 +666,19 @@ def _due_order_invoice(state: OrderState, store: Store) -> list[Document]:
     if covered_at is None or (called_off is not None and called_off <= covered_at):
         return []  # not yet fully shipped, or called off before it was
     invoiced = _units(state, DocumentKind.INVOICE)
-    companies = _companies(state, store)
+    groups = _groups(state, store)
     due: list[Document] = []
-    for company_id in companies:
-        shipped = _sum(s.lines for s in state.shipments if company_of(store, s) == company_id)
-        wanted = shipped - _units(state, DocumentKind.INVOICE, store, company_id)
-        if not state.locked and company_id == companies[0]:
+    for company_id, origin in groups:
+        shipped = sum(
+            (
+                _counted(s)
+                for s in state.shipments
+                if (company_of(store, s), s.ship_from_country) == (company_id, origin)
+            ),
+            Counter(),
+        )
+        wanted = shipped - _group_invoiced(state, store, company_id, origin)
+        if not state.locked and (company_id, origin) == groups[0]:
             for line in state.details.lines:  # delivery charges travel with the first invoice
                 if line.kind is not LineKind.PRODUCT:
                     wanted[line.line_id] = line.quantity
@@ -540,7 +687,7 @@ def _due_order_invoice(state: OrderState, store: Store) -> list[Document]:
             continue
         count = sum(
             1
-            for d in state.documents
+            for d in (*state.documents, *due)
             if d.kind is DocumentKind.INVOICE and document_company(store, d) == company_id
         )
         sequence = _invoice_sequence(count, company_id, store)
@@ -555,10 +702,24 @@ def _due_order_invoice(state: OrderState, store: Store) -> list[Document]:
                 created_at=covered_at,
                 lines=lines,
                 company_id=_own(store, company_id),
+                ship_from_country=origin,
             )
         )
         invoiced.update(_sum([[LineQuantity(x.line_id, x.quantity) for x in lines]]))
     return due
+
+
+def _group_invoiced(
+    state: OrderState, store: Store, company_id: str, origin: str | None
+) -> Counter[str]:
+    """Units on the invoices `company_id` issued for goods leaving from `origin`."""
+    return _sum(
+        [LineQuantity(line.line_id, line.quantity) for line in document.lines]
+        for document in state.documents
+        if document.kind is DocumentKind.INVOICE
+        and document_company(store, document) == company_id
+        and document.ship_from_country == origin
+    )
 
 
 def _due_shipment_invoices(state: OrderState, store: Store) -> list[Document]:
@@ -579,7 +740,7 @@ def _due_shipment_invoices(state: OrderState, store: Store) -> list[Document]:
             continue
         if called_off is not None and called_off <= shipment.shipped_at:
             continue  # shipped after the order was called off: nothing to sell
-        wanted = _sum([shipment.lines])
+        wanted = _counted(shipment)
         if not invoiced:
             for line in state.details.lines:
                 if line.kind is not LineKind.PRODUCT:
@@ -602,6 +763,7 @@ def _due_shipment_invoices(state: OrderState, store: Store) -> list[Document]:
                 lines=lines,
                 shipment_id=shipment.shipment_id,
                 company_id=_own(store, company_of(store, shipment)),
+                ship_from_country=shipment.ship_from_country,
             )
         )
         invoiced.update(_sum([[LineQuantity(x.line_id, x.quantity) for x in lines]]))
@@ -835,6 +997,7 @@ def _credit_note(
         corrects=invoice.trigger_id,
         shipment_id=invoice.shipment_id,
         company_id=invoice.company_id,  # the company whose invoice it corrects
+        ship_from_country=invoice.ship_from_country,
     )
 
 

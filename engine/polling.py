@@ -242,7 +242,7 @@ def bol_return_delivery_id(return_id: str, fingerprint: str) -> str:
 class PushFetch:
     """What a bol push asks the store's poller to fetch promptly."""
 
-    resource: str  # ORDER | SHIPMENT
+    resource: str  # ORDER | SHIPMENT (bol, Amazon) | REFUNDS (WooCommerce: an order's refunds)
     resource_id: str
 
     def encode(self) -> str:
@@ -252,7 +252,7 @@ class PushFetch:
     def decode(cls, raw: str | bytes) -> PushFetch | None:
         text = raw.decode() if isinstance(raw, bytes) else raw
         resource, _, resource_id = text.partition(":")
-        if resource not in {"ORDER", "SHIPMENT"} or not resource_id:
+        if resource not in {"ORDER", "SHIPMENT", WOOCOMMERCE_REFUNDS_FETCH} or not resource_id:
             return None
         return cls(resource, resource_id)
 
@@ -268,6 +268,8 @@ def push_fetch(notification: bol.Notification) -> PushFetch | None:
 
 #: Not a WooCommerce topic: an order's refunds as `GET /orders/{id}/refunds` returned them.
 WOOCOMMERCE_REFUNDS_TOPIC = "order.refunds.polled"
+#: The `PushFetch` resource asking a WooCommerce store's poller for one order's refunds.
+WOOCOMMERCE_REFUNDS_FETCH = "REFUNDS"
 ORDER_ID_HEADER = "X-Winkel-Order-Id"
 
 

@@ -45,6 +45,13 @@ RECENT_DEAD_LETTERS = "winkel:deadletters:recent"
 REPLAYED_DEAD_LETTERS = "winkel:deadletters:replayed"
 WEBHOOK_TOTALS = "winkel:webhooks"
 DELIVERY_PREFIX = "winkel:delivery"  # webhook dedupe keys
+#: Written with the read model's first row and by every refill; a read model without it was
+#: lost (a new Redis, a flush) and is refilled from Kafka by the worker (engine/selfheal.py).
+EPOCH_KEY = "winkel:readmodel:epoch"
+#: Present while the worker refills the read model (the dashboard says "rebuilding").
+REBUILDING_KEY = "winkel:readmodel:rebuilding"
+#: The worker's own report: Kafka and Redis as it sees them, refreshed every few seconds.
+WORKER_HEALTH = "winkel:engine:worker"
 
 #: Per-second buckets are kept this long; the dashboard charts the last few minutes of them.
 BUCKET_TTL_SECONDS = 2 * 3600

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from engine import kafka, topics
 from engine.config import KafkaSettings
+from engine.producer import Sender
 from models.codec import decode_dead_letter
 from models.raw import DeadLetter
 
@@ -44,12 +45,12 @@ async def dead_letter_at(settings: KafkaSettings, partition: int, offset: int) -
         await consumer.stop()
 
 
-async def resend(producer: AIOKafkaProducer, letter: DeadLetter) -> None:
+async def resend(producer: Sender, letter: DeadLetter) -> None:
     """Send the original back to where it came from; returns once the broker has it."""
     await producer.send_and_wait(letter.source_topic, letter.original, key=letter.key)
 
 
-async def replay_all(producer: AIOKafkaProducer, settings: KafkaSettings, only: set[str]) -> int:
+async def replay_all(producer: Sender, settings: KafkaSettings, only: set[str]) -> int:
     """Replay every dead letter (or those whose ids are in `only`); returns how many."""
     replayed = 0
     async for letter in dead_letters(settings):

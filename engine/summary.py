@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from engine.config import Store
-from engine.lifecycle import order_companies, shipped_units
+from engine.lifecycle import company_of, order_companies, shipped_units
 from engine.money import ZERO
-from models.order import DocumentKind, LineKind, OrderState
-from models.trigger import OrderSummary, SummaryLine
+from models.order import DocumentKind, LineKind, OrderState, Shipment
+from models.trigger import OrderSummary, SummaryLine, SummaryShipment
 
 
 def _fulfilment(state: OrderState) -> str:
@@ -31,6 +31,20 @@ def _invoice(state: OrderState) -> str:
         return "none"
     shipped = sum(shipped_units(state).values())
     return "invoiced" if invoiced >= shipped else "partial"
+
+
+def _shipment(shipment: Shipment, store: Store) -> SummaryShipment:
+    return SummaryShipment(
+        shipment_id=shipment.shipment_id,
+        shipped_at=shipment.shipped_at,
+        lines=shipment.lines,
+        company_id=company_of(store, shipment),
+        location_id=shipment.location_id,
+        ship_from_country=shipment.ship_from_country,
+        carrier=shipment.carrier,
+        tracking_numbers=shipment.tracking_numbers,
+        confirms=shipment.confirms,
+    )
 
 
 def summarise(state: OrderState, store: Store) -> OrderSummary | None:
@@ -73,4 +87,5 @@ def summarise(state: OrderState, store: Store) -> OrderSummary | None:
         ),
         updated_at=state.last_changed_at,
         companies=order_companies(state, store),
+        shipments=tuple(_shipment(shipment, store) for shipment in state.shipments),
     )

@@ -41,6 +41,7 @@ from engine.tax import (
     TaxError,
     ThresholdReached,
     ThresholdState,
+    allocate,
     country_code,
     decide,
     is_member_state,
@@ -55,6 +56,7 @@ from engine.tax import (
 )
 from engine.tax.schemes import VatIdCheck
 from engine.tax.split import Amounts
+from engine.tax.vies import ViesAnswer
 from engine.triggers import totals, unit_price
 from models.codec import DecodeError, dumps, encode_trigger, loads_object
 from models.codec import _Reader as Reader
@@ -76,6 +78,7 @@ from models.trigger import (
     VatDraft,
     VatScheme,
     VatTreatment,
+    ViesEvidence,
 )
 
 DRAFT_SCHEMA = "winkel.vat-draft/1"
@@ -95,6 +98,9 @@ EXEMPTIONS = {
     VatScheme.EXPORT: "Export exempt under Art. 146 Directive 2006/112/EC",
 }
 _VALID_IDS = frozenset({VatIdCheck.FORMAT_VALID, VatIdCheck.VIES_CONFIRMED})
+_VIES_CHECKS = frozenset(
+    {VatIdCheck.FORMAT_VALID, VatIdCheck.VIES_CONFIRMED, VatIdCheck.VIES_REJECTED}
+)
 
 
 # --- drafts (orders agent) -----------------------------------------------------------------
@@ -140,7 +146,10 @@ def draft(
         trigger=trigger,
         draft_lines=tuple(lines),
         prices_include_vat=include,
-        ship_from=details.ship_from_country or company.country,
+        # The parcel's own origin where its shipment named one (one invoice per origin,
+        # docs/vat.md §7), else the order's (an FBA store's `fba_ship_from_country`), else
+        # the issuing company's country.
+        ship_from=document.ship_from_country or details.ship_from_country or company.country,
         tax_point=tax_point_date(document.created_at),
         goods_categories=goods,
         marketplace_collected=details.invoiced_by_marketplace is not None,
@@ -234,18 +243,55 @@ def restore(current: ThresholdState | None, counted: Counted | None) -> Threshol
 # --- invoices ------------------------------------------------------------------------------
 
 
-def _rates(
-    draft: VatDraft, goods_rate: Mapping[str, Decimal], categories: tuple[str, ...]
-) -> list[Decimal]:
-    freight: Decimal | None = None
-    result = []
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One draft line, or one rate's share of a charge apportioned over the goods' rates."""
+
+    position: int  # of the draft line (and the lifecycle's trigger line) it comes from
+    record_id: str  # the line's id; `<line id>#<n>` for the n-th share of an apportioned charge
+    rate: Decimal
+    home_rate: Decimal
+    amount: Decimal
+    share: bool  # an apportioned charge's share: the trigger line names its rate
+
+
+def _parts(
+    draft: VatDraft,
+    applied: Mapping[str, Decimal],
+    home: Mapping[str, Decimal],
+    categories: tuple[str, ...],
+) -> list[_Part]:
+    """The draft's lines at their rates, each charge (delivery, fee) apportioned over the
+    rates of this document's goods by their value (`engine.tax.apportion`, docs/vat.md §5).
+
+    A document without goods lines (a charge invoiced alone) gives the charge the highest rate
+    among the order's goods (`categories`), as does goods of no value.
+    """
+    goods: dict[tuple[Decimal, Decimal], Decimal] = {}
     for line in draft.draft_lines:
         if line.kind is LineKind.PRODUCT:
-            result.append(goods_rate[line.category])
+            key = (applied[line.category], home[line.category])
+            goods[key] = goods.get(key, ZERO) + max(line.amount, ZERO)
+    # Rates whose goods have no value take no share (unless no goods have any value).
+    keys = sorted(key for key, value in goods.items() if value > 0) or sorted(goods)
+    result: list[_Part] = []
+    for position, line in enumerate(draft.draft_lines):
+        if line.kind is LineKind.PRODUCT:
+            rates = (applied[line.category], home[line.category])
+            result.append(_Part(position, line.line_id, *rates, line.amount, share=False))
             continue
-        if freight is None:
-            freight = shipping_rate(goods_rate[c] for c in categories)
-        result.append(freight)
+        if len(keys) > 1 and sum(goods.values(), ZERO) > 0:
+            shares = allocate(line.amount, [goods[key] for key in keys])
+            result.extend(
+                _Part(position, f"{line.line_id}#{n}", rate, home_rate, amount, share=True)
+                for n, ((rate, home_rate), amount) in enumerate(zip(keys, shares, strict=True))
+            )
+            continue
+        rate = shipping_rate(applied[c] for c in categories)
+        home_rate = shipping_rate(home[c] for c in categories)
+        if len(keys) == 1:
+            rate, home_rate = keys[0]
+        result.append(_Part(position, line.line_id, rate, home_rate, line.amount, share=False))
     return result
 
 
@@ -257,6 +303,39 @@ def _category_rates(
     return {c: rate_for(country, TaxCategory(c), on, table) for c in categories}
 
 
+def vies_question(draft: VatDraft) -> str | None:
+    """The VAT number to check in VIES before deciding this draft, if any.
+
+    Only an invoice whose customer's number would make it a reverse charge on the checksum
+    alone (a business of another member state, goods leaving the ship-from state): VIES can
+    confirm or refuse that; every other sale is decided without it.
+    """
+    trigger = draft.trigger
+    if trigger.kind is not DocumentKind.INVOICE or draft.marketplace_collected:
+        return None
+    customer = trigger.customer
+    ship_from = country_code(draft.ship_from)
+    if not customer.country or not is_member_state(customer.country):
+        return None
+    if country_code(customer.country) == ship_from:
+        return None
+    if vat_id_check(customer, ship_from) is not VatIdCheck.FORMAT_VALID:
+        return None
+    return customer.vat_id
+
+
+def _evidence(decision: Decision, vies: ViesAnswer | None) -> ViesEvidence | None:
+    if vies is None or decision.vat_id_check not in _VIES_CHECKS:
+        return None
+    return ViesEvidence(
+        result=decision.vat_id_check.value,
+        vat_id=vies.vat_id,
+        consultation_id=vies.consultation_id,
+        checked_at=vies.checked_at,
+        error=vies.error,
+    )
+
+
 def invoice(
     draft: VatDraft,
     company: Company,
@@ -264,8 +343,13 @@ def invoice(
     *,
     rates: RateTable | None = None,
     ecb: EcbRateTable | None = None,
+    vies: ViesAnswer | None = None,
 ) -> Outcome:
-    """Decide an invoice's VAT and compute its amounts (rules: docs/vat.md)."""
+    """Decide an invoice's VAT and compute its amounts (rules: docs/vat.md).
+
+    `vies`: VIES's answer on the customer's number (`vies_question`), when it was asked; no
+    answer leaves the checksum to decide, and the trigger records which it was.
+    """
     trigger = draft.trigger
     if trigger.kind is not DocumentKind.INVOICE:
         raise TaxError("only invoices are decided; credit notes follow their invoice")
@@ -274,21 +358,22 @@ def invoice(
     customer = trigger.customer
     ship_to = country_code(customer.country) if customer.country else ship_from
     categories = tuple(dict.fromkeys((*draft.goods_categories, *_line_categories(draft))))
+    vies_result = None if vies is None else vies.valid
     distance_sale = (
         not draft.marketplace_collected
         and is_member_state(ship_to)
         and ship_to != ship_from
-        and vat_id_check(customer, ship_from) not in _VALID_IDS
+        and vat_id_check(customer, ship_from, vies_result) not in _VALID_IDS
     )
     amount_eur = ZERO
-    home_rates: list[Decimal] | None = None  # only a distance sale needs the home rates
+    home: dict[str, Decimal] | None = None  # only a distance sale needs the home rates
+    order_categories = draft.goods_categories or categories
     if distance_sale:
         home = _category_rates(ship_from, on, categories, rates, zero=False)
-        home_rates = _rates(draft, home, draft.goods_categories or categories)
         home_net = sum(
             (
-                split_line(line.amount, rate, draft.prices_include_vat).net
-                for line, rate in zip(draft.draft_lines, home_rates, strict=True)
+                split_line(part.amount, part.home_rate, draft.prices_include_vat).net
+                for part in _parts(draft, home, home, order_categories)
             ),
             ZERO,
         )
@@ -303,10 +388,11 @@ def invoice(
             amount_eur=amount_eur,
             threshold=threshold,
             marketplace_collected=draft.marketplace_collected,
+            vies_result=vies_result,
             sale_id=str(trigger.trigger_id),
         )
     )
-    vat = _treatment(decision, on)
+    vat = replace(_treatment(decision, on), vies=_evidence(decision, vies))
     counted = None
     if decision.counts_toward_threshold:
         counted = Counted(
@@ -329,20 +415,18 @@ def invoice(
         )
         return Outcome(record, None)
     applied = _category_rates(decision.country, on, categories, rates, decision.zero_rated)
-    line_rates = _rates(draft, applied, draft.goods_categories or categories)
     lines: list[TriggerLine] = []
     kept: list[RecordLine] = []
-    for line, shown, rate, home_rate in zip(
-        draft.draft_lines, trigger.lines, line_rates, home_rates or line_rates, strict=True
-    ):
-        amounts = split_line(line.amount, rate, draft.prices_include_vat)
-        lines.append(_trigger_line(shown, rate, amounts))
+    for part in _parts(draft, applied, home or applied, order_categories):
+        line, shown = draft.draft_lines[part.position], trigger.lines[part.position]
+        amounts = split_line(part.amount, part.rate, draft.prices_include_vat)
+        lines.append(_trigger_line(_shown_as(shown, part.rate, part.share), part.rate, amounts))
         kept.append(
             RecordLine(
-                line.line_id,
+                part.record_id,
                 line.units,
-                rate,
-                home_rate,
+                part.rate,
+                part.home_rate,
                 amounts.net,
                 amounts.vat,
                 amounts.gross,
@@ -379,6 +463,14 @@ def _treatment(decision: Decision, on: date) -> VatTreatment:
         tax_point=on,
         reason=decision.reason,
     )
+
+
+def _shown_as(shown: TriggerLine, rate: Decimal, share: bool) -> TriggerLine:
+    """A charge's share at one rate says so: `PostNL (share at 9%)`."""
+    if not share:
+        return shown
+    percent = format((rate * 100).normalize(), "f")
+    return replace(shown, description=f"{shown.description} (share at {percent}%)")
 
 
 def _trigger_line(shown: TriggerLine, rate: Decimal, amounts: Amounts) -> TriggerLine:
@@ -431,6 +523,28 @@ def _take(line: RecordLine, draft_line: DraftLine) -> tuple[RecordLine, Amounts]
     return taken, Amounts(net, vat, net + vat)
 
 
+def _held(ledger: Mapping[str, RecordLine], line_id: str) -> list[RecordLine]:
+    """The invoice line a credit line takes from: the line, or its shares at each rate."""
+    if line_id in ledger:
+        return [ledger[line_id]]
+    return [line for key, line in ledger.items() if key.startswith(f"{line_id}#")]
+
+
+def _credit_shares(held: list[RecordLine], line: DraftLine) -> list[tuple[RecordLine, DraftLine]]:
+    """What a credit line asks of each share of an apportioned charge.
+
+    Units (a charge of one, credited whole) come back from every share; money paid back is
+    apportioned over the shares by what each still holds, by the same largest-remainder rule.
+    """
+    if len(held) == 1 or line.units > 0:
+        return [(part, line) for part in held]
+    left = [max(part.gross - part.credited_net - part.credited_vat, ZERO) for part in held]
+    if sum(left, ZERO) <= 0:
+        return [(held[0], line)]
+    shares = allocate(min(line.amount, sum(left, ZERO)), left)
+    return [(part, replace(line, amount=share)) for part, share in zip(held, shares, strict=True)]
+
+
 def credit(
     draft: VatDraft,
     record: InvoiceRecord,
@@ -454,15 +568,18 @@ def credit(
     lines: list[TriggerLine] = []
     home_net = ZERO
     for line, shown in zip(draft.draft_lines, trigger.lines, strict=True):
-        held = ledger.get(line.line_id)
-        if held is None:
+        held = _held(ledger, line.line_id)
+        if not held:
             if record.trigger is None:  # marketplace-invoiced: nothing of ours to credit
                 continue
             raise TaxError(f"line {line.line_id!r} is not on invoice {record.trigger_id}")
-        ledger[line.line_id], amounts = _take(held, line)
-        lines.append(_trigger_line(shown, held.rate, amounts))
-        basis = amounts.gross if record.prices_include_vat else amounts.net
-        home_net += split_line(basis, held.home_rate, record.prices_include_vat).net
+        for part, wanted in _credit_shares(held, line):
+            ledger[part.line_id], amounts = _take(part, wanted)
+            lines.append(
+                _trigger_line(_shown_as(shown, part.rate, len(held) > 1), part.rate, amounts)
+            )
+            basis = amounts.gross if record.prices_include_vat else amounts.net
+            home_net += split_line(basis, part.home_rate, record.prices_include_vat).net
     vat = replace(
         record.treatment,
         reason=f"as invoice {record.trigger_id}: {record.treatment.reason or ''}".rstrip(": "),
@@ -535,6 +652,18 @@ def _customer(r: Reader) -> Customer:
     )
 
 
+def _evidence_of(r: Reader | None) -> ViesEvidence | None:
+    if r is None:
+        return None
+    return ViesEvidence(
+        result=r.text("result"),
+        vat_id=r.text("vat_id"),
+        consultation_id=r.opt_text("consultation_id"),
+        checked_at=r.opt_time("checked_at"),
+        error=r.opt_text("error"),
+    )
+
+
 def _treatment_of(r: Reader) -> VatTreatment:
     tax_point = r.opt_text("tax_point")
     return VatTreatment(
@@ -544,6 +673,7 @@ def _treatment_of(r: Reader) -> VatTreatment:
         exemption=r.opt_text("exemption"),
         tax_point=None if tax_point is None else _day(r, "tax_point"),
         reason=r.opt_text("reason"),
+        vies=_evidence_of(r.opt_obj("vies")),
     )
 
 

@@ -65,6 +65,7 @@ from models.trigger import (
     AuditEntry,
     OrderSummary,
     Trigger,
+    VatTreatment,
 )
 
 STATE_SCHEMA = "winkel.order-state/1"
@@ -175,6 +176,9 @@ class _Reader:
     def opt_objs(self, key: str) -> list[_Reader]:
         return [] if self._doc.get(key) is None else self.objs(key)
 
+    def opt_texts(self, key: str) -> list[str]:
+        return [] if self._doc.get(key) is None else self.texts(key)
+
     def texts(self, key: str) -> list[str]:
         items = self._typed(key, list)
         if not all(isinstance(item, str) for item in items):
@@ -266,6 +270,15 @@ def _shipment(r: _Reader) -> Shipment:
         shipped_at=r.time("shipped_at"),
         lines=_quantities(r, "lines"),
         location_id=r.opt_text("location_id"),
+        # absent from documents written before operator shipments were reconciled
+        confirms=tuple(
+            LineQuantity(line_id=item.text("line_id"), quantity=item.integer("quantity"))
+            for item in r.opt_objs("confirms")
+        ),
+        # absent from documents written before tracking and per-shipment origins were kept
+        carrier=r.opt_text("carrier"),
+        tracking_numbers=tuple(r.opt_texts("tracking_numbers")),
+        ship_from_country=r.opt_text("ship_from_country"),
     )
 
 
@@ -330,6 +343,7 @@ def _document(r: _Reader) -> Document:
         corrects=None if corrects is None else r.uuid("corrects"),
         shipment_id=r.opt_text("shipment_id"),
         company_id=r.opt_text("company_id"),
+        ship_from_country=r.opt_text("ship_from_country"),  # absent before origins per shipment
     )
 
 
@@ -345,6 +359,8 @@ def _details(r: _Reader) -> OrderDetails:
         ship_from_country=r.opt_text("ship_from_country"),
         costs=_costs(r),
         prices_include_vat=r.opt_flag("prices_include_vat"),
+        # absent from documents written before defaulted fields were recorded
+        defaulted=tuple(r.opt_texts("defaulted")),
     )
 
 
@@ -448,9 +464,20 @@ def _top_level(document: object) -> Json:
     return {f.name: getattr(document, f.name) for f in fields(document)}  # type: ignore[arg-type]
 
 
+def treatment_document(treatment: VatTreatment) -> Json:
+    """The trigger's `vat`; `vies` only where VIES was asked, so other triggers keep their
+    bytes."""
+    document = _top_level(treatment)
+    if document["vies"] is None:
+        del document["vies"]
+    return document
+
+
 def encode_trigger(trigger: Trigger) -> bytes:
     costs = [{"type": name, "amount": amount} for name, amount in trigger.costs]
-    return dumps({"schema": TRIGGER_SCHEMA, **_top_level(trigger), "costs": costs})
+    document = {"schema": TRIGGER_SCHEMA, **_top_level(trigger), "costs": costs}
+    document["vat"] = treatment_document(trigger.vat)
+    return dumps(document)
 
 
 def encode_audit(entry: AuditEntry) -> bytes:

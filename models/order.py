@@ -81,6 +81,17 @@ class Shipment:
     shipped_at: datetime
     lines: tuple[LineQuantity, ...]
     location_id: str | None = None
+    #: Units of this (marketplace) shipment that an operator had already marked shipped: the
+    #: same parcel reported twice, counted once (engine/lifecycle.py, docs/lifecycle.md).
+    confirms: tuple[LineQuantity, ...] = ()
+    #: The carrier and tracking numbers, as the marketplace reports them (Shopify
+    #: `tracking_company`/`tracking_numbers`, bol `transporterCode`/`trackAndTrace`, Amazon
+    #: v2026 package `carrier`/`trackingNumber`); kept for the operator, never taxed on.
+    carrier: str | None = None
+    tracking_numbers: tuple[str, ...] = ()
+    #: The country this parcel left from, where the marketplace names it (an Amazon v2026
+    #: package's `shipFromAddress`): its VAT origin (engine/vat.py, docs/vat.md §7).
+    ship_from_country: str | None = None
 
     @property
     def key(self) -> tuple[datetime, str]:
@@ -172,6 +183,9 @@ class OrderDetails:
     #: WooCommerce `prices_include_tax`; bol always). None: not reported, and the VAT step
     #: takes the marketplace's default (engine/vat.py `prices_include_vat`).
     prices_include_vat: bool | None = None
+    #: Fields the marketplace left out and the normaliser filled in, each as "path: what was
+    #: used" (a Shopify shipping line without an `id`, say); the lifecycle audits them.
+    defaulted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +224,10 @@ class Document:
     #: The company that issues it, where that is not the store's own company (units shipped
     #: from a location the store's `locations` map to another company); None: the store's.
     company_id: str | None = None
+    #: The country the invoiced goods left from, where the shipments or the order name it
+    #: (one invoice per origin, docs/vat.md §7); None: the VAT step takes the company's.
+    #: Credit notes carry their invoice's.
+    ship_from_country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,15 @@ from decimal import Decimal
 from enum import StrEnum
 from uuid import UUID
 
-from models.order import Customer, DocumentKind, DocumentScope, LineKind, Marketplace, Stage
+from models.order import (
+    Customer,
+    DocumentKind,
+    DocumentScope,
+    LineKind,
+    LineQuantity,
+    Marketplace,
+    Stage,
+)
 
 TRIGGER_SCHEMA = "winkel.trigger/1"
 AUDIT_SCHEMA = "winkel.audit/1"
@@ -43,6 +51,22 @@ class TriggerLine:
 
 
 @dataclass(frozen=True, slots=True)
+class ViesEvidence:
+    """The VIES check behind a decision on a customer's VAT number (docs/vat.md §2).
+
+    `result`: `vies_confirmed`, `vies_rejected`, or `format_valid` when VIES gave no answer
+    (`error` says why) and the checksum decided; `consultation_id` is VIES's
+    `requestIdentifier`, the evidence a tax office accepts that the number was checked.
+    """
+
+    result: str
+    vat_id: str
+    consultation_id: str | None
+    checked_at: datetime | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VatTreatment:
     """The trigger's `vat`: which VAT applies, and why (docs/vat.md)."""
 
@@ -56,6 +80,8 @@ class VatTreatment:
     tax_point: date | None = None
     #: The rule that decided it, in words, for the audit trail.
     reason: str | None = None
+    #: The VIES check of the customer's VAT number, when VIES was asked; left out otherwise.
+    vies: ViesEvidence | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +180,22 @@ class SummaryLine:
 
 
 @dataclass(frozen=True, slots=True)
+class SummaryShipment:
+    """One shipment as the order detail shows it: the marketplace's data, kept when it is
+    matched with an operator's mark (`confirms`: the units it matched)."""
+
+    shipment_id: str
+    shipped_at: datetime
+    lines: tuple[LineQuantity, ...]
+    company_id: str
+    location_id: str | None
+    ship_from_country: str | None
+    carrier: str | None
+    tracking_numbers: tuple[str, ...]
+    confirms: tuple[LineQuantity, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class OrderSummary:
     """The read-model row of one order: what the dashboard list and detail show."""
 
@@ -178,3 +220,5 @@ class OrderSummary:
     #: Every company that ships the order, in the order they first shipped; `company_id` is
     #: the store's. More than one where the store's `locations` split the order.
     companies: tuple[str, ...] = ()
+    #: The shipments in the order they were sent, with carrier, tracking and origin.
+    shipments: tuple[SummaryShipment, ...] = ()

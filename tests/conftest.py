@@ -45,3 +45,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+#: Fixtures that start or reach real infrastructure. A test that uses any of them, directly or
+#: through another fixture, is an integration test whatever its module says.
+INFRASTRUCTURE_FIXTURES = frozenset({"kafka_bootstrap", "redis_url", "stack"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark by what a test needs, so `-m "not integration"` is the pure suite in seconds."""
+    for item in items:
+        if INFRASTRUCTURE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)

@@ -100,8 +100,24 @@ def fulfillment(
     }
 
 
+#: The `shop_domain` of each Shopify store in the test config (tests/support.py): a delivery
+#: must name its store's shop, or it is refused.
+SHOP_DOMAINS = {
+    "shop-order": "acme.myshopify.com",
+    "shop-shipment": "acme-eu.myshopify.com",
+    "shop-vat": "drempel.myshopify.com",
+    "shop-split": "acme-split.myshopify.com",
+}
+
+
 def headers(
-    topic: str, body: bytes, *, secret: str = SECRET, webhook_id: str | None = None
+    topic: str,
+    body: bytes,
+    *,
+    secret: str = SECRET,
+    webhook_id: str | None = None,
+    store: str = "shop-order",
+    shop_domain: str | None = None,
 ) -> dict[str, str]:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     return {
@@ -110,7 +126,7 @@ def headers(
         "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
         "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
         "X-Shopify-Event-Id": str(uuid.uuid4()),
-        "X-Shopify-Shop-Domain": "acme.myshopify.com",
+        "X-Shopify-Shop-Domain": shop_domain or SHOP_DOMAINS.get(store, f"{store}.myshopify.com"),
         "X-Shopify-Triggered-At": "2026-11-02T09:00:00.000Z",
         "X-Shopify-API-Version": "2026-01",
     }

@@ -58,6 +58,7 @@ id = "shop-woo"
 company_id = "acme-nl"
 marketplace = "woocommerce"
 invoice_granularity = "per_order"
+site_url = "https://winkel-demo.example/"
 webhook_secret_env = "TEST_WOOCOMMERCE_SECRET"
 
 [[stores]]

@@ -264,13 +264,14 @@ def headers(
     *,
     secret: str = SECRET,
     delivery_id: str = "f3c8e1d0a9b8c7d6e5f4a3b2c1d0e9f8",
+    source: str = SOURCE,
 ) -> dict[str, str]:
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
     resource, event = topic.split(".", 1)
     return {
         "Content-Type": "application/json",
         "User-Agent": "WooCommerce/9.4.2 Hookshot (WordPress/6.7.1)",
-        "X-WC-Webhook-Source": SOURCE,
+        "X-WC-Webhook-Source": source,
         "X-WC-Webhook-Topic": topic,
         "X-WC-Webhook-Resource": resource,
         "X-WC-Webhook-Event": event,

@@ -1,5 +1,5 @@
 """The order API (DESIGN.md "HTTP"): orders from the read model, operator actions onto Kafka,
-Prometheus metrics, and the background tasks that keep the engine's health in view.
+webhook counting, and the background tasks that keep the engine's health in view.
 
 Reads come from Redis only. Operator actions are commands on `winkel.orders.commands`
 (acks=all): the orders agent applies them and audits them under the operator's id, so an
@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -22,14 +22,17 @@ import orjson
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from engine import readmodel as rm
 from engine import replay, topics
+from engine.exceptions import DependencyUnavailable
 from models.codec import encode_command
 from models.commands import OperatorAction, OperatorCommand
 from web.auth import require_operator
-from web.dashboard import gather_stats, recent_orders
+from web.dashboard import recent_orders
+from web.health import METRICS
 from web.ingest import read_body
 from web.state import CONFIG, HEALTH, PRODUCER, REDIS, WEBHOOKS
 
@@ -45,6 +48,8 @@ MAX_REASON_CHARS = 500
 #: The worker's consumer group: engine.app.APP_ID (not imported here: that pulls in faust).
 CONSUMER_GROUP = "winkel-orders"
 LAG_SECONDS = 10.0
+#: How long reading a dead letter back from Kafka may take before the answer is 503.
+READ_BACK_SECONDS = 5.0
 FLUSH_SECONDS = 1.0
 
 
@@ -195,13 +200,10 @@ async def change_status(request: web.Request) -> web.Response:
     command = operator_command(order_uuid, operator_id, await _body(request), datetime.now(UTC))
     if not await request.app[REDIS].hexists(rm.ORDERS_HASH, order_uuid):
         raise _not_found("no such order")
-    try:
-        await request.app[PRODUCER].send_and_wait(
-            topics.ORDER_COMMANDS, encode_command(command), key=order_uuid.encode()
-        )
-    except Exception:
-        log.exception("could not send operator command %s", command.command_id)
-        raise web.HTTPServiceUnavailable(text="could not store the command") from None
+    # DependencyUnavailable (no ack within the deadline) is answered 503 with Retry-After.
+    await request.app[PRODUCER].send_and_wait(
+        topics.ORDER_COMMANDS, encode_command(command), key=order_uuid.encode()
+    )
     log.info(
         "operator %s: %s on %s (%s)", operator_id, command.action, order_uuid, command.command_id
     )
@@ -241,9 +243,17 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
     if row is None:
         raise _not_found("no such dead letter")
     location = orjson.loads(row)["location"]
-    letter = await replay.dead_letter_at(
-        request.app[CONFIG].kafka, int(location["partition"]), int(location["offset"])
-    )
+    try:
+        letter = await asyncio.wait_for(
+            replay.dead_letter_at(
+                request.app[CONFIG].kafka, int(location["partition"]), int(location["offset"])
+            ),
+            READ_BACK_SECONDS,
+        )
+    except (TimeoutError, KafkaError) as exc:
+        raise DependencyUnavailable(
+            f"cannot read the dead letter: {exc!r}", dependency="kafka"
+        ) from None
     if letter is None or letter.dead_letter_id != dead_letter_id:
         raise _not_found("the dead letter is no longer on Kafka")
     await replay.resend(request.app[PRODUCER], letter)
@@ -303,37 +313,6 @@ async def pollers(request: web.Request) -> web.Response:
     return web.Response(body=orjson.dumps({"pollers": rows}), content_type="application/json")
 
 
-def poller_exposition(rows: Iterable[dict[str, Any]]) -> list[str]:
-    """The pollers' families for `/metrics` (alert on a stale last success)."""
-    listed = list(rows)
-
-    def samples(field: str) -> Iterable[tuple[dict[str, str], float]]:
-        for row in listed:
-            if row[field] is not None:
-                yield {"store": row["store_id"], "marketplace": row["marketplace"]}, row[field]
-
-    return [
-        *_family(
-            "winkel_poller_last_success_timestamp_seconds",
-            "gauge",
-            "Unix time of the store poller's last complete poll.",
-            samples("last_success"),
-        ),
-        *_family(
-            "winkel_poller_orders_seen_total",
-            "counter",
-            "Order documents the store's poller wrote to the raw topic.",
-            samples("orders_seen"),
-        ),
-        *_family(
-            "winkel_poller_consecutive_failures",
-            "gauge",
-            "Polls of the store that failed in a row (0 after a success).",
-            samples("failures"),
-        ),
-    ]
-
-
 async def vat_thresholds(request: web.Request) -> web.Response:
     """`GET /api/vat/thresholds`: per company and year, the EU distance sales counted toward
     the EUR 10,000 OSS threshold (docs/vat.md §3), newest year first."""
@@ -346,104 +325,8 @@ async def vat_thresholds(request: web.Request) -> web.Response:
     return web.Response(body=orjson.dumps({"thresholds": rows}), content_type="application/json")
 
 
-async def healthz(request: web.Request) -> web.Response:
-    redis_ok = True
-    try:
-        await request.app[REDIS].ping()
-    except Exception:
-        redis_ok = False
-    return web.json_response({"redis": redis_ok}, status=200 if redis_ok else 503)
-
-
 async def openapi(request: web.Request) -> web.FileResponse:
     return web.FileResponse(OPENAPI, headers={"Content-Type": "application/json"})
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _family(
-    name: str, kind: str, help_text: str, samples: Iterable[tuple[dict[str, str], float]]
-) -> list[str]:
-    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-    for labels, value in samples:
-        rendered = ",".join(f'{key}="{_label(val)}"' for key, val in sorted(labels.items()))
-        number = int(value) if float(value).is_integer() else value
-        lines.append(f"{name}{{{rendered}}} {number}" if rendered else f"{name} {number}")
-    return lines
-
-
-def exposition(
-    webhooks: dict[tuple[str, str], int], stats: dict[str, Any], uptime_seconds: float
-) -> str:
-    """Prometheus text format (0.0.4). Webhook counters are this process's; the gauges read the
-    shared read model, so every web process reports the same values (aggregate them with max)."""
-    lines = _family(
-        "winkel_webhooks_total",
-        "counter",
-        "Webhook deliveries answered by this web process, by marketplace and outcome.",
-        (({"marketplace": m, "outcome": o}, n) for (m, o), n in sorted(webhooks.items())),
-    )
-    lines += _family(
-        "winkel_orders",
-        "gauge",
-        "Orders in the read model by marketplace and lifecycle stage.",
-        (
-            ({"marketplace": m, "stage": stage}, n)
-            for m, by_stage in sorted(stats["counts"].items())
-            for stage, n in sorted(by_stage.items())
-        ),
-    )
-    bottlenecks = stats["bottlenecks"]
-    lines += _family(
-        "winkel_oldest_order_in_stage_seconds",
-        "gauge",
-        "How long the longest-waiting order has been in its stage.",
-        (({"stage": b["stage"]}, b["oldest"]["age_seconds"]) for b in bottlenecks if b["oldest"]),
-    )
-    lines += _family(
-        "winkel_stuck_orders",
-        "gauge",
-        "Orders waiting in a stage longer than the dashboard's limit for it.",
-        (({"stage": b["stage"]}, b["stuck_count"]) for b in bottlenecks if b["limit_seconds"]),
-    )
-    lines += _family(
-        "winkel_dead_letters",
-        "gauge",
-        "Dead letters recorded in the read model.",
-        [({}, stats["dead_letters"]["count"])],
-    )
-    lag = stats["lag"]["by_topic"] or {}
-    lines += _family(
-        "winkel_consumer_lag",
-        "gauge",
-        "Records the worker's consumer group has not processed yet, by topic.",
-        (({"topic": topic}, n) for topic, n in sorted(lag.items())),
-    )
-    lines += _family(
-        "winkel_web_uptime_seconds",
-        "gauge",
-        "Seconds since this web process started.",
-        [({}, round(uptime_seconds, 3))],
-    )
-    return "\n".join(lines) + "\n"
-
-
-STARTED = time.monotonic()
-
-
-async def metrics(request: web.Request) -> web.Response:
-    stats = await gather_stats(request.app)
-    body = exposition(dict(request.app[WEBHOOKS].totals), stats, time.monotonic() - STARTED)
-    with contextlib.suppress(RedisError):
-        body += "\n".join(poller_exposition(await poller_rows(request.app))) + "\n"
-    return web.Response(
-        text=body,
-        content_type="text/plain",
-        charset="utf-8",
-        headers={"X-Content-Type-Options": "nosniff"},
-    )
 
 
 # --- counting webhooks -----------------------------------------------------------------------
@@ -468,17 +351,18 @@ async def count_webhooks(
         return await handler(request)
     marketplace = parts[2]
     meter = request.app[WEBHOOKS]
+    counter = request.app[METRICS].webhooks
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        meter.record(marketplace, webhook_outcome(exc.status, None), int(time.time()))
+        outcome = webhook_outcome(exc.status, None)
+        meter.record(marketplace, outcome, int(time.time()))
+        counter.labels(marketplace, outcome).inc()
         raise
     body = response.body if isinstance(response, web.Response) else None
-    meter.record(
-        marketplace,
-        webhook_outcome(response.status, body if isinstance(body, bytes) else None),
-        int(time.time()),
-    )
+    outcome = webhook_outcome(response.status, body if isinstance(body, bytes) else None)
+    meter.record(marketplace, outcome, int(time.time()))
+    counter.labels(marketplace, outcome).inc()
     return response
 
 

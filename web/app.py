@@ -7,14 +7,15 @@ import os
 import weakref
 from collections.abc import AsyncIterator, Mapping
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
-from engine import kafka
+from engine import kafka, redisconn
 from engine.config import Config
 from engine.exceptions import ConfigError
+from engine.producer import ResilientProducer
+from engine.quietlog import DependencyLog
 from models.order import Marketplace
-from web import api, auth, dashboard, ingest
+from web import api, auth, dashboard, health, ingest
 from web.auth import DEFAULT_OPERATOR_ID, DEFAULT_VIEWER_ID, operators_from, principals
 from web.errors import error_family
 from web.state import (
@@ -77,7 +78,12 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     environ = os.environ if env is None else env
     app = web.Application(
         client_max_size=config.max_body_bytes,
-        middlewares=[api.count_webhooks, error_family, auth.require_sign_in],
+        middlewares=[
+            api.count_webhooks,
+            health.dependencies_unavailable,
+            error_family,
+            auth.require_sign_in,
+        ],
     )
     app[CONFIG] = config
     # Resolved now so a missing secret stops the start with its variable's name.
@@ -93,11 +99,13 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app[SOCKETS] = weakref.WeakSet()
     app[WEBHOOKS] = WebhookMeter()
     app[HEALTH] = EngineHealth()
+    app[health.METRICS] = health.WebMetrics()
+    app[health.REDIS_LOG] = DependencyLog(log, "redis")
 
     async def connections(app: web.Application) -> AsyncIterator[None]:
-        app[REDIS] = aioredis.from_url(config.redis_url)
+        app[REDIS] = redisconn.client(config.redis_url)
         await kafka.ensure_topics(config.kafka)
-        producer = kafka.producer(config.kafka)
+        producer = ResilientProducer(lambda: kafka.producer(config.kafka), name="web")
         await producer.start()
         app[PRODUCER] = producer
         yield
@@ -127,6 +135,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_get("/api/deadletters", api.list_dead_letters)
     app.router.add_post("/api/deadletters/{dead_letter_id}/replay", api.replay_dead_letter)
     app.router.add_get("/api/openapi.json", api.openapi)
-    app.router.add_get("/healthz", api.healthz)
-    app.router.add_get("/metrics", api.metrics)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics)
     return app

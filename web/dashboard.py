@@ -26,6 +26,7 @@ from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
 from engine import readmodel as rm
+from web.health import worker_report
 from web.state import HEALTH, REDIS, SETTINGS, SOCKETS
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ async def gather_stats(app: web.Application, now: float | None = None) -> dict[s
     pipe.hgetall(rm.WEBHOOK_TOTALS)
     for key in [*ingest_keys, *latency_keys]:
         pipe.hgetall(key)
+    pipe.exists(rm.REBUILDING_KEY)
     replies = iter(await pipe.execute())
 
     oldest = {stage: next(replies) for stage in stages}
@@ -136,6 +138,7 @@ async def gather_stats(app: web.Application, now: float | None = None) -> dict[s
     webhook_totals = cast(dict[bytes, bytes], next(replies))
     ingest = rm.per_second([next(replies) for _ in ingest_keys])
     latency = rm.latency_samples([next(replies) for _ in latency_keys])
+    rebuilding = bool(next(replies))
 
     named = {uuid for pairs in oldest.values() for uuid, _ in pairs}
     named |= {uuid for _, pairs in stuck.values() for uuid, _ in pairs}
@@ -192,6 +195,9 @@ async def gather_stats(app: web.Application, now: float | None = None) -> dict[s
             "checked_at": health.checked_at,
             "error": health.error,
         },
+        # The worker refills a read model that Redis lost; until then the counts are partial.
+        "read_model": {"rebuilding": rebuilding},
+        "worker": await worker_report(app, moment),
     }
 
 

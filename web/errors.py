@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import orjson
 from aiohttp import web
 
+from engine.exceptions import DependencyUnavailable
 from models.exceptions import InputError, TransientError
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,11 @@ def bad_request(reason: str) -> web.HTTPException:
     return refusal(web.HTTPBadRequest, "bad_request", reason)
 
 
-def unavailable(reason: str, retry_after: int = RETRY_AFTER_SECONDS) -> web.HTTPException:
-    return refusal(
-        web.HTTPServiceUnavailable,
-        "unavailable",
-        reason,
-        headers={"Retry-After": str(retry_after)},
+def unavailable(reason: str, dependency: str = "") -> web.HTTPException:
+    return web.HTTPServiceUnavailable(
+        text=orjson.dumps({"error": reason, "reason": reason, "dependency": dependency}).decode(),
+        content_type="application/json",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
@@ -61,6 +61,8 @@ async def error_family(
         return await handler(request)
     except InputError as exc:
         raise bad_request(str(exc)) from None
+    except DependencyUnavailable:
+        raise  # web.health's middleware answers it (503, Retry-After, metrics, one log line)
     except TransientError as exc:
         log.warning("%s %s: %s unavailable: %s", request.method, request.path, exc.dependency, exc)
-        raise unavailable(str(exc)) from None
+        raise unavailable(str(exc), exc.dependency) from None

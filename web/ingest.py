@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,11 +20,12 @@ from aiohttp.web_protocol import RequestPayloadError
 from redis.exceptions import RedisError
 
 from engine import polling, topics
-from engine.config import Config
-from engine.exceptions import ConfigError, InputError, SignatureError
+from engine.config import Config, Store
+from engine.exceptions import ConfigError, DependencyUnavailable, InputError, SignatureError
 from engine.identity import order_uuid
 from engine.marketplaces import amazon, amazon_relay, bol, shopify, woocommerce
 from engine.marketplaces._door import is_plain_text
+from engine.producer import SEND_DEADLINE_SECONDS
 from engine.readmodel import delivery_key
 from models.codec import encode_raw
 from models.order import Marketplace
@@ -50,6 +52,10 @@ class Door:
     kept_headers: tuple[str, ...]
     #: A handshake that must be answered 200, unsigned and unstored (WooCommerce's ping).
     is_ping: Callable[[bytes, Mapping[str, str]], bool] = lambda body, headers: False
+    #: Refuses (SourceMismatch, 401) a delivery naming another shop or site than the store's.
+    check_source: Callable[[Mapping[str, str], Store], None] = lambda headers, store: None
+    #: Asks the store's poller to fetch something now (WooCommerce: refunds a webhook lists).
+    after_accept: Callable[[web.Application, Store, RawDelivery], Awaitable[None]] | None = None
     #: Topics only the engine's own pollers write: a webhook naming one is refused.
     engine_topics: frozenset[str] = frozenset()
 
@@ -61,7 +67,39 @@ SHOPIFY = Door(
     shopify.topic,
     shopify.external_order_id,
     shopify.KEPT_HEADERS,
+    check_source=shopify.check_source,
 )
+
+
+async def fetch_listed_refunds(app: web.Application, store: Store, delivery: RawDelivery) -> None:
+    """Ask the store's poller to fetch an order's refunds now, when a kept webhook lists
+    refund ids whose details were not fetched yet (WooCommerce bodies hold only their ids).
+
+    Whatever the order's age: the poll's `modified_after` window would find an old order's
+    refund late or never. Best effort: without Redis the delivery is kept all the same.
+    """
+    wanted = woocommerce.refunds_to_fetch(delivery.topic, delivery.body)
+    if wanted is None or not store.polled:
+        return
+    order_id, refund_ids = wanted
+    fetched = delivery_key(
+        Marketplace.WOOCOMMERCE.value,
+        store.id,
+        polling.woocommerce_refunds_delivery_id(order_id, refund_ids),
+    )
+    fetch = polling.PushFetch(polling.WOOCOMMERCE_REFUNDS_FETCH, order_id)
+    pending = polling.pending_fetches_key(store.id)
+    try:
+        if await app[REDIS].get(fetched) == DONE:
+            return
+        pipe = app[REDIS].pipeline(transaction=False)
+        pipe.rpush(pending, fetch.encode())
+        pipe.ltrim(pending, -PENDING_FETCHES_KEPT, -1)
+        await pipe.execute()
+    except RedisError as exc:  # the delivery is kept; the poll finds the refunds later
+        log.warning("could not ask the poller of %s for refunds: %s", store.id, exc)
+
+
 WOOCOMMERCE = Door(
     Marketplace.WOOCOMMERCE,
     woocommerce.verify,
@@ -70,6 +108,8 @@ WOOCOMMERCE = Door(
     woocommerce.external_order_id,
     woocommerce.KEPT_HEADERS,
     woocommerce.is_ping,
+    woocommerce.check_source,
+    fetch_listed_refunds,
     frozenset({woocommerce.POLLED_TOPIC, polling.WOOCOMMERCE_REFUNDS_TOPIC}),
 )
 
@@ -120,6 +160,7 @@ def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
             return web.json_response({"status": "pong"})
         try:
             door.verify(body, request.headers, request.app[SECRETS][store.id])
+            door.check_source(request.headers, store)
         except SignatureError as exc:
             log.warning("rejected delivery for %s from %s: %s", store.id, request.remote, exc)
             raise _unsigned(exc) from None
@@ -143,7 +184,10 @@ def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
         )
         order_id = door.external_order_id(topic, body)
         key = None if order_id is None else order_uuid(store.id, door.marketplace, order_id)
-        return await accept(request.app, delivery, key)
+        response = await accept(request.app, delivery, key)
+        if door.after_accept is not None:
+            await door.after_accept(request.app, store, delivery)
+        return response
 
     return handle
 
@@ -159,6 +203,7 @@ async def accept(app: web.Application, delivery: RawDelivery, order: UUID | None
     deliveries keep their order through the partition; otherwise by the delivery id.
     """
     redis = app[REDIS]
+    started = time.monotonic()
     key = delivery_key(delivery.marketplace.value, delivery.store_id, delivery.delivery_id)
     try:
         claimed = await redis.set(key, PENDING, nx=True, ex=PENDING_SECONDS)
@@ -168,20 +213,23 @@ async def accept(app: web.Application, delivery: RawDelivery, order: UUID | None
             # Another request is writing this very delivery now; the sender retries later.
             raise web.HTTPConflict(text="this delivery is being processed")
     except RedisError as exc:
-        log.error("dedupe store unavailable: %s", exc)
-        raise web.HTTPServiceUnavailable(text="dedupe store unavailable") from None
+        raise DependencyUnavailable(
+            f"dedupe store unavailable: {exc}", dependency="redis"
+        ) from None
     try:
+        # One deadline for the whole answer (a slow Redis leaves Kafka less): 503 with
+        # Retry-After in time, never a 200 without the broker's ack.
         await app[PRODUCER].send_and_wait(
             topics.raw(delivery.marketplace),
             value=encode_raw(delivery),
             key=(delivery.delivery_id if order is None else str(order)).encode(),
+            deadline=SEND_DEADLINE_SECONDS - (time.monotonic() - started),
         )
-    except Exception:
-        log.exception("could not write delivery %s to Kafka", delivery.delivery_id)
+    except DependencyUnavailable:
         # Let the sender's retry write it; if Redis is gone too, the claim expires by itself.
         with contextlib.suppress(RedisError):
             await redis.delete(key)
-        raise web.HTTPServiceUnavailable(text="could not store the delivery") from None
+        raise
     try:
         await redis.set(key, DONE, ex=app[CONFIG].dedupe_ttl_seconds)
     except RedisError as exc:

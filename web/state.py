@@ -10,9 +10,9 @@ from enum import StrEnum
 
 import redis.asyncio as aioredis
 from aiohttp import web
-from aiokafka import AIOKafkaProducer
 
 from engine.config import Config
+from engine.producer import ResilientProducer
 
 
 @dataclass
@@ -67,7 +67,7 @@ class DashboardSettings:
 CONFIG = web.AppKey("config", Config)
 SECRETS = web.AppKey("secrets", dict[str, tuple[bytes, ...]])
 REDIS = web.AppKey("redis", aioredis.Redis)
-PRODUCER = web.AppKey("producer", AIOKafkaProducer)
+PRODUCER = web.AppKey("producer", ResilientProducer)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
 #: Bearer token -> the operator or viewer it signs in (see web/auth.py).
 PRINCIPALS = web.AppKey("principals", dict[str, Principal])

@@ -1,4 +1,4 @@
-"""A fake Amazon SP-API (Orders v0, Finances v0), Login with Amazon, and order generation.
+"""A fake Amazon SP-API (Orders v0 and v2026-01-01, Finances v0), Login with Amazon, orders.
 
 Speaks the wire format of shared/domain/marketplaces-and-vat.md §2 (and the v0 models where
 the notes are silent): `POST /auth/o2/token` (refresh-token grant, form-encoded), `getOrders`
@@ -102,6 +102,9 @@ class Ship:
     at: datetime
     order_id: str
     items: tuple[tuple[str, int], ...]
+    #: The address a merchant-fulfilled package leaves from (v0 `Address` keys), where it is
+    #: not the order's `DefaultShipFromLocationAddress`: stock in a second country.
+    ship_from: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,7 @@ BUYERS = (
 )
 #: (company, VAT number, country)
 BUSINESSES = (
-    ("Schmidt Bürobedarf GmbH", "DE811234567", "DE"),
+    ("Schmidt Bürobedarf GmbH", "DE136695976", "DE"),
     ("Atelier Dubois SARL", "FR40303265045", "FR"),
     ("Bakker Interieur B.V.", "NL859123456B01", "NL"),
 )
@@ -361,6 +364,34 @@ class AmazonShop:
         return item
 
 
+def package(
+    order: dict[str, Any],
+    number: int,
+    at: datetime,
+    units: tuple[tuple[str, int], ...],
+    ship_from: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A merchant-fulfilled package as `packages[]` shows it once handed to the carrier."""
+    ship_from = ship_from or order.get("DefaultShipFromLocationAddress") or {}
+    reference = f"{order['AmazonOrderId']}-P{number}"
+    return {
+        "packageReferenceId": reference,
+        "createdTime": amazon_time(at),
+        "packageStatus": {"status": "SHIPPED", "detailedStatus": "PICKED_UP"},
+        "carrier": "DHL",
+        "shipTime": amazon_time(at),
+        "trackingNumber": f"00340434{uuid.uuid5(uuid.NAMESPACE_URL, reference).int % 10**10:010d}",
+        "shipFromAddress": {
+            "name": ship_from.get("Name", ""),
+            "addressLine1": ship_from.get("AddressLine1", ""),
+            "city": ship_from.get("City", ""),
+            "postalCode": ship_from.get("PostalCode", ""),
+            "countryCode": ship_from.get("CountryCode", ""),
+        },
+        "packageItems": [{"orderItemId": item_id, "quantity": n} for item_id, n in units],
+    }
+
+
 # --- the marketplace's state -------------------------------------------------------------------
 
 
@@ -406,6 +437,8 @@ class FakeAmazon:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     finances: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    #: Orders API v2026 `packages[]` of merchant-fulfilled orders, one per `Ship` step.
+    packages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     token_requests: int = 0
     #: "operation path?query" of every call that passed authentication and quota.
     requests: list[str] = field(default_factory=list)
@@ -433,8 +466,8 @@ class FakeAmazon:
                 order["OrderStatus"] = "Unshipped"
                 order["ShippingAddress"] = self._addresses[order_id]
                 return [self._touch(order_id, at)]
-            case Ship(at=at, order_id=order_id, items=units):
-                return [self._ship(order_id, at, units)]
+            case Ship(at=at, order_id=order_id, items=units, ship_from=ship_from):
+                return [self._ship(order_id, at, units, ship_from)]
             case Cancel(at=at, order_id=order_id, buyer_requested=buyer_requested):
                 self.orders[order_id]["OrderStatus"] = "Canceled"
                 if buyer_requested:
@@ -453,7 +486,11 @@ class FakeAmazon:
         return self._notify(order_id, at, reason)
 
     def _ship(
-        self, order_id: str, at: datetime, units: tuple[tuple[str, int], ...]
+        self,
+        order_id: str,
+        at: datetime,
+        units: tuple[tuple[str, int], ...],
+        ship_from: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         order = self.orders[order_id]
         by_id = {item["OrderItemId"]: item for item in self.items[order_id]}
@@ -469,6 +506,9 @@ class FakeAmazon:
         order["NumberOfItemsShipped"] = shipped
         order["NumberOfItemsUnshipped"] = ordered - shipped
         order["OrderStatus"] = "Shipped" if shipped == ordered else "PartiallyShipped"
+        if order["FulfillmentChannel"] != "AFN":
+            sent = self.packages.setdefault(order_id, [])
+            sent.append(package(order, len(sent) + 1, at, units, ship_from))
         self.finances.setdefault(order_id, {}).setdefault("ShipmentEventList", []).append(
             {
                 "AmazonOrderId": order_id,
@@ -663,8 +703,21 @@ def _payload(payload: object, headers: Mapping[str, str] | None = None) -> web.R
     )
 
 
+def _body(document: object) -> web.Response:
+    """An Orders API v2026 answer: the document itself, no `payload` wrapper."""
+    return web.Response(
+        body=orjson.dumps(document),
+        content_type="application/json",
+        headers={amazon.REQUEST_ID_HEADER: _request_id()},
+    )
+
+
 def _operation(request: web.Request) -> str | None:
     path = request.path
+    if path == "/orders/2026-01-01/orders":
+        return "searchOrders"
+    if path.startswith("/orders/2026-01-01/orders/"):
+        return "getOrder@2026-01-01"
     if path == "/orders/v0/orders":
         return "getOrders"
     if path.startswith("/orders/v0/orders/"):
@@ -882,6 +935,9 @@ def create_app(fake: FakeAmazon | None = None) -> web.Application:
     app.router.add_get("/orders/v0/orders/{order_id}", _order)
     app.router.add_get("/orders/v0/orders/{order_id}/orderItems", _order_items)
     app.router.add_get("/finances/v0/orders/{order_id}/financialEvents", _financial_events)
+    from engine.fakes.amazon_v2026 import add_routes
+
+    add_routes(app)  # Orders API v2026-01-01 on the same state
     return app
 
 

@@ -4,13 +4,11 @@ Facts in shared/domain/marketplaces-and-vat.md §2, §5 and §8. Pure: this modu
 requests and parses responses; the HTTP calls, the token store and the fetch queue live in
 the shell.
 
-Which Orders API: **v0** (`/orders/v0/orders`, `getOrders` by `LastUpdatedAfter` with
-`NextToken` paging, `getOrder`, `getOrderItems`). The notes describe v0's fields exactly
-(`ItemPrice`, `ItemTax`, `IossNumber`, `DeemedResellerCategory`, `TaxCollection`,
-`IsSoldByAB`) and v2026-01-01 only in part, so v0 is what can be checked here. v0 is
-deprecated and must be left **by 2027-03-27** (notes §2.1); the v2026 `searchOrders`/`getOrder`
-shapes differ (camelCase, `paginationToken`, `includedData`), and only request builders and
-`_order_events` would change. Two v0 gaps follow from the choice:
+Which Orders API: this module reads **v0** (`/orders/v0/orders`, `getOrders` by
+`LastUpdatedAfter` with `NextToken` paging, `getOrder`, `getOrderItems`) and holds what both
+versions share (notifications, LWA, Finances, usage plans, ids). **v2026-01-01**, the default
+for a store (`orders_api_version`), is `engine.marketplaces.amazon_v2026`; v0 must be left
+by 2027-03-27 (docs/marketplaces.md). Two v0 gaps, which v2026 closes:
 
 - v0 gives no EU buyer VAT id (`BuyerTaxInfo` is only filled in BR, MX and IN; notes §2.1).
   A business order is marked `is_business`; a VAT id is read from
@@ -63,6 +61,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 import orjson
@@ -778,10 +777,47 @@ def _as_of(order: _Doc, finances: Finances | None) -> datetime:
     Fees post after the order's last change, so a re-fetch that finds new fees is a newer
     snapshot (its details replace the older ones) even though the order itself did not change.
     """
-    updated = order.time("LastUpdateDate")
+    return _as_of_time(order.time("LastUpdateDate"), finances)
+
+
+def _as_of_time(updated: datetime, finances: Finances | None) -> datetime:
     if finances is None or finances.last_posted is None:
         return updated
     return max(updated, finances.last_posted)
+
+
+def _check_marketplace(marketplace_id: str, store: Store, path: str) -> None:
+    """Refuse an order of another marketplace than the store's (an amazon.com order relayed to
+    an amazon.de store is no EU sale of that store), or, where the store names none, of a
+    marketplace outside Europe: dead-lettered with the reason, never invoiced as EU."""
+    if not marketplace_id:
+        return
+    wanted = store.amazon_marketplace_id
+    if wanted and marketplace_id != wanted:
+        raise NormalisationError(
+            f"{path}: marketplace {marketplace_id} is not store {store.id!r}'s ({wanted})"
+        )
+    if not wanted and marketplace_id not in MARKETPLACE_CURRENCIES:
+        raise NormalisationError(
+            f"{path}: marketplace {marketplace_id} is not a European marketplace; a store "
+            "selling there names it in `amazon_marketplace_id`"
+        )
+
+
+def prices_include_vat(marketplace_id: str, store: Store) -> bool:
+    """European marketplaces show prices with VAT; others (amazon.com) add sales tax on top."""
+    known = marketplace_id or store.amazon_marketplace_id
+    return not known or known in MARKETPLACE_CURRENCIES
+
+
+def _payload_object(body: bytes, key: str) -> _Doc:
+    """A v2026 answer (no `payload` wrapper) that must hold `key`; else the error body's why."""
+    document = _Doc.parse(body)
+    if key not in document.data:
+        errors = parse_errors(body)
+        why = "; ".join(f"{e.code}: {e.message}" for e in errors) or f"no {key}"
+        raise NormalisationError(f"SP-API answer without {key}: {why}")
+    return document
 
 
 def document_delivery_id(body: bytes) -> str | None:
@@ -919,11 +955,14 @@ def _line(
     )
 
 
-def _lines(items: Sequence[_Doc], country: str | None, placed_at: datetime) -> list[OrderLine]:
+def _lines(
+    items: Sequence[_Doc], country: str | None, placed_at: datetime, inclusive: bool = True
+) -> list[OrderLine]:
     """Product lines (after promotions) and one shipping line for the order.
 
     EU prices are VAT-inclusive: `ItemPrice` is unit price x quantity with VAT, `ItemTax` its
-    VAT (notes §2.4); `PromotionDiscount` and its tax are taken off; shipping likewise.
+    VAT (notes §2.4); `PromotionDiscount` and its tax are taken off; shipping likewise. Where
+    prices exclude tax (amazon.com), the tax is added to make the gross.
     """
     lines = []
     shipping_gross = shipping_vat = ZERO
@@ -932,6 +971,8 @@ def _lines(items: Sequence[_Doc], country: str | None, placed_at: datetime) -> l
         sku = item.text("SellerSKU") or item.text("ASIN") or f"amazon-item-{item_id}"
         gross = item.amount("ItemPrice") - item.amount("PromotionDiscount")
         vat = item.amount("ItemTax") - item.amount("PromotionDiscountTax")
+        if not inclusive:
+            gross += vat
         lines.append(
             _line(
                 item_id,
@@ -945,8 +986,10 @@ def _lines(items: Sequence[_Doc], country: str | None, placed_at: datetime) -> l
                 LineKind.PRODUCT,
             )
         )
+        item_shipping_vat = item.amount("ShippingTax") - item.amount("ShippingDiscountTax")
         shipping_gross += item.amount("ShippingPrice") - item.amount("ShippingDiscount")
-        shipping_vat += item.amount("ShippingTax") - item.amount("ShippingDiscountTax")
+        shipping_gross += ZERO if inclusive else item_shipping_vat
+        shipping_vat += item_shipping_vat
     if shipping_gross != ZERO:
         lines.append(
             _line(
@@ -1004,6 +1047,9 @@ def _order_events(
     items = envelope.children("OrderItems")
     if not items:
         raise NormalisationError("$.OrderItems is empty or missing")
+    marketplace_id = order.text("MarketplaceId")
+    _check_marketplace(marketplace_id, store, "$.Order.MarketplaceId")
+    inclusive = prices_include_vat(marketplace_id, store)
     status = order.text("OrderStatus")
     if status not in ORDER_STATUSES:
         raise NormalisationError(f"$.Order.OrderStatus {status!r} is not a known order status")
@@ -1019,40 +1065,87 @@ def _order_events(
         name=order_id,
         currency=_currency(order, items, finances),
         customer=customer,
-        lines=tuple(_lines(items, customer.country, placed_at)),
+        lines=tuple(_lines(items, customer.country, placed_at, inclusive)),
         placed_at=placed_at,
         as_of=as_of,
         invoiced_by_marketplace=marketplace_invoicing(order, items, store),
         ship_from_country=_ship_from(order, channel, store),
         costs=() if finances is None else finances.fees,
-        prices_include_vat=True,  # EU marketplaces: `ItemPrice` includes `ItemTax` (§2.4)
+        prices_include_vat=inclusive,  # EU marketplaces: `ItemPrice` includes `ItemTax`
     )
     stamp = amazon_time(as_of)
     result = [events.make(f"details@{stamp}", as_of, DetailsReported(details))]
     if status in PENDING_STATUSES:
-        return result  # placed, payment not yet authorised
-    if status in CALLED_OFF_STATUSES:
-        reason = "unfulfillable" if status == "Unfulfillable" else "cancelled on Amazon"
-        buyer_asked = any(
-            (b := i.child("BuyerRequestedCancel")) is not None and b.flag("IsBuyerRequestedCancel")
-            for i in items
-        )
-        if buyer_asked:
-            reason = "cancelled at the buyer's request"
-        whole = Cancellation("order", updated, reason)
-        result.append(events.make("cancellation:order", updated, OrderCancelled(whole)))
-        return result
-    # Unshipped and later: Amazon authorised the payment when the order left Pending; the buyer
-    # paid at purchase, which is the only time the API states.
-    result.append(events.make("paid", placed_at, PaymentCaptured(placed_at)))
-    final = status in SHIPPED_STATUSES
+        stage = Stage.PENDING
+    elif status in CALLED_OFF_STATUSES:
+        stage = Stage.CALLED_OFF
+    else:
+        stage = Stage.SHIPPED if status in SHIPPED_STATUSES else Stage.OPEN
+    progress = []
     for item in items:
-        item_id = item.ident("OrderItemId")
-        ordered = item.count("QuantityOrdered")
         shipped = item.count("QuantityShipped", 0)
+        ordered = item.count("QuantityOrdered")
         if shipped > ordered:
             raise NormalisationError(f"{item.path}: QuantityShipped {shipped} > {ordered} ordered")
-        if shipped > 0 and (shipped == ordered or final):
+        progress.append(ItemProgress(item.ident("OrderItemId"), ordered, shipped))
+    buyer_asked = any(
+        (b := i.child("BuyerRequestedCancel")) is not None and b.flag("IsBuyerRequestedCancel")
+        for i in items
+    )
+    called_off = "unfulfillable" if status == "Unfulfillable" else "cancelled on Amazon"
+    return result + order_facts(
+        events, stage, placed_at, updated, progress, channel, called_off, buyer_asked
+    )
+
+
+class Stage(StrEnum):
+    """Where an Amazon order is, whichever Orders API version named its status."""
+
+    PENDING = "pending"  # placed, payment not yet authorised
+    OPEN = "open"  # paid; items that are complete have shipped
+    SHIPPED = "shipped"  # every item is done
+    CALLED_OFF = "called_off"  # the whole order is cancelled or unfulfillable
+
+
+class ItemProgress(NamedTuple):
+    item_id: str
+    ordered: int
+    shipped: int
+
+
+def order_facts(
+    events: _Events,
+    stage: Stage,
+    placed_at: datetime,
+    updated: datetime,
+    items: Sequence[ItemProgress],
+    channel: str | None,
+    called_off_reason: str,
+    buyer_asked: bool,
+    shipments: Sequence[Shipment] | None = None,
+) -> list[OrderEvent]:
+    """The payment, shipment and cancellation facts of an order, with the ids both Orders API
+    versions give them (a store switching versions re-invoices nothing).
+
+    `shipments`: the order's own shipments (v2026 packages); None: each item is one shipment
+    (`item:<id>`) once it has nothing left to ship, or once the order is done.
+    """
+    if stage is Stage.PENDING:
+        return []
+    if stage is Stage.CALLED_OFF:
+        reason = "cancelled at the buyer's request" if buyer_asked else called_off_reason
+        whole = Cancellation("order", updated, reason)
+        return [events.make("cancellation:order", updated, OrderCancelled(whole))]
+    # Amazon authorised the payment when the order left Pending; the buyer paid at purchase,
+    # which is the only time the API states.
+    result = [events.make("paid", placed_at, PaymentCaptured(placed_at))]
+    for shipment in shipments or ():
+        fact = f"shipment:{shipment.shipment_id}"
+        result.append(events.make(fact, shipment.shipped_at, ShipmentSent(shipment)))
+    final = stage is Stage.SHIPPED
+    for item in items:
+        item_id, ordered, shipped = item
+        if shipments is None and shipped > 0 and (shipped == ordered or final):
             shipment = Shipment(
                 shipment_id=f"item:{item_id}",
                 shipped_at=updated,
@@ -1089,9 +1182,14 @@ def normalise(delivery: RawDelivery, store: Store) -> list[OrderEvent]:
 
     A notification carries no order data and yields nothing: the fetcher reads the order.
     """
+    from engine.marketplaces import amazon_v2026  # it builds on this module
+
     if delivery.topic == ORDER_DOCUMENT_TOPIC:
         source = f"poll:{delivery.delivery_id}"
         return normalise_order(delivery.body, store, delivery.received_at, source)
+    if delivery.topic == amazon_v2026.ORDER_DOCUMENT_TOPIC:
+        source = f"poll:{delivery.delivery_id}"
+        return amazon_v2026.normalise_order(delivery.body, store, delivery.received_at, source)
     if delivery.topic == NOTIFICATION_TYPE and parse_notification(delivery.body) is not None:
         return []
     raise NormalisationError(f"Amazon topic {delivery.topic!r} is not handled")
@@ -1118,6 +1216,9 @@ DEFAULT_RATES: Mapping[str, UsagePlan] = {
     "getOrder": UsagePlan(0.5, 30),
     "getOrderItems": UsagePlan(0.5, 30),
     "listFinancialEventsByOrderId": UsagePlan(0.5, 30),
+    # Orders API v2026-01-01 (engine.marketplaces.amazon_v2026)
+    "searchOrders": UsagePlan(0.0056, 20),
+    "getOrder@2026-01-01": UsagePlan(0.5, 30),
 }
 MAX_BACKOFF_SECONDS = 300.0
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})

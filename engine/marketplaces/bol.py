@@ -869,11 +869,17 @@ def _shipment_event(shipment: _Doc, store: Store, received_at: datetime, source:
         raise NormalisationError(f"{shipment.path}.shipmentItems is empty or missing")
     # A shipment without its time keeps the first time we saw it (the first event of an id wins).
     shipped_at = shipment.opt_time("shipmentDateTime") or received_at
+    transport = shipment.child("transport")
+    carrier = "" if transport is None else transport.text("transporterCode")
+    track_and_trace = "" if transport is None else transport.text("trackAndTrace")
     record = Shipment(
         shipment_id=shipment_id,
         shipped_at=shipped_at,
         lines=tuple(LineQuantity(item_id, units) for item_id, units in lines.items()),
         location_id=methods[0] if methods else None,
+        # bol names the carrier and track-and-trace code, never the warehouse's country
+        carrier=carrier or None,
+        tracking_numbers=(track_and_trace,) if track_and_trace else (),
     )
     return events.make(f"shipment:{shipment_id}", shipped_at, ShipmentSent(record))
 

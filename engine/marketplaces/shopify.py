@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from engine.config import Store
-from engine.exceptions import NormalisationError, SignatureError
+from engine.exceptions import NormalisationError, SignatureError, SourceMismatch
 from engine.marketplaces._document import Document
 from engine.marketplaces._door import same_secret
 from engine.marketplaces._events import OrderEvents
@@ -49,12 +49,13 @@ MARKETPLACE = Marketplace.SHOPIFY
 SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
 TOPIC_HEADER = "X-Shopify-Topic"
 DELIVERY_HEADER = "X-Shopify-Webhook-Id"
+SHOP_DOMAIN_HEADER = "X-Shopify-Shop-Domain"
 #: Headers kept with the raw delivery (the signature is checked at the door and dropped).
 KEPT_HEADERS = (
     TOPIC_HEADER,
     DELIVERY_HEADER,
     "X-Shopify-Event-Id",
-    "X-Shopify-Shop-Domain",
+    SHOP_DOMAIN_HEADER,
     "X-Shopify-Triggered-At",
     "X-Shopify-API-Version",
 )
@@ -78,6 +79,7 @@ SHIPPED_FULFILLMENT_STATUSES = frozenset({"success"})
 #: Shopify has no VAT id field of its own; B2B checkouts and VAT apps write cart attributes.
 VAT_ID_ATTRIBUTES = ("vat_number", "VAT number", "vat_id", "VAT ID", "btw_nummer", "BTW-nummer")
 COMPANY_ATTRIBUTES = ("company", "Company", "company_name")
+UNKNOWN_CUSTOMER = "Unknown customer"
 
 
 def sign(body: bytes, secret: bytes) -> str:
@@ -92,6 +94,22 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
         raise SignatureError(f"missing {SIGNATURE_HEADER}")
     if not any(same_secret(sign(body, secret), given) for secret in secrets):
         raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
+
+
+def check_source(headers: Mapping[str, str], store: Store) -> None:
+    """Refuse a delivery whose `X-Shopify-Shop-Domain` is not the store's `shop_domain`.
+
+    Every shop that installed an app signs with the app's one secret, so a valid HMAC does not
+    say which shop the order is from; another shop's order must never be invoiced by this
+    store's company. A store without `shop_domain` is not checked.
+    """
+    if store.shop_domain is None:
+        return
+    given = headers.get(SHOP_DOMAIN_HEADER, "")
+    if given.strip().lower() != store.shop_domain.strip().lower():
+        raise SourceMismatch(
+            f"{SHOP_DOMAIN_HEADER} {given[:255]!r} is not the shop of store {store.id!r}"
+        )
 
 
 def delivery_id(headers: Mapping[str, str]) -> str | None:
@@ -168,7 +186,27 @@ class _Doc(Document):
         return value
 
 
-def _line(item: _Doc, taxes_included: bool, kind: LineKind) -> OrderLine:
+def _shipping_line_id(item: _Doc, index: int, defaulted: list[str]) -> str:
+    """A shipping line's id; older API versions and some apps send shipping lines without one.
+
+    The id derived instead is the line's position, so every delivery of the order gives the
+    same line the same id (an order's shipping lines are not reordered); `defaulted` records
+    the fill-in for the audit.
+    """
+    if item.get("id") is not None:
+        return item.ident("id")
+    derived = f"derived-{index}"
+    defaulted.append(f"{item.path}.id: missing, derived shipping:{derived} from its position")
+    return derived
+
+
+def _line(
+    item: _Doc,
+    taxes_included: bool,
+    kind: LineKind,
+    line_id: str | None = None,
+    defaulted: list[str] | None = None,
+) -> OrderLine:
     quantity = item.quantity("quantity") if kind is LineKind.PRODUCT else 1
     price = item.amount("price")
     discount = sum((d.amount("amount") for d in item.children("discount_allocations")), ZERO)
@@ -177,9 +215,12 @@ def _line(item: _Doc, taxes_included: bool, kind: LineKind) -> OrderLine:
     rate = sum((t.amount("rate") for t in taxes), Decimal(0))
     charged = price * quantity - discount
     net, gross = (charged - tax, charged) if taxes_included else (charged, charged + tax)
-    line_id = item.ident("id")
+    line_id = line_id if line_id is not None else item.ident("id")
     if kind is LineKind.PRODUCT:
         sku = item.text("sku") or f"shopify-variant-{item.get('variant_id') or line_id}"
+        if not item.text("sku") and defaulted is not None:
+            # The SKU picks the VAT category (`[vat.categories]`): without one, `standard`.
+            defaulted.append(f"{item.path}.sku: missing, used {sku}")
         description = item.text("name") or item.text("title") or sku
     else:
         line_id, sku = f"shipping:{line_id}", "SHIPPING"
@@ -207,7 +248,7 @@ def _attribute(order: _Doc, names: Iterable[str]) -> str:
     return next((values[name] for name in names if name in values), "")
 
 
-def _customer(order: _Doc, store: Store) -> Customer:
+def _customer(order: _Doc, store: Store, defaulted: list[str]) -> Customer:
     billing = order.child("billing_address")
     shipping = order.child("shipping_address")
     person = order.child("customer")
@@ -223,8 +264,12 @@ def _customer(order: _Doc, store: Store) -> Customer:
         person_name = person_name or named.text("name").strip()
     country_source = shipping or billing
     country = country_source.text("country_code").upper() or None if country_source else None
+    name = company or person_name or order.text("email")
+    if not name:
+        name = UNKNOWN_CUSTOMER
+        defaulted.append(f"$.customer: no company, name or email, used {name!r}")
     return Customer(
-        name=company or person_name or order.text("email") or "Unknown customer",
+        name=name,
         country=country,
         vat_id=vat_id,
         is_business=bool(company) or vat_id is not None,
@@ -244,7 +289,25 @@ def _shipment(fulfillment: _Doc) -> Shipment | None:
             for item in fulfillment.children("line_items")
         ),
         location_id=None if location is None else str(location),
+        carrier=fulfillment.text("tracking_company") or None,
+        tracking_numbers=_tracking_numbers(fulfillment),
+        ship_from_country=_origin_country(fulfillment),
     )
+
+
+def _tracking_numbers(fulfillment: _Doc) -> tuple[str, ...]:
+    """`tracking_numbers`, else the single `tracking_number` (older API versions)."""
+    numbers = fulfillment.get("tracking_numbers")
+    if not isinstance(numbers, list):
+        numbers = [fulfillment.get("tracking_number")]
+    return tuple(dict.fromkeys(n.strip() for n in numbers if isinstance(n, str) and n.strip()))
+
+
+def _origin_country(fulfillment: _Doc) -> str | None:
+    """The fulfillment's `origin_address.country_code` (REST 2021-10+), where it is given."""
+    origin = fulfillment.child("origin_address")
+    country = "" if origin is None else origin.text("country_code").strip().upper()
+    return country or None
 
 
 class _Events(OrderEvents):
@@ -293,17 +356,22 @@ def _order_events(delivery: RawDelivery, store: Store, order: _Doc) -> list[Orde
     line_items = order.children("line_items")
     if not line_items:
         raise NormalisationError("$.line_items is empty or missing")
-    lines = tuple(_line(item, taxes_included, LineKind.PRODUCT) for item in line_items) + tuple(
-        _line(item, taxes_included, LineKind.SHIPPING) for item in order.children("shipping_lines")
+    defaulted: list[str] = []
+    lines = tuple(
+        _line(item, taxes_included, LineKind.PRODUCT, defaulted=defaulted) for item in line_items
+    ) + tuple(
+        _line(item, taxes_included, LineKind.SHIPPING, _shipping_line_id(item, index, defaulted))
+        for index, item in enumerate(order.children("shipping_lines"))
     )
     details = OrderDetails(
         name=order.text("name") or f"#{order.get('order_number') or order.ident('id')}",
         currency=order.text("currency").upper() or _missing("$.currency"),
-        customer=_customer(order, store),
+        customer=_customer(order, store, defaulted),
         lines=lines,
         placed_at=order.time("created_at"),
         as_of=updated_at,
         prices_include_vat=taxes_included,
+        defaulted=tuple(defaulted),
     )
     result = [
         events.make(f"details@{updated_at.isoformat()}", updated_at, DetailsReported(details))

@@ -50,7 +50,7 @@ from typing import Any
 import orjson
 
 from engine.config import Store
-from engine.exceptions import NormalisationError, SignatureError, WinkelError
+from engine.exceptions import NormalisationError, SignatureError, SourceMismatch, WinkelError
 from engine.marketplaces._document import Document
 from engine.marketplaces._door import same_secret
 from engine.marketplaces._events import OrderEvents
@@ -187,6 +187,30 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
 
 def topic(headers: Mapping[str, str]) -> str | None:
     return _header(headers, TOPIC_HEADER)
+
+
+def _site(url: str) -> str:
+    """A site URL compared as WooCommerce states it: scheme and host in any case, with or
+    without the trailing slash (`X-WC-Webhook-Source` is `home_url('/')`)."""
+    scheme, _, rest = url.strip().partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")
+
+
+def check_source(headers: Mapping[str, str], store: Store) -> None:
+    """Refuse a delivery whose `X-WC-Webhook-Source` is not the store's `site_url`.
+
+    A secret reused on two sites (or a webhook copied with its secret) would let one site's
+    orders into the other store; the source header names the site that sent it. A store
+    without `site_url` is not checked.
+    """
+    if store.site_url is None:
+        return
+    given = _header(headers, SOURCE_HEADER) or ""
+    if _site(given) != _site(store.site_url):
+        raise SourceMismatch(
+            f"{SOURCE_HEADER} {given[:255]!r} is not the site of store {store.id!r}"
+        )
 
 
 def _document(body: bytes) -> dict[str, Any] | None:
@@ -694,12 +718,61 @@ def orders_request(
     return f"{base_url.rstrip('/')}{ORDERS_PATH}", query
 
 
-def refunds_request(base_url: str, order_id: str) -> tuple[str, dict[str, str]]:
-    """URL and query of an order's refunds; the endpoint's default page holds only 10."""
+def refunds_request(base_url: str, order_id: str, page: int = 1) -> tuple[str, dict[str, str]]:
+    """URL and query of one page of an order's refunds, as many per page as the API allows
+    (its default page holds only 10); `parse_refunds_page` says whether another page follows."""
+    if page < 1:
+        raise ValueError(f"page must be 1 or more, got {page}")
+    if not (order_id.isascii() and order_id.isdigit()):  # it becomes a URL path: never else
+        raise NormalisationError(f"order id {order_id[:80]!r} is not a WooCommerce order id")
     return (
         f"{base_url.rstrip('/')}{ORDERS_PATH}/{order_id}/refunds",
-        {"per_page": str(MAX_PER_PAGE)},
+        {"per_page": str(MAX_PER_PAGE), "page": str(page)},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RefundsPage:
+    refunds: tuple[dict[str, Any], ...]
+    next_page: int | None
+
+
+def parse_refunds_page(headers: Mapping[str, str], body: bytes, page: int) -> RefundsPage:
+    """Read one answer of `GET /orders/{id}/refunds?page=<page>`.
+
+    The next page follows while `X-WP-TotalPages` says so; where a proxy dropped the header, a
+    full page asks for the next one and a short (or empty) page ends the list.
+    """
+    data = _object_list(body, "refunds")
+    total_pages = _int_header(headers, "X-WP-TotalPages")
+    if total_pages is None:
+        next_page = page + 1 if len(data) >= MAX_PER_PAGE else None
+    else:
+        next_page = page + 1 if page < total_pages else None
+    return RefundsPage(tuple(data), next_page)
+
+
+def refund_ids(refunds: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The ids of refunds as `GET /orders/{id}/refunds` lists them."""
+    ids = (_plain_id(refund.get("id")) for refund in refunds)
+    return tuple(i for i in ids if i is not None)
+
+
+def refunds_to_fetch(delivery_topic: str, body: bytes) -> tuple[str, tuple[str, ...]] | None:
+    """The order and refund ids a webhook lists, when its refunds should be fetched now.
+
+    WooCommerce fires `order.updated` when a refund is made (`woocommerce_order_refunded`),
+    with the order's `refunds[]` holding only id, reason and total: the refunded units and
+    amounts need `GET /orders/{id}/refunds`, whatever the order's age.
+    """
+    if delivery_topic not in ORDER_TOPICS:
+        return None
+    document = _document(body)
+    order_id = _plain_id(document.get("id")) if document else None
+    listed = listed_refund_ids(body)
+    if order_id is None or not listed:
+        return None
+    return order_id, listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -721,14 +794,20 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
         raise ApiResponseError(f"{name} is not a number: {value!r}") from None
 
 
-def parse_orders_page(headers: Mapping[str, str], body: bytes, page: int) -> OrdersPage:
-    """Read one answer of `GET /wp-json/wc/v3/orders`, which was asked for page `page`."""
+def _object_list(body: bytes, what: str) -> list[dict[str, Any]]:
+    """A page of the REST API: a JSON list of objects (`what`: orders, refunds)."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise ApiResponseError(f"orders page is not JSON: {exc}") from None
-    if not isinstance(data, list) or not all(isinstance(order, dict) for order in data):
-        raise ApiResponseError("orders page is not a JSON list of orders")
+        raise ApiResponseError(f"{what} page is not JSON: {exc}") from None
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise ApiResponseError(f"{what} page is not a JSON list of {what}")
+    return data
+
+
+def parse_orders_page(headers: Mapping[str, str], body: bytes, page: int) -> OrdersPage:
+    """Read one answer of `GET /wp-json/wc/v3/orders`, which was asked for page `page`."""
+    data = _object_list(body, "orders")
     total_pages = _int_header(headers, "X-WP-TotalPages")
     if total_pages is None:  # a proxy dropped the header: go on until a page comes back empty
         next_page = page + 1 if data else None

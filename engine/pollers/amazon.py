@@ -4,8 +4,10 @@ items and financial events as one document (engine.marketplaces.amazon decides t
 Three ways an order gets fetched:
 
 - a relayed ORDER_CHANGE put its id on the store's fetch list (`handle_push`);
-- the backup poll of `getOrders` by `LastUpdatedAfter` lists it as changed (`cycle`): Amazon
-  advises a second retrieval path, since notifications can go missing (notes §2.2);
+- the backup poll lists it as changed (`cycle`): Orders API v2026 `searchOrders` by
+  `lastUpdatedAfter` (at most once per ~3 minutes, its usage plan), or v0 `getOrders` by
+  `LastUpdatedAfter` for a store on `orders_api_version = "v0"`; Amazon advises a second
+  retrieval path, since notifications can go missing;
 - its fees are due: FBA and commission fees post after the order's last change, so a shipped
   order is fetched again a day and a week later (`FEE_REFETCH_AFTER`).
 """
@@ -30,7 +32,7 @@ from engine import polling
 from engine.config import Store
 from engine.exceptions import NormalisationError
 from engine.identity import order_uuid
-from engine.marketplaces import amazon
+from engine.marketplaces import amazon, amazon_v2026
 from engine.pollers.seen import SeenDocuments
 from engine.pollers.sink import PollError, Sink
 from engine.pollers.status import StatusBoard
@@ -224,18 +226,32 @@ class AmazonPoller:
             raise PollError(f"store {self.store.id!r} has no amazon_marketplace_id")
         return [self.store.amazon_marketplace_id]
 
+    @property
+    def v0(self) -> bool:
+        return self.store.orders_api_version == "v0"
+
     async def cycle(self) -> int:
         """List what changed since the cursor, fetch what is new; fees that are due."""
         now = _now()
         raw = await self.redis.get(self.key("cursor"))
         after = datetime.fromisoformat(_text(raw)) if raw else now - polling.INITIAL_LOOKBACK
         after = min(after, now - amazon.MIN_LAG)
-        pages = [await self._page(amazon.orders_request(self.marketplace_ids, after))]
+        if self.v0:
+            pages = [await self._page(amazon.orders_request(self.marketplace_ids, after))]
+        elif await self._search_budget(now):
+            pages = [await self._search_page(after, None)]
+        else:
+            return await self._due_fees()  # searchOrders allows one call per ~3 min
         while pages[-1].next_token is not None:
             if len(pages) >= MAX_PAGES:
-                raise PollError(f"getOrders: more than {MAX_PAGES} pages since {after}")
-            request = amazon.orders_request(self.marketplace_ids, next_token=pages[-1].next_token)
-            pages.append(await self._page(request))
+                raise PollError(f"order search: more than {MAX_PAGES} pages since {after}")
+            if self.v0:
+                token = pages[-1].next_token
+                pages.append(
+                    await self._page(amazon.orders_request(self.marketplace_ids, None, token))
+                )
+            else:
+                pages.append(await self._search_page(after, pages[-1].next_token))
         produced = 0
         summaries = [summary for page in pages for summary in page.orders]
         seen = await self._seen([s.amazon_order_id for s in summaries])
@@ -252,6 +268,33 @@ class AmazonPoller:
         except NormalisationError as exc:
             raise PollError(f"getOrders: {exc}") from None
 
+    async def _search_page(self, after: datetime, token: str | None) -> amazon.OrdersPage:
+        request = amazon_v2026.search_request(self.marketplace_ids, after, token)
+        try:
+            page = amazon_v2026.parse_search_page(await self.client.ok(request))
+        except NormalisationError as exc:
+            raise PollError(f"searchOrders: {exc}") from None
+        return amazon.OrdersPage(page.orders, (), page.next_token, page.last_updated_before)
+
+    async def _search_budget(self, now: datetime) -> bool:
+        """Whether a `searchOrders` call is free now under its usage plan (0.0056/s, burst
+        20), kept in Redis for every process polling this account: polls in between only fetch
+        what notifications named and fees that are due."""
+        key = f"{self.client.rate_prefix}:searchOrders:bucket"
+        plan = amazon.DEFAULT_RATES["searchOrders"]
+        raw = await self.redis.get(key)
+        if raw:
+            saved = orjson.loads(raw)
+            bucket = amazon.Bucket(plan, saved["tokens"], datetime.fromisoformat(saved["at"]))
+        else:
+            bucket = amazon.Bucket.full(plan, now)
+        taken, wait = bucket.take(now)
+        if wait > 0:
+            return False
+        state = {"tokens": taken.tokens, "at": taken.at.isoformat()}
+        await self.redis.set(key, orjson.dumps(state), ex=int(plan.burst / plan.rate) + 60)
+        return True
+
     @property
     def seen_orders(self) -> SeenDocuments:
         return SeenDocuments(self.redis, self.store.id, "orders")
@@ -263,7 +306,18 @@ class AmazonPoller:
         }
 
     async def document(self, order_id: str) -> bytes | None:
-        """The order, every page of its items, and its financial events, as one document."""
+        """The order, every page of its items, and its financial events, as one document
+        (v2026: `getOrder` with `includedData` holds the items)."""
+        if not self.v0:
+            body = await self.client.get(amazon_v2026.order_request(order_id))
+            if body is None:
+                return None
+            try:
+                order_v2026 = amazon_v2026.parse_order(body)
+                events = await self._financial_events(order_id)
+            except NormalisationError as exc:
+                raise PollError(f"order {order_id}: {exc}") from None
+            return amazon_v2026.order_document(order_v2026, events)
         body = await self.client.get(amazon.order_request(order_id))
         if body is None:
             return None
@@ -279,21 +333,25 @@ class AmazonPoller:
                 token = page.next_token
                 if token is None:
                     break
-            finance_pages = []
-            token = None
-            for _ in range(MAX_PAGES):
-                answer = await self.client.get(amazon.financial_events_request(order_id, token))
-                if answer is None:
-                    break
-                finances = amazon.parse_financial_events_page(answer)
-                finance_pages.append(finances.events)
-                token = finances.next_token
-                if token is None:
-                    break
+            events = await self._financial_events(order_id)
         except NormalisationError as exc:
             raise PollError(f"order {order_id}: {exc}") from None
-        events = amazon.merge_financial_events(finance_pages) if finance_pages else None
         return amazon.order_document(order, items, events)
+
+    async def _financial_events(self, order_id: str) -> dict[str, Any] | None:
+        """Every page of the order's Finances v0 events, merged (None: none posted)."""
+        finance_pages = []
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            answer = await self.client.get(amazon.financial_events_request(order_id, token))
+            if answer is None:
+                break
+            finances = amazon.parse_financial_events_page(answer)
+            finance_pages.append(finances.events)
+            token = finances.next_token
+            if token is None:
+                break
+        return amazon.merge_financial_events(finance_pages) if finance_pages else None
 
     async def sync_order(self, order_id: str) -> int:
         """Fetch and write one order document (once per snapshot); remember what was seen."""
@@ -301,14 +359,15 @@ class AmazonPoller:
         if document is None:
             log.warning("Amazon order %s of %s not found", order_id, self.store.id)
             return 0
-        delivery_id = amazon.document_delivery_id(document)
+        version = amazon if self.v0 else amazon_v2026
+        delivery_id = version.document_delivery_id(document)
         if delivery_id is None:
             raise PollError(f"order {order_id}: the fetched document names no order")
         delivery = RawDelivery(
             marketplace=Marketplace.AMAZON,
             store_id=self.store.id,
             delivery_id=delivery_id,
-            topic=amazon.ORDER_DOCUMENT_TOPIC,
+            topic=version.ORDER_DOCUMENT_TOPIC,
             received_at=_now(),
             headers={},
             body=document,
@@ -316,20 +375,25 @@ class AmazonPoller:
         written = await self.sink.produce(
             delivery, order_uuid(self.store.id, Marketplace.AMAZON, order_id)
         )
-        order = orjson.loads(document)["Order"]
-        change = amazon.OrderSummary(
-            order_id,
-            datetime.fromisoformat(order["LastUpdateDate"]),
-            str(order.get("OrderStatus", "")),
-        )
+        if self.v0:
+            order = orjson.loads(document)["Order"]
+            change = amazon.OrderSummary(
+                order_id,
+                datetime.fromisoformat(order["LastUpdateDate"]),
+                str(order.get("OrderStatus", "")),
+            )
+            shipped = change.status in amazon.SHIPPED_STATUSES
+        else:
+            change = amazon_v2026.order_summary(orjson.loads(document)["order"])
+            shipped = amazon_v2026.STAGES.get(change.status) is amazon.Stage.SHIPPED
         await self.seen_orders.remember(order_id, change.change_key)
-        if change.status in amazon.SHIPPED_STATUSES:
-            await self._schedule_fees(order_id, order)
+        if shipped:
+            await self._schedule_fees(order_id, change.last_update)
         return int(written)
 
-    async def _schedule_fees(self, order_id: str, order: Mapping[str, Any]) -> None:
+    async def _schedule_fees(self, order_id: str, last_update: datetime) -> None:
         """Re-read a shipped order's fees a day and a week after it last changed."""
-        changed = datetime.fromisoformat(str(order["LastUpdateDate"])).timestamp()
+        changed = last_update.timestamp()
         steps = await self.redis.hget(self.key("fees_step"), order_id)
         step = 0 if steps is None else int(steps)
         if step >= len(FEE_REFETCH_AFTER):

@@ -15,13 +15,14 @@ from typing import Protocol, cast
 import aiohttp
 import redis.asyncio as aioredis
 
-from engine import kafka, polling
+from engine import kafka, polling, redisconn
 from engine.config import Config, Store
 from engine.pollers.bol import BolClient, BolPoller
 from engine.pollers.lease import Lease
 from engine.pollers.sink import Sink
 from engine.pollers.status import StatusBoard
 from engine.pollers.woocommerce import WooCommercePoller
+from engine.producer import ResilientProducer
 from models.order import Marketplace
 
 log = logging.getLogger(__name__)
@@ -179,8 +180,9 @@ async def run(config: Config, env: Mapping[str, str] | None = None) -> None:
     stores = [store for store in config.stores.values() if store.polled]
     if not stores:
         return
-    redis = aioredis.from_url(config.redis_url)
-    producer = kafka.producer(config.kafka)
+    redis = redisconn.client(config.redis_url, reply_seconds=None)  # BLPOP waits on purpose
+    # Replaced by itself after a long broker outage; a failed write is retried next poll.
+    producer = ResilientProducer(lambda: kafka.producer(config.kafka), name="pollers", deadline=30)
     await producer.start()
     session = aiohttp.ClientSession()
     owner = owner_id()

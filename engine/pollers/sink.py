@@ -6,11 +6,11 @@ import contextlib
 from uuid import UUID
 
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaProducer
 from redis.exceptions import RedisError
 
 from engine import topics
 from engine.exceptions import TransientError
+from engine.producer import Sender
 from engine.readmodel import delivery_key
 from models.codec import encode_raw
 from models.raw import RawDelivery
@@ -32,7 +32,7 @@ class PollError(TransientError):
 
 
 class Sink:
-    def __init__(self, redis: aioredis.Redis, producer: AIOKafkaProducer, ttl_seconds: int) -> None:
+    def __init__(self, redis: aioredis.Redis, producer: Sender, ttl_seconds: int) -> None:
         self.redis, self.producer, self.ttl_seconds = redis, producer, ttl_seconds
 
     async def done(self, delivery: RawDelivery) -> bool:

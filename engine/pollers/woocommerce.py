@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
+import orjson
 import redis.asyncio as aioredis
 
 from engine import polling
@@ -99,10 +100,34 @@ class WooCommercePoller:
         probe = self._refunds_delivery(order_id, delivery_id, b"")
         if await self.sink.done(probe):
             return
-        url, query = woocommerce.refunds_request(self.base_url, order_id)
-        _, body = await self._get(url, query)
+        await self.fetch_refunds(order_id)
+
+    async def fetch_refunds(self, order_id: str) -> int:
+        """Every refund of one order, all pages, written as one record (once per set of ids)."""
+        refunds: list[dict[str, object]] = []
+        page: int | None = 1
+        while page is not None:
+            url, query = woocommerce.refunds_request(self.base_url, order_id, page)
+            headers, body = await self._get(url, query)
+            try:
+                found = woocommerce.parse_refunds_page(headers, body, page)
+            except woocommerce.ApiResponseError as exc:
+                raise PollError(f"refunds of order {order_id}: {exc}") from None
+            refunds.extend(found.refunds)
+            page = found.next_page
+        ids = woocommerce.refund_ids(refunds)
+        delivery_id = polling.woocommerce_refunds_delivery_id(order_id, ids)
         key = order_uuid(self.store.id, Marketplace.WOOCOMMERCE, order_id)
-        await self.sink.produce(self._refunds_delivery(order_id, delivery_id, body), key)
+        body = orjson.dumps(refunds)
+        return int(
+            await self.sink.produce(self._refunds_delivery(order_id, delivery_id, body), key)
+        )
+
+    async def handle_push(self, fetch: polling.PushFetch) -> int:
+        """A webhook listed refunds not fetched yet (web/ingest.py): fetch them now."""
+        if fetch.resource != polling.WOOCOMMERCE_REFUNDS_FETCH:
+            return 0
+        return await self.fetch_refunds(fetch.resource_id)
 
     def _refunds_delivery(self, order_id: str, delivery_id: str, body: bytes) -> RawDelivery:
         return RawDelivery(

@@ -4,6 +4,7 @@ from engine.runtime.exceptions import InfrastructureError, RuntimeStartError
 from engine.runtime.kafka import (
     KAFKA_VERSION,
     KafkaBroker,
+    KafkaCluster,
     default_cache_root,
     java_available,
     kafka_classpath,
@@ -24,6 +25,7 @@ __all__ = [
     "KAFKA_VERSION",
     "InfrastructureError",
     "KafkaBroker",
+    "KafkaCluster",
     "ManagedProcess",
     "RedisServer",
     "RuntimeStartError",

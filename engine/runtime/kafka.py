@@ -36,6 +36,7 @@ from engine.runtime.processes import (
 __all__ = [
     "KAFKA_VERSION",
     "KafkaBroker",
+    "KafkaCluster",
     "default_cache_root",
     "java_available",
     "kafka_classpath",
@@ -85,6 +86,17 @@ def java_available() -> bool:
         return False
     major = _java_major(result.stderr + result.stdout)
     return result.returncode == 0 and major is not None and major >= MIN_JAVA_VERSION
+
+
+def java_binary() -> str:
+    """The ``java`` that runs Kafka; :class:`InfrastructureError` when there is none fit."""
+    java = shutil.which("java")
+    if java is None or not java_available():
+        raise InfrastructureError(
+            f"Apache Kafka needs Java {MIN_JAVA_VERSION}+ on PATH "
+            "(e.g. `sudo apt-get install openjdk-17-jre-headless`), or use Tansu."
+        )
+    return java
 
 
 def maven_available() -> bool:
@@ -209,9 +221,10 @@ def _run_probe(bootstrap: str, timeout: float) -> int:
 
 
 def wait_for_kafka_metadata(
-    bootstrap: str, timeout: float, process: ManagedProcess | None = None
+    bootstrap: str, timeout: float, process: ManagedProcess | None = None, brokers: int = 1
 ) -> None:
-    """Block until the broker at ``bootstrap`` answers a metadata request listing a broker.
+    """Block until the broker at ``bootstrap`` answers a metadata request listing ``brokers``
+    brokers (a cluster's nodes register one by one).
 
     Raises :class:`RuntimeStartError` if ``process`` exits first or ``timeout`` passes.
     """
@@ -228,15 +241,51 @@ def wait_for_kafka_metadata(
                 f"(last: {last_error})",
             )
         try:
-            if _run_probe(bootstrap, min(5.0, max(0.5, remaining))) > 0:
+            listed = _run_probe(bootstrap, min(5.0, max(0.5, remaining)))
+            if listed >= brokers:
                 return
-            last_error = "metadata listed no brokers"
+            last_error = f"metadata listed {listed} of {brokers} brokers"
         except Exception as exc:  # any client failure means "not ready yet"
             last_error = f"{type(exc).__name__}: {exc}"
         time.sleep(0.2)
 
 
 # --------------------------------------------------------------------------- broker
+
+
+def _kafka_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Kafka's own launcher variables must not leak in from the caller's shell.
+    for name in ("KAFKA_OPTS", "KAFKA_HEAP_OPTS", "KAFKA_LOG4J_OPTS", "JAVA_TOOL_OPTIONS"):
+        env.pop(name, None)
+    return env
+
+
+def run_storage_tool(java: str, libs: Path, cwd: Path, *args: str) -> str:
+    """Run Kafka's StorageTool (``kafka-storage.sh``) with ``args``; its standard output."""
+    cmd = [java, "-cp", f"{libs}/*", "kafka.tools.StorageTool", *args]
+    try:
+        result = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=120, check=False, cwd=cwd, env=_kafka_env()
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise InfrastructureError(f"Kafka StorageTool {args[0]} hung") from exc
+    if result.returncode != 0:
+        raise InfrastructureError(
+            f"Kafka StorageTool {args[0]} failed (exit code {result.returncode}):\n"
+            f"{(result.stdout + result.stderr)[-4000:]}"
+        )
+    return result.stdout
+
+
+def new_cluster_id(java: str, libs: Path, cwd: Path) -> str:
+    """A fresh KRaft cluster id from ``kafka-storage random-uuid``."""
+    output = run_storage_tool(java, libs, cwd, "random-uuid").strip()
+    cluster_id = output.splitlines()[-1].strip() if output else ""
+    if not cluster_id:
+        raise InfrastructureError("Kafka StorageTool random-uuid printed no id")
+    return cluster_id
+
 
 _LOG4J2_TEMPLATE = """\
 # Written by engine.runtime.kafka; overwritten on every start.
@@ -256,10 +305,12 @@ rootLogger.appenderRef.file.ref = file
 
 
 class KafkaBroker(LocalService):
-    """A single-node KRaft Kafka (combined broker and controller) living in ``data_dir``.
+    """A KRaft Kafka node (combined broker and controller) living in ``data_dir``.
 
-    The log directory persists, so a broker restarted on the same ``data_dir`` keeps its
-    topics and records.
+    Alone it is a single-node cluster (its own quorum, ``--standalone``). As a member of a
+    :class:`KafkaCluster` it is one of a static quorum of ``voters`` sharing ``cluster_id``,
+    with internal topics replicated ``replication`` times. The log directory persists, so a
+    node restarted on the same ``data_dir`` keeps its topics and records.
     """
 
     stop_timeout = 30.0
@@ -272,12 +323,21 @@ class KafkaBroker(LocalService):
         num_partitions: int = 4,
         host: str = "127.0.0.1",
         heap: str = "512m",
+        *,
+        node_id: int = 1,
+        voters: str | None = None,
+        cluster_id: str | None = None,
+        replication: int = 1,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.port = port
         self.host = host
         self.num_partitions = num_partitions
         self.heap = heap
+        self.node_id = node_id
+        self.voters = voters
+        self.cluster_id = cluster_id
+        self.replication = replication
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.data_dir / "server.properties"
         self.log4j_path = self.data_dir / "log4j2.properties"
@@ -304,10 +364,19 @@ class KafkaBroker(LocalService):
         return int(match.group(1)) if match else None
 
     def _write_config(self) -> None:
+        # A node of a cluster names every voter; a lone node bootstraps its own quorum.
+        quorum = (
+            {"controller.quorum.voters": self.voters}
+            if self.voters
+            else {"controller.quorum.bootstrap.servers": f"{self.host}:{self.controller_port}"}
+        )
+        # Durable writes need a second copy: with 3+ replicas an acks=all write waits for two.
+        min_isr = str(min(2, self.replication))
+        replicas = str(self.replication)
         props = {
             "process.roles": "broker,controller",
-            "node.id": "1",
-            "controller.quorum.bootstrap.servers": f"{self.host}:{self.controller_port}",
+            "node.id": str(self.node_id),
+            **quorum,
             "listeners": (
                 f"PLAINTEXT://{self.host}:{self.port},"
                 f"CONTROLLER://{self.host}:{self.controller_port}"
@@ -319,11 +388,13 @@ class KafkaBroker(LocalService):
             "log.dirs": str(self.log_dir),
             "num.partitions": str(self.num_partitions),
             "auto.create.topics.enable": "true",
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "default.replication.factor": replicas,
+            "min.insync.replicas": min_isr,
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": min_isr,
             "group.initial.rebalance.delay.ms": "0",
         }
         lines = ["# Written by engine.runtime.kafka; overwritten on every start."]
@@ -331,61 +402,22 @@ class KafkaBroker(LocalService):
         self.config_path.write_text("\n".join(lines) + "\n")
         self.log4j_path.write_text(_LOG4J2_TEMPLATE.format(log_file=self.server_log))
 
-    def _java(self) -> str:
-        java = shutil.which("java")
-        if java is None or not java_available():
-            raise InfrastructureError(
-                f"Apache Kafka needs Java {MIN_JAVA_VERSION}+ on PATH "
-                "(e.g. `sudo apt-get install openjdk-17-jre-headless`), or use Tansu."
-            )
-        return java
-
     def _run_storage_tool(self, java: str, libs: Path, *args: str) -> str:
-        cmd = [java, "-cp", f"{libs}/*", "kafka.tools.StorageTool", *args]
-        try:
-            result = subprocess.run(
-                cmd,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-                cwd=self.data_dir,
-                env=self._env(),
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise InfrastructureError(f"Kafka StorageTool {args[0]} hung") from exc
-        if result.returncode != 0:
-            raise InfrastructureError(
-                f"Kafka StorageTool {args[0]} failed (exit code {result.returncode}):\n"
-                f"{(result.stdout + result.stderr)[-4000:]}"
-            )
-        return result.stdout
+        return run_storage_tool(java, libs, self.data_dir, *args)
 
     def _ensure_formatted(self, java: str, libs: Path) -> None:
         if (self.log_dir / "meta.properties").is_file():
             return
-        output = self._run_storage_tool(java, libs, "random-uuid")
-        cluster_id = output.strip().splitlines()[-1].strip() if output.strip() else ""
-        if not cluster_id:
-            raise InfrastructureError("Kafka StorageTool random-uuid printed no id")
+        cluster_id = self.cluster_id or new_cluster_id(java, libs, self.data_dir)
+        # A static quorum (controller.quorum.voters) is formatted without --standalone.
+        standalone = [] if self.voters else ["--standalone"]
         self._run_storage_tool(
-            java,
-            libs,
-            "format",
-            "--standalone",
-            "-t",
-            cluster_id,
-            "-c",
-            str(self.config_path),
+            java, libs, "format", *standalone, "-t", cluster_id, "-c", str(self.config_path)
         )
         log.info("Formatted Kafka log dir %s (cluster id %s)", self.log_dir, cluster_id)
 
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        # Kafka's own launcher variables must not leak in from the caller's shell.
-        for name in ("KAFKA_OPTS", "KAFKA_HEAP_OPTS", "KAFKA_LOG4J_OPTS", "JAVA_TOOL_OPTIONS"):
-            env.pop(name, None)
-        return env
+        return _kafka_env()
 
     # -- lifecycle
 
@@ -398,9 +430,23 @@ class KafkaBroker(LocalService):
         if self.alive():
             return
         started = time.monotonic()
+        self.launch()
+        self.wait_ready(timeout - (time.monotonic() - started))
+        log.info(
+            "Kafka %s up at %s in %.1f s (data in %s)",
+            KAFKA_VERSION,
+            self.bootstrap,
+            time.monotonic() - started,
+            self.data_dir,
+        )
+
+    def launch(self) -> None:
+        """Start the process without waiting: a cluster's nodes must all be up for a quorum."""
+        if self.alive():
+            return
         ensure_port_free(self.host, self.port, "Kafka")
         ensure_port_free(self.host, self.controller_port, "Kafka's controller")
-        java = self._java()
+        java = java_binary()
         libs = kafka_classpath()
         self._write_config()
         self._ensure_formatted(java, libs)
@@ -416,25 +462,164 @@ class KafkaBroker(LocalService):
             str(self.config_path),
         ]
         self._process = ManagedProcess(
-            cmd, self.process_log, cwd=self.data_dir, env=self._env(), name="kafka"
+            cmd,
+            self.process_log,
+            cwd=self.data_dir,
+            env=self._env(),
+            name=f"kafka-{self.node_id}" if self.voters else "kafka",
         )
+
+    def wait_ready(self, timeout: float, brokers: int = 1) -> None:
+        """Block until this node answers a metadata request listing ``brokers`` brokers."""
+        process = self._process
+        if process is None:
+            raise RuntimeStartError(f"{self!r} was not launched")
+        started = time.monotonic()
         try:
+            wait_for_port(self.host, self.port, max(1.0, timeout), process)
             remaining = timeout - (time.monotonic() - started)
-            wait_for_port(self.host, self.port, max(1.0, remaining), self._process)
-            remaining = timeout - (time.monotonic() - started)
-            wait_for_kafka_metadata(self.bootstrap, max(1.0, remaining), self._process)
+            wait_for_kafka_metadata(self.bootstrap, max(1.0, remaining), process, brokers)
         except BaseException as exc:
-            self._process.kill()
+            process.kill()
+            self._process = None
             if isinstance(exc, RuntimeStartError):
                 raise RuntimeStartError(f"{exc}\nBroker log: {self.server_log}") from None
             raise
+
+    def __repr__(self) -> str:
+        return f"KafkaBroker(bootstrap={self.bootstrap!r}, data_dir={str(self.data_dir)!r})"
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+def _previous_ports(config_path: Path) -> tuple[int, int] | None:
+    """The (client, controller) ports a node's earlier config used, if it has one."""
+    if not config_path.is_file():
+        return None
+    match = re.search(
+        r"^listeners=PLAINTEXT://[^:]+:(\d+),CONTROLLER://[^:]+:(\d+)\s*$",
+        config_path.read_text(),
+        re.MULTILINE,
+    )
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+class KafkaCluster:
+    """``size`` KRaft nodes on this machine, each broker and controller, one static quorum.
+
+    Every node lives in ``data_dir/node-<id>``; internal topics are replicated ``min(size,
+    3)`` times and ``min.insync.replicas`` is 2, so an ``acks=all`` write survives the loss
+    of any one node. Tests reach single nodes through :attr:`nodes` (``kill()``, ``stop()``,
+    ``start()``); ports and the cluster id are kept across restarts of the whole cluster.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        size: int = 3,
+        first_port: int | None = None,
+        num_partitions: int = 4,
+        host: str = "127.0.0.1",
+        heap: str = "384m",
+    ) -> None:
+        if size < 1:
+            raise ValueError("a cluster needs at least one node")
+        self.data_dir = Path(data_dir).resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.host = host
+        taken: set[int] = set()
+
+        def port() -> int:
+            while (candidate := free_port(host)) in taken:
+                pass
+            taken.add(candidate)
+            return candidate
+
+        layout: list[tuple[int, Path, int, int]] = []
+        for node_id in range(1, size + 1):
+            node_dir = self.data_dir / f"node-{node_id}"
+            previous = _previous_ports(node_dir / "server.properties")
+            if previous is None:
+                wanted = first_port if node_id == 1 and first_port is not None else port()
+                previous = (wanted, port())
+            taken.update(previous)
+            layout.append((node_id, node_dir, *previous))
+        voters = ",".join(f"{n}@{host}:{controller}" for n, _, _, controller in layout)
+        cluster_id = self._cluster_id() if self._needs_format(layout) else None
+        self.nodes = [
+            KafkaBroker(
+                node_dir,
+                port=client,
+                controller_port=controller,
+                num_partitions=num_partitions,
+                host=host,
+                heap=heap,
+                node_id=node_id,
+                voters=voters,
+                cluster_id=cluster_id,
+                replication=min(size, 3),
+            )
+            for node_id, node_dir, client, controller in layout
+        ]
+
+    @staticmethod
+    def _needs_format(layout: list[tuple[int, Path, int, int]]) -> bool:
+        return any(not (d / "log" / "meta.properties").is_file() for _, d, _, _ in layout)
+
+    def _cluster_id(self) -> str:
+        """One id for every node, written down so a node formatted later joins the same one."""
+        path = self.data_dir / "cluster.id"
+        if path.is_file():
+            return path.read_text().strip()
+        cluster_id = new_cluster_id(java_binary(), kafka_classpath(), self.data_dir)
+        path.write_text(cluster_id + "\n")
+        return cluster_id
+
+    @property
+    def size(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def bootstrap(self) -> str:
+        """Every node's address: a client that finds one node down bootstraps from another."""
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    def alive(self) -> bool:
+        return all(node.alive() for node in self.nodes)
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start every node and block until each one's metadata lists the whole cluster."""
+        started = time.monotonic()
+        try:
+            for node in self.nodes:
+                node.launch()
+            for node in self.nodes:
+                node.wait_ready(timeout - (time.monotonic() - started), brokers=self.size)
+        except BaseException:
+            self.stop()
+            raise
         log.info(
-            "Kafka %s up at %s in %.1f s (data in %s)",
+            "Kafka %s cluster of %d up at %s in %.1f s (data in %s)",
             KAFKA_VERSION,
+            self.size,
             self.bootstrap,
             time.monotonic() - started,
             self.data_dir,
         )
 
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop every node at once: one by one, the last ones wait for a quorum that is gone."""
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.size) as pool:
+            for stopping in [pool.submit(node.stop, timeout) for node in self.nodes]:
+                stopping.result()
+
+    def __enter__(self) -> KafkaCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def __repr__(self) -> str:
-        return f"KafkaBroker(bootstrap={self.bootstrap!r}, data_dir={str(self.data_dir)!r})"
+        return f"KafkaCluster(bootstrap={self.bootstrap!r}, data_dir={str(self.data_dir)!r})"

@@ -1,4 +1,4 @@
-"""A throw-away local Redis server (no persistence) for tests and ``winkel run``."""
+"""A local Redis server for tests and ``winkel run``, persistent (AOF) in its data directory."""
 
 from __future__ import annotations
 
@@ -87,7 +87,10 @@ def redis_server_binary() -> Path:
 
 
 class RedisServer(LocalService):
-    """``redis-server`` in the foreground, bound to loopback, with persistence off."""
+    """``redis-server`` in the foreground, bound to loopback, persisting to an append-only file.
+
+    A restart on the same ``data_dir`` keeps the read model and the webhook dedupe memory.
+    """
 
     def __init__(self, data_dir: Path, port: int = 6379, host: str = "127.0.0.1") -> None:
         self.data_dir = Path(data_dir).resolve()
@@ -119,7 +122,9 @@ class RedisServer(LocalService):
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "everysec",
             "--daemonize",
             "no",
             "--protected-mode",

@@ -41,6 +41,9 @@ from models.order import Customer
 from models.trigger import VatScheme, VatTreatment
 
 VIES_TIMEOUT_SECONDS = 2.0
+#: The label a cross-border sale to a consumer taxed at home gets (scheme `domestic`): the
+#: accountant must see it is a distance sale, counted toward the EUR 10,000 threshold.
+DISTANCE_SALE_ORIGIN_RATE = "distance sale, origin rate"
 
 
 class VatIdCheck(StrEnum):
@@ -207,9 +210,10 @@ def _distance_sale(sale: Sale, ship_from: str, ship_to: str, check: VatIdCheck) 
     else:
         why = ""
     destination = bool(why)
-    customer = (
-        "consumer" if check is VatIdCheck.NOT_GIVEN else f"customer without usable VAT id ({check})"
-    )
+    # A buyer without a valid VAT number of another member state is a consumer for VAT: the
+    # Art. 138 exemption needs the customer's valid number (Art. 138(1)(b) as amended by
+    # Directive 2018/1910), and a distance sale is a supply to such a buyer (Art. 14(4)).
+    customer = "consumer" if check is VatIdCheck.NOT_GIVEN else f"consumer (VAT number {check})"
     return Decision(
         scheme=VatScheme.OSS if destination else VatScheme.DOMESTIC,
         country=ship_to if destination else ship_from,
@@ -221,8 +225,11 @@ def _distance_sale(sale: Sale, ship_from: str, ship_to: str, check: VatIdCheck) 
         threshold=state,
         threshold_events=events,
         reason=(
-            f"distance sale {ship_from} to {ship_to} to a {customer}: "
-            + (f"{ship_to} VAT, {why}" if destination else f"{ship_from} VAT, under the threshold")
+            f"distance sale {ship_from} to {ship_to} to a {customer}: {ship_to} VAT, {why}"
+            if destination
+            else f"{DISTANCE_SALE_ORIGIN_RATE} ({ship_from} to {ship_to} to a {customer}): "
+            f"{ship_from} VAT, under the EUR 10,000 threshold of Art. 59c and not "
+            "OSS-registered"
         ),
     )
 

@@ -15,17 +15,17 @@ The one rounding rule (docs/vat.md explains it with examples):
 
 Shipping charged to the customer is part of the taxable amount of the goods (Art. 78(b)) and,
 as an ancillary supply, follows their VAT (CJEU C-349/96 Card Protection Plan). For an order
-mixing rates this module taxes shipping at the highest rate among the goods lines: one simple,
-deterministic rule that can over-declare but never under-declares. Several member states
-(Germany and Belgium among them) expect shipping to be apportioned over the rates in proportion
-to the goods instead; that is not modelled, and docs/vat.md says so.
+mixing rates, delivery charges, fees and order-level discounts are apportioned over the goods'
+rates in proportion to the value of the goods at each rate (`apportion`), as Germany and
+Belgium expect. Every apportioning in this module uses one rounding rule, the largest remainder
+(`allocate`): the parts are whole cents and add up exactly to the amount.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 
 from engine.tax.exceptions import TaxError
 from models.order import LineKind
@@ -87,7 +87,8 @@ def split_line(amount: Decimal, rate: Decimal, prices_include_vat: bool) -> Amou
 
 
 def shipping_rate(goods_rates: Iterable[Decimal]) -> Decimal:
-    """The rate of shipping: the highest rate among the order's goods (module doc)."""
+    """The highest rate among the goods: a charge's rate where the goods have no value to
+    apportion it by (all goods free, say); `apportion` otherwise."""
     rates = list(goods_rates)
     if not rates:
         raise TaxError("shipping follows the goods' VAT rate, and the order has no goods lines")
@@ -99,10 +100,10 @@ def shipping_rate(goods_rates: Iterable[Decimal]) -> Decimal:
 def allocate(total_amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
     """Share `total_amount` over `weights` in proportion, in cents, summing exactly to the total.
 
-    Deterministic: going down the list, each share is the running total's portion of the
-    amount, rounded half up, minus what earlier shares already took; so the last share takes
-    whatever remains. Every share is within a cent of its exact portion and has the total's
-    sign, which rounding each share separately and dumping the error on the last cannot promise.
+    The largest remainder rule: every share first gets its exact portion cut down to the cent
+    (towards zero); the cents still missing then go, one each, to the shares that lost the most
+    in that cut; equal losses go to the earlier share. Deterministic, every share within a
+    cent of its exact portion and of the total's sign, and the shares add up to the total.
     """
     _check_cents(total_amount, "amount to allocate")
     if not weights:
@@ -112,18 +113,44 @@ def allocate(total_amount: Decimal, weights: Sequence[Decimal]) -> list[Decimal]
     weight_sum = sum(weights, Decimal(0))
     if weight_sum == 0:
         raise TaxError("allocation weights sum to zero")
-    shares: list[Decimal] = []
-    taken = ZERO
-    running_weight = Decimal(0)
+    sign = -1 if total_amount < 0 else 1
+    magnitude = abs(total_amount)
     with localcontext() as context:
         context.prec = 50
-        for weight in weights[:-1]:
-            running_weight += weight
-            reached = round_half_up(total_amount * running_weight / weight_sum)
-            shares.append(reached - taken)
-            taken = reached
-    shares.append(total_amount - taken)
-    return shares
+        exact = [magnitude * weight / weight_sum for weight in weights]
+        floors = [portion.quantize(CENT, rounding=ROUND_DOWN) for portion in exact]
+        missing = int((magnitude - sum(floors, ZERO)) / CENT)
+        by_loss = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
+        for index in by_loss[:missing]:
+            floors[index] += CENT
+    return [ZERO if share == 0 else share * sign for share in floors]  # never a "-0.00"
+
+
+def apportion(
+    charge: Decimal, goods: Sequence[tuple[Decimal, Decimal]]
+) -> list[tuple[Decimal, Decimal]]:
+    """A charge (delivery, a fee, an order-level discount) split over the goods' VAT rates.
+
+    `goods` are (rate, value) pairs of the goods lines the charge goes with, in the price basis
+    of the order. The value at each rate is the weight; the parts, one per rate from the lowest
+    rate up, are `allocate`d and add up to the charge. Goods of one rate give one part: the
+    whole charge at that rate. Goods without value give the charge to the highest rate.
+    """
+    if not goods:
+        raise TaxError("a charge follows the goods' VAT rates, and there are no goods lines")
+    by_rate: dict[Decimal, Decimal] = {}
+    for rate, value in goods:
+        _check_rate(rate)
+        if value < 0:
+            raise TaxError("cannot apportion a charge over negative goods values")
+        by_rate[rate] = by_rate.get(rate, ZERO) + value
+    if sum(by_rate.values(), ZERO) == 0:
+        return [(max(by_rate), charge)]
+    rates = sorted(rate for rate, value in by_rate.items() if value > 0)  # no empty shares
+    if len(rates) == 1:
+        return [(rates[0], charge)]
+    shares = allocate(charge, [by_rate[rate] for rate in rates])
+    return list(zip(rates, shares, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +192,9 @@ def split_order(
     (Art. 79(b)): it is allocated over the goods lines in proportion to their amounts (the
     gross for VAT-inclusive prices, the net for exclusive ones: the same basis the discount is
     stated in), then each line is split. Shipping takes no part of it; a discount on shipping
-    is a line discount of the shipping line.
+    is a line discount of the shipping line. Shipping and other charges are then apportioned
+    over the goods' rates by the goods' value after the discount (`apportion`): a charge over
+    goods of several rates gives one `SplitLine` per rate, all with the charge's `line_id`.
     """
     _check_cents(order_discount, "order discount")
     goods = [line for line in lines if line.kind is LineKind.PRODUCT]
@@ -176,19 +205,25 @@ def split_order(
         goods_rates.append(line.rate)
     if any(line.kind is not LineKind.PRODUCT and line.rate is not None for line in lines):
         raise TaxError("shipping lines take the goods' rate; leave their rate empty")
-    discounts = iter(_order_discount_shares(goods, order_discount))
-    freight_rate = shipping_rate(goods_rates) if len(goods) < len(lines) else None
+    discounts = _order_discount_shares(goods, order_discount)
+    goods_values = [
+        (rate, line.amount - share)
+        for rate, line, share in zip(goods_rates, goods, discounts, strict=True)
+    ]
+    shares = iter(discounts)
 
     result: list[SplitLine] = []
     for line in lines:
         if line.kind is LineKind.PRODUCT:
-            rate, discount = line.rate, next(discounts)
-        else:
-            rate, discount = freight_rate, ZERO
-        if rate is None:  # unreachable: goods rates are checked above, shipping's is derived
-            raise TaxError(f"line {line.line_id!r} has no VAT rate")
-        amounts = split_line(line.amount - discount, rate, prices_include_vat)
-        result.append(SplitLine(line.line_id, line.kind, rate, discount, amounts))
+            rate, discount = line.rate, next(shares)
+            if rate is None:  # unreachable: goods rates are checked above
+                raise TaxError(f"line {line.line_id!r} has no VAT rate")
+            amounts = split_line(line.amount - discount, rate, prices_include_vat)
+            result.append(SplitLine(line.line_id, line.kind, rate, discount, amounts))
+            continue
+        for rate, part in apportion(line.amount, goods_values):
+            amounts = split_line(part, rate, prices_include_vat)
+            result.append(SplitLine(line.line_id, line.kind, rate, ZERO, amounts))
     return SplitOrder(lines=tuple(result), totals=total(line.amounts for line in result))
 
 

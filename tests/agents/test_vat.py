@@ -18,7 +18,8 @@ import pytest
 from agents import vat as agent
 from engine import vat
 from engine.exceptions import WinkelError
-from models.order import DocumentLine
+from engine.tax.vies import ViesAnswer
+from models.order import Customer, DocumentLine
 from tests.engine.test_triggers_vat import (
     CONSUMER_BE,
     MUG,
@@ -137,6 +138,27 @@ def test_a_credit_note_for_an_invoice_from_before_the_vat_step_keeps_its_figures
     (credit,) = sent(agent.step(w, vat.encode_draft(returned)), "credit-notes")
     assert credit["lines"][0]["net"] == "10.00"
     assert credit["lines"][0]["vat"] == "2.10"
+
+
+def test_vies_s_answer_decides_the_reverse_charge_and_a_replay_keeps_it() -> None:
+    w = wiring()
+    business = Customer("Weber GmbH", "DE", vat_id="DE136695976", is_business=True)
+    _, draft = invoice_draft(order((MUG,), business))
+    refused = ViesAnswer("DE136695976", False, "WAPI000000000009")
+    (invoice,) = sent(agent.step(w, vat.encode_draft(draft), refused), "invoices")
+    assert invoice["vat"]["scheme"] == "domestic"
+    assert invoice["vat"]["vies"]["consultation_id"] == "WAPI000000000009"
+    # replayed (no VIES question is asked for a decided draft): the same trigger
+    (again,) = sent(agent.step(w, vat.encode_draft(draft)), "invoices")
+    assert again == invoice
+
+
+async def test_vies_is_not_asked_while_the_config_has_it_off() -> None:
+    w = wiring()
+    w.config.vat = SimpleNamespace(vies=False)
+    business = Customer("Weber GmbH", "DE", vat_id="DE136695976", is_business=True)
+    _, draft = invoice_draft(order((MUG,), business))
+    assert await agent.Vies(w).answer(vat.encode_draft(draft)) is None
 
 
 def test_an_unknown_company_is_refused() -> None:

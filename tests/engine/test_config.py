@@ -136,3 +136,28 @@ def test_outside_the_demo_a_missing_secret_is_a_config_error_naming_it() -> None
     bad_key = {**invented, "WINKEL_DEMO_BOL_PUBLIC_KEYS": "bm90IGEga2V5"}
     with pytest.raises(ConfigError, match="WINKEL_DEMO_BOL_PUBLIC_KEYS"):
         _checked_environment(config, bad_key)
+
+
+def test_vies_is_off_unless_the_config_enables_it() -> None:
+    assert parse_config({}, {}).vat.vies is False
+    settings = parse_config(
+        {"vat": {"vies": True, "vies_url": "http://127.0.0.1:8099/", "vies_timeout_seconds": 1}},
+        {},
+    ).vat
+    assert (settings.vies, settings.vies_url, settings.vies_timeout_seconds) == (
+        True,
+        "http://127.0.0.1:8099",
+        1.0,
+    )
+    assert parse_config({"vat": {"vies": True}}, {}).vat.vies_url == (
+        "https://ec.europa.eu/taxation_customs/vies/rest-api"
+    )
+
+
+@pytest.mark.parametrize(
+    "vat",
+    [{"vies": "yes"}, {"vies_url": "ftp://vies"}, {"vies_timeout_seconds": 0}],
+)
+def test_vies_settings_that_cannot_work_are_refused(vat: dict[str, object]) -> None:
+    with pytest.raises(ConfigError, match="vies"):
+        parse_config({"vat": vat}, {})

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from engine import lifecycle
 from engine.config import Company, InvoiceGranularity, Store
-from engine.identity import order_uuid
+from engine.identity import order_uuid, trigger_id
 from engine.money import to_cents
+from engine.summary import summarise
 from models.commands import OperatorAction
 from models.events import (
     CancellationWithdrawn,
@@ -637,3 +638,167 @@ def test_a_revived_order_ends_invoiced_once_whatever_the_delivery_order(
     (invoice,) = triggers_of(transitions)
     assert invoice.kind is TriggerKind.INVOICE and invoice.totals.gross == ORDER_GROSS
     assert state.stage is Stage.INVOICED
+
+
+# --- an operator's shipment and the marketplace's are one shipment -------------------------
+
+
+def parcel(
+    shipment_id: str, at: datetime, *lines: tuple[str, int], location: str | None = None
+) -> OrderEvent:
+    shipment = Shipment(shipment_id, at, quantities(*lines), location_id=location)
+    return event(f"shipment:{shipment_id}", at, ShipmentSent(shipment))
+
+
+def invoiced_units(triggers: list[Trigger]) -> dict[str, int]:
+    units: dict[str, int] = {}
+    for trigger in triggers:
+        if trigger.kind is TriggerKind.INVOICE:
+            for trigger_line in trigger.lines:
+                units[trigger_line.sku] = units.get(trigger_line.sku, 0) + trigger_line.quantity
+    return units
+
+
+class TestDefaultedFields:
+    def test_a_defaulted_field_is_audited_once(self) -> None:
+        filled = ("$.shipping_lines[0].id: missing, derived shipping:derived-0 from its position",)
+        first = details(T0)
+        assert isinstance(first.payload, DetailsReported)
+        info = replace(first.payload.details, defaulted=filled)
+        later = replace(info, as_of=T0 + HOUR)
+        _, transitions = run(
+            [
+                event("d1", T0, DetailsReported(info)),
+                event("d2", T0 + HOUR, DetailsReported(later)),
+            ]
+        )
+        reasons = [entry.reason for entry in transitions[0].audit]
+        assert reasons == ["details_reported received", f"defaulted {filled[0]}"]
+        assert transitions[1].audit == ()
+
+
+class TestOperatorAndMarketplaceShipments:
+    def test_the_marketplace_report_of_an_operator_shipment_is_matched_not_shipped_again(
+        self,
+    ) -> None:
+        state, transitions = run(
+            [
+                details(T0),
+                operator(OperatorAction.MARK_SHIPPED, T0 + HOUR, "c1"),
+                parcel("F-77", T0 + 2 * HOUR, ("a", 2), ("b", 1), location="wh-1"),
+            ]
+        )
+        assert state.stage is Stage.INVOICED
+        assert len(triggers_of(transitions)) == 1  # the operator's invoice, nothing more
+        assert transitions[-1].triggers == ()
+        assert lifecycle.shipped_units(state) == {"a": 2, "b": 1}
+        kept = next(s for s in state.shipments if s.shipment_id == "F-77")
+        assert (kept.shipped_at, kept.location_id) == (T0 + 2 * HOUR, "wh-1")
+        assert kept.confirms == quantities(("a", 2), ("b", 1))
+        (entry,) = transitions[-1].audit
+        assert entry.reason == ("shipment F-77 matched with operator:c1: a x2, b x1 counted once")
+        summary = summarise(state, PER_ORDER)
+        assert summary is not None
+        assert (summary.invoice_status, summary.fulfilment_status) == ("invoiced", "fulfilled")
+        assert (entry.from_stage, entry.to_stage) == (Stage.INVOICED, Stage.INVOICED)
+
+    def test_a_per_shipment_store_gets_no_second_invoice_for_the_same_parcel(self) -> None:
+        state, transitions = run(
+            [
+                details(T0),
+                operator(OperatorAction.MARK_SHIPPED, T0 + HOUR, "c1"),
+                parcel("F-77", T0 + 2 * HOUR, ("a", 2), ("b", 1)),
+            ],
+            PER_SHIPMENT,
+        )
+        assert state.stage is Stage.INVOICED
+        assert [t.shipment_id for t in triggers_of(transitions)] == ["operator:c1"]
+
+    def test_the_marketplace_reporting_fewer_units_leaves_the_rest_marked_and_says_so(
+        self,
+    ) -> None:
+        state, transitions = run(
+            [
+                details(T0),
+                operator(OperatorAction.MARK_SHIPPED, T0 + HOUR, "c1"),
+                parcel("F-1", T0 + 2 * HOUR, ("a", 1)),
+            ]
+        )
+        assert state.stage is Stage.INVOICED
+        assert lifecycle.shipped_units(state) == {"a": 2, "b": 1}
+        assert lifecycle.unconfirmed_operator_units(state) == {"a": 1, "b": 1}
+        (entry,) = transitions[-1].audit
+        assert entry.reason == (
+            "shipment F-1 matched with operator:c1: a x1 counted once; "
+            "marked by an operator, not reported by the marketplace: a x1, b x1"
+        )
+
+    def test_units_beyond_the_operators_marks_ship_as_a_shipment_of_their_own(self) -> None:
+        # The operator marked what was open while one unit of a was cancelled; the marketplace
+        # then reports both units of a: one confirms, one is new (and the order says so).
+        state, transitions = run(
+            [
+                details(T0),
+                cancelled(T0, ("a", 1)),
+                operator(OperatorAction.MARK_SHIPPED, T0 + HOUR, "c1"),
+                parcel("F-2", T0 + 2 * HOUR, ("a", 2), ("b", 1)),
+            ],
+            PER_SHIPMENT,
+        )
+        assert lifecycle.shipped_units(state) == {"a": 2, "b": 1}
+        kept = next(s for s in state.shipments if s.shipment_id == "F-2")
+        assert kept.confirms == quantities(("a", 1), ("b", 1))
+        assert "shipped beyond the operator's marks: a x1" in transitions[-1].audit[-1].reason
+
+    def test_an_order_without_operator_shipments_is_documented_as_before(self) -> None:
+        state, transitions = run(
+            [details(T0), parcel("s1", T0 + HOUR, ("a", 2)), parcel("s2", T0 + HOUR, ("b", 1))]
+        )
+        assert all(not s.confirms for s in state.shipments)
+        (invoice,) = triggers_of(transitions)
+        assert invoice.trigger_id == trigger_id(
+            REF.uuid, DocumentKind.INVOICE, TriggerScope.ORDER, "0"
+        )
+
+
+@st.composite
+def operator_and_marketplace(draw: st.DrawFn) -> tuple[list[OrderEvent], list[str]]:
+    """Details, an operator's mark_shipped and the marketplace's parcels (covering all units
+    or only some), in any arrival order; returns the events and the marketplace parcel ids."""
+    parcels: list[OrderEvent] = []
+    ids: list[str] = []
+    boxes = draw(st.integers(1, 3))
+    contents: dict[int, list[tuple[str, int]]] = {}
+    for line_id, quantity in SHIPPED_ALL:
+        for _ in range(quantity):
+            if draw(st.booleans()) or boxes == 1:
+                contents.setdefault(draw(st.integers(0, boxes - 1)), []).append((line_id, 1))
+    for box, units in sorted(contents.items()):
+        shipment_id = f"F-{box}"
+        ids.append(shipment_id)
+        minutes = draw(st.integers(0, 300))
+        parcels.append(parcel(shipment_id, T0 + timedelta(minutes=minutes), *units, location="wh"))
+    mark = operator(OperatorAction.MARK_SHIPPED, T0 + timedelta(minutes=draw(st.integers(0, 300))))
+    events = [details(T0), mark, *parcels]
+    order = draw(st.permutations(events[1:]))
+    return [events[0], *order], ids
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=operator_and_marketplace(), store=st.sampled_from([PER_ORDER, PER_SHIPMENT]))
+def test_operator_and_marketplace_shipments_count_each_unit_once_in_any_arrival_order(
+    case: tuple[list[OrderEvent], list[str]], store: Store
+) -> None:
+    events, parcel_ids = case
+    state, transitions = run(events, store)
+    assert lifecycle.shipped_units(state) == {"a": 2, "b": 1}  # every unit once, none twice
+    assert state.stage is Stage.INVOICED
+    assert invoiced_units(triggers_of(transitions)) == {"SKU-a": 2, "SKU-b": 1, "SKU-ship": 1}
+    kept = {s.shipment_id: s for s in state.shipments}
+    for shipment_id in parcel_ids:  # the marketplace's data is kept, whatever came first
+        assert kept[shipment_id].location_id == "wh"
+    reported = sum(len(kept[shipment_id].lines) for shipment_id in parcel_ids)
+    if reported == 3:  # the marketplace reported every unit: no operator mark is left open
+        assert not lifecycle.unconfirmed_operator_units(state)
+    ids = [t.trigger_id for t in triggers_of(transitions)]
+    assert len(ids) == len(set(ids))

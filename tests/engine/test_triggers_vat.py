@@ -6,6 +6,7 @@ out in the comment next to it with the one rounding rule of docs/vat.md §5.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -13,11 +14,14 @@ from uuid import UUID
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import triggers, vat
 from engine.config import Company, InvoiceGranularity, Store
 from engine.identity import order_uuid, trigger_id
 from engine.tax import TaxError, ThresholdLevel, ThresholdState
+from engine.tax.vies import ViesAnswer
 from models.order import (
     Customer,
     Document,
@@ -284,6 +288,65 @@ def test_a_german_business_with_a_valid_vat_id_is_reverse_charged_at_zero() -> N
     assert outcome.threshold is None
 
 
+CHECKED = datetime(2026, 11, 3, 14, 0, 5, tzinfo=UTC)
+
+
+def test_vies_confirming_the_number_is_kept_as_evidence_on_the_reverse_charge() -> None:
+    _, draft = invoice_draft(order((MUG, SHIPPING), DE_BUSINESS))
+    assert vat.vies_question(draft) == "DE 136 695 976"
+    answer = ViesAnswer("DE136695976", True, "WAPI000000000001", CHECKED)
+    outcome = vat.invoice(draft, NL_SELLER, fresh(), vies=answer)
+    document = emitted(outcome)
+    # the evidence survives the decision's record, so a replay or a credit note keeps it
+    assert vat.decode_record(vat.encode_record(outcome.record)) == outcome.record
+    assert document["vat"]["scheme"] == "reverse_charge"  # type: ignore[index]
+    assert document["vat"]["vies"] == {  # type: ignore[index]
+        "result": "vies_confirmed",
+        "vat_id": "DE136695976",
+        "consultation_id": "WAPI000000000001",
+        "checked_at": "2026-11-03T14:00:05Z",
+        "error": None,
+    }
+
+
+def test_vies_refusing_the_number_makes_the_customer_a_consumer() -> None:
+    _, draft = invoice_draft(order((MUG,), DE_BUSINESS))
+    answer = ViesAnswer("DE136695976", False, "WAPI000000000002", CHECKED)
+    outcome = vat.invoice(draft, NL_SELLER, fresh(), vies=answer)
+    document = emitted(outcome)
+    # a consumer in Germany under the threshold: Dutch VAT, and the sale counts (net 20.00)
+    assert document["vat"]["scheme"] == "domestic"  # type: ignore[index]
+    assert document["vat"]["reason"].startswith(  # type: ignore[index]
+        "distance sale, origin rate (NL to DE to a consumer (VAT number vies_rejected))"
+    )
+    assert document["vat"]["vies"]["result"] == "vies_rejected"  # type: ignore[index]
+    assert amounts(document) == [("MUG-BLUE", "0.21", "20.00", "4.20", "24.20")]
+    assert outcome.threshold is not None and outcome.threshold.total_eur == D("20.00")
+
+
+def test_vies_down_leaves_the_checksum_to_decide_and_says_so() -> None:
+    _, draft = invoice_draft(order((MUG,), DE_BUSINESS))
+    answer = ViesAnswer("DE136695976", None, error="MS_UNAVAILABLE")
+    document = emitted(vat.invoice(draft, NL_SELLER, fresh(), vies=answer))
+    assert document["vat"]["scheme"] == "reverse_charge"  # type: ignore[index]
+    assert document["vat"]["vies"] == {  # type: ignore[index]
+        "result": "format_valid",
+        "vat_id": "DE136695976",
+        "consultation_id": None,
+        "checked_at": None,
+        "error": "MS_UNAVAILABLE",
+    }
+
+
+def test_only_a_would_be_reverse_charge_asks_vies() -> None:
+    nl_business = Customer("Bakker BV", "NL", vat_id="NL004495445B01", is_business=True)
+    for customer in (CONSUMER_BE, nl_business, replace(DE_BUSINESS, vat_id="DE123456789")):
+        _, draft = invoice_draft(order((MUG,), customer))
+        assert vat.vies_question(draft) is None
+    _, draft = invoice_draft(order((MUG,), CONSUMER_NL))
+    assert "vies" not in emitted(vat.invoice(draft, NL_SELLER, fresh()))["vat"]  # type: ignore[operator]
+
+
 def test_a_business_with_an_invalid_vat_id_is_a_distance_sale() -> None:
     customer = replace(DE_BUSINESS, vat_id="DE123456789")
     _, draft = invoice_draft(order((MUG,), customer))
@@ -303,7 +366,7 @@ def test_switzerland_is_an_export_at_zero() -> None:
     assert document["totals"] == {"net": "29.15", "vat": "0.00", "gross": "29.15"}
 
 
-def test_exclusive_prices_are_taxed_on_the_net_and_shipping_takes_the_highest_rate() -> None:
+def test_exclusive_prices_are_taxed_on_the_net_and_shipping_is_apportioned_by_value() -> None:
     book = line("2", "BOOK-NL", 1, "24.95", "2.25", include=False)
     lamp = line("3", "LAMP", 1, "60.00", "12.60", include=False)
     ship = line("s", "SHIPPING", 1, "4.09", "0.86", include=False, kind=LineKind.SHIPPING)
@@ -311,13 +374,92 @@ def test_exclusive_prices_are_taxed_on_the_net_and_shipping_takes_the_highest_ra
         order((book, lamp, ship), CONSUMER_NL, include=False), categories={"BOOK-NL": "reduced"}
     )
     document = emitted(vat.invoice(draft, NL_SELLER, fresh()))
-    # 24.95 x 0.09 = 2.2455 -> 2.25; 60.00 x 0.21 = 12.60; shipping at 21%: 4.09 x 0.21 = 0.8589
+    # 24.95 x 0.09 = 2.2455 -> 2.25; 60.00 x 0.21 = 12.60. Shipping 4.09 net over the goods'
+    # net 24.95 : 60.00: exact 1.20126.. and 2.88873.., cut to 1.20 + 2.88 = 4.08; the missing
+    # cent goes to the larger remainder (the lamp's): 1.20 at 9% (0.108 -> 0.11) and 2.89 at
+    # 21% (0.6069 -> 0.61).
     assert amounts(document) == [
         ("BOOK-NL", "0.09", "24.95", "2.25", "27.20"),
         ("LAMP", "0.21", "60.00", "12.60", "72.60"),
-        ("SHIPPING", "0.21", "4.09", "0.86", "4.95"),
+        ("SHIPPING", "0.09", "1.20", "0.11", "1.31"),
+        ("SHIPPING", "0.21", "2.89", "0.61", "3.50"),
     ]
-    assert document["totals"] == {"net": "89.04", "vat": "15.71", "gross": "104.75"}
+    descriptions = [x["description"] for x in document["lines"]]  # type: ignore[attr-defined]
+    assert descriptions[2:] == ["Shipping (share at 9%)", "Shipping (share at 21%)"]
+    assert document["totals"] == {"net": "89.04", "vat": "15.57", "gross": "104.61"}
+
+
+def test_a_refund_of_apportioned_shipping_comes_back_from_each_share() -> None:
+    book = line("2", "BOOK-NL", 1, "20.00", "1.65")
+    lamp = line("3", "LAMP", 1, "60.00", "10.41")
+    state, draft = invoice_draft(
+        order((book, lamp, SHIPPING), CONSUMER_NL), categories={"BOOK-NL": "reduced"}
+    )
+    invoiced = vat.invoice(draft, NL_SELLER, fresh())
+    # 4.95 over 20 : 60 -> 1.2375 / 3.7125 -> 1.24 at 9% and 3.71 at 21%
+    assert amounts(emitted(invoiced))[2:] == [
+        ("SHIPPING", "0.09", "1.14", "0.10", "1.24"),
+        ("SHIPPING", "0.21", "3.07", "0.64", "3.71"),
+    ]
+    refund = credit_draft(
+        state,
+        (DocumentLine("s", 0, D("2.00"), D("0.00"), D("2.00")),),
+        datetime(2026, 11, 10, tzinfo=UTC),
+        cause="refund:7",
+    )
+    credited = vat.credit(refund, invoiced.record, None)
+    # 2.00 over what the shares hold, 1.24 : 3.71 -> 0.50101.. / 1.49898.. -> 0.50 / 1.50
+    assert amounts(emitted(credited)) == [
+        ("SHIPPING", "0.09", "0.46", "0.04", "0.50"),
+        ("SHIPPING", "0.21", "1.24", "0.26", "1.50"),
+    ]
+    everything = credit_draft(
+        state,
+        (DocumentLine("s", 1, D("4.09"), D("0.86"), D("4.95")),),
+        datetime(2026, 11, 11, tzinfo=UTC),
+        cause="cancellation:c1",
+    )
+    rest = emitted(vat.credit(everything, credited.record, None))
+    # the charge cancelled whole: each share gives back what it still holds
+    assert amounts(rest) == [
+        ("SHIPPING", "0.09", "0.68", "0.06", "0.74"),
+        ("SHIPPING", "0.21", "1.83", "0.38", "2.21"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("customer", "company", "categories", "sha256"),
+    [
+        (
+            CONSUMER_NL,
+            NL_SELLER,
+            {},
+            "393f727cb32628034ed650157c69bd86297e7ef7986b8c54b13078ee33026be0",
+        ),
+        (
+            CONSUMER_BE,
+            NL_OSS,
+            {},
+            "221b5d2cdc1efe459fdd12c69829cec373c41f3d7b480db0fc0cf7eeb0884fbc",
+        ),
+        (
+            CONSUMER_NL,
+            NL_SELLER,
+            {"BOOK-NL": "reduced"},
+            "5c575054ab6be30f8efe424ea97f5bbaca5296ef302df082e224ea0e2b8a618f",
+        ),
+    ],
+)
+def test_single_rate_triggers_are_byte_for_byte_what_they_were(
+    customer: Customer, company: Company, categories: dict[str, str], sha256: str
+) -> None:
+    # The SHA-256 of each invoice's bytes as the VAT step emitted them before charges were
+    # apportioned (domestic at 21%, OSS to Belgium, a 9% book with its shipping at 9%).
+    goods = MUG if not categories else line("2", "BOOK-NL", 1, "20.00", "1.65")
+    _, draft = invoice_draft(order((goods, SHIPPING), customer), company, categories=categories)
+    outcome = vat.invoice(draft, company, fresh(company))
+    assert outcome.trigger is not None
+    assert hashlib.sha256(outcome.trigger).hexdigest() == sha256
 
 
 def test_the_rate_follows_the_tax_point_not_the_order_date() -> None:
@@ -494,6 +636,9 @@ def test_final_triggers_match_the_documented_schema() -> None:
             state, (DocumentLine("1", 1, D("10.00"), D("2.10"), D("12.10")),), SHIPPED
         )
         produced.append(emitted(vat.credit(returned, outcome.record, outcome.threshold)))
+    _, checked = invoice_draft(order((MUG,), DE_BUSINESS))
+    answer = ViesAnswer("DE136695976", True, "WAPI000000000003", CHECKED)
+    produced.append(emitted(vat.invoice(checked, NL_SELLER, fresh(), vies=answer)))
     for document in produced:
         validator.validate(document)
     assert {d["vat"]["scheme"] for d in produced} == {  # type: ignore[index]
@@ -533,3 +678,59 @@ def test_the_interim_rule_without_the_vat_step(
     treatment = triggers.interim_treatment(company, customer, lines)
     assert (treatment.scheme.value, treatment.country) == expected
     assert treatment.tax_point is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    goods=st.lists(
+        st.tuples(st.booleans(), st.integers(1, 3), st.integers(0, 20_000)), min_size=1, max_size=4
+    ),
+    charges=st.lists(st.integers(-500, 2_000), min_size=1, max_size=2),
+    include=st.booleans(),
+)
+def test_apportioned_charges_add_up_and_a_full_credit_mirrors_the_invoice(
+    goods: list[tuple[bool, int, int]], charges: list[int], include: bool
+) -> None:
+    lines = []
+    for number, (book, quantity, cents) in enumerate(goods):
+        sku = "BOOK-NL" if book else "LAMP"
+        lines.append(
+            line(f"g{number}", sku, quantity, f"{D(cents) / 100:.2f}", "0.00", include=include)
+        )
+    for number, cents in enumerate(charges):
+        lines.append(
+            line(
+                f"c{number}",
+                "SHIPPING",
+                1,
+                f"{D(cents) / 100:.2f}",
+                "0.00",
+                include=include,
+                kind=LineKind.SHIPPING,
+            )
+        )
+    state, draft = invoice_draft(
+        order(tuple(lines), CONSUMER_NL, include=include), categories={"BOOK-NL": "reduced"}
+    )
+    invoiced = vat.invoice(draft, NL_SELLER, fresh())
+    document = emitted(invoiced)
+    stated = "gross" if include else "net"
+    # the charges' shares add up to the charges exactly, each at a rate of the goods
+    goods_rates = {x["vat_rate"] for x in document["lines"] if x["sku"] != "SHIPPING"}  # type: ignore[attr-defined]
+    assert {x["vat_rate"] for x in document["lines"] if x["sku"] == "SHIPPING"} <= goods_rates  # type: ignore[attr-defined]
+    charge_total = sum(
+        (D(x[stated]) for x in document["lines"] if x["sku"] == "SHIPPING"),  # type: ignore[attr-defined]
+        D(0),
+    )
+    assert charge_total == sum((D(c) / 100 for c in charges), D(0))
+    for x in document["lines"]:  # type: ignore[attr-defined]
+        assert D(x["net"]) + D(x["vat"]) == D(x["gross"])
+    everything = credit_draft(
+        state,
+        tuple(DocumentLine(x.line_id, x.quantity, x.net, x.vat, x.gross) for x in lines),
+        datetime(2026, 11, 20, tzinfo=UTC),
+        cause="cancellation:c1",
+    )
+    credited = emitted(vat.credit(everything, invoiced.record, invoiced.threshold))
+    assert credited["totals"] == document["totals"]
+    assert amounts(credited) == amounts(document)

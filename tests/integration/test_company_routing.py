@@ -33,7 +33,9 @@ async def post(stack: Stack, topic: str, document: object) -> None:
     async with (
         aiohttp.ClientSession() as session,
         session.post(
-            f"{stack.url}/webhooks/shopify/{STORE}", data=body, headers=shop.headers(topic, body)
+            f"{stack.url}/webhooks/shopify/{STORE}",
+            data=body,
+            headers=shop.headers(topic, body, store=STORE),
         ) as response,
     ):
         assert response.status == 200, await response.text()

@@ -38,7 +38,7 @@ async def post(stack: Stack, store: str, topic: str, document: object) -> None:
         session.post(
             f"{stack.url}/webhooks/shopify/{store}",
             data=body,
-            headers=shop.headers(topic, body),
+            headers=shop.headers(topic, body, store=store),
         ) as response,
     ):
         assert response.status == 200, await response.text()
@@ -215,3 +215,66 @@ async def test_a_return_of_one_of_three_units_is_credited_with_its_vat(stack: St
         "14.52"
     )  # type: ignore[index]
     assert datetime.fromisoformat(credit["created_at"]).tzinfo is not None  # type: ignore[arg-type]
+
+
+async def test_the_marketplace_report_of_an_operator_shipment_is_one_shipment(
+    stack: Stack,
+) -> None:
+    from datetime import UTC
+
+    from models.codec import decode_state, encode_command
+    from models.commands import OperatorAction, OperatorCommand
+
+    order_id = 820009
+    order = contract_uuid("shop-order", order_id)
+    await post(stack, "shop-order", "orders/paid", shop.order(order_id, financial_status="paid"))
+
+    async def known() -> bool:
+        records = await read_topic(stack.bootstrap, "winkel-orders-orders-changelog")
+        return any(r.key == str(order).encode() for r in records)
+
+    await wait_until(known, 60, what="the order")
+    command = OperatorCommand(
+        command_id=f"ship-{order_id}",
+        order_uuid=order,
+        operator_id="op-anna",
+        action=OperatorAction.MARK_SHIPPED,
+        reason="handed to PostNL at the counter",
+        issued_at=datetime.now(UTC),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            "winkel.orders.commands", encode_command(command), key=str(order).encode()
+        )
+    finally:
+        await producer.stop()
+    (invoice,) = await wait_until(
+        lambda: triggers(stack, "winkel.triggers.invoice", order, 1), 60, what="the invoice"
+    )
+    parcel = shop.fulfillment(order_id, 1, [(order_id * 10 + 501, 2), (order_id * 10 + 502, 1)])
+    await post(stack, "shop-order", "fulfillments/create", parcel)
+
+    async def matched() -> dict[str, object] | None:
+        for record in await read_topic(stack.bootstrap, "winkel.audit"):
+            entry = orjson.loads(record.value)
+            if entry["order_uuid"] == str(order) and "matched with" in entry["reason"]:
+                return entry  # type: ignore[no-any-return]
+        return None
+
+    entry = await wait_until(matched, 60, what="the matching audit entry")
+    assert entry["reason"] == (
+        f"shipment {parcel['id']} ({parcel['tracking_number']}) matched with "
+        f"operator:ship-{order_id}: "
+        f"{order_id * 10 + 501} x2, {order_id * 10 + 502} x1 counted once"
+    )
+    assert (entry["from_stage"], entry["to_stage"]) == ("invoiced", "invoiced")
+    records = await read_topic(stack.bootstrap, "winkel-orders-orders-changelog")
+    state = [decode_state(r.value) for r in records if r.key == str(order).encode()][-1]
+    assert state.stage.value == "invoiced"
+    kept = {s.shipment_id: s for s in state.shipments}
+    assert kept[str(parcel["id"])].location_id == "70001"  # the marketplace's data is kept
+    assert kept[str(parcel["id"])].tracking_numbers == (parcel["tracking_number"],)
+    assert await triggers(stack, "winkel.triggers.invoice", order, 2) is None  # one invoice
+    assert invoice["scope"] == "order"

@@ -33,7 +33,7 @@ async def post(
         session.post(
             f"{stack.url}/webhooks/shopify/{store}",
             data=body,
-            headers=shop.headers(topic, body, **header_options),
+            headers=shop.headers(topic, body, store=store, **header_options),
         ) as response,
     ):
         await response.read()
@@ -168,6 +168,26 @@ async def test_a_wrong_signature_is_refused_and_stores_nothing(stack: Stack) -> 
     raw = await read_topic(stack.bootstrap, "winkel.raw.shopify")
     assert not [r for r in raw if orjson.loads(r.value)["delivery_id"] == webhook_id]
     assert "rejected delivery" in stack.web.log_tail()  # type: ignore[union-attr]
+
+
+async def test_a_delivery_from_another_shop_is_refused_and_not_kept(stack: Stack) -> None:
+    # Signed with the app's secret, which every shop that installed the app shares, but from
+    # another shop than the store's: 401, and nothing of it reaches Kafka.
+    webhook_id = str(uuid.uuid4())
+    response = await post(
+        stack,
+        "shop-order",
+        "orders/create",
+        shop.order(810013),
+        webhook_id=webhook_id,
+        shop_domain="someone-else.myshopify.com",
+    )
+    assert response.status == 401
+    raw = await read_topic(stack.bootstrap, "winkel.raw.shopify")
+    assert not [r for r in raw if orjson.loads(r.value)["delivery_id"] == webhook_id]
+    assert "someone-else.myshopify.com" in stack.web.log_tail()  # type: ignore[union-attr]
+    # the same delivery from the store's own shop is accepted
+    assert (await post(stack, "shop-order", "orders/create", shop.order(810013))).status == 200
 
 
 async def test_an_unknown_store_is_not_found(stack: Stack) -> None:

@@ -34,6 +34,17 @@ async def test_the_unsigned_ping_is_answered_and_stores_nothing(stack: Stack) ->
     assert len(await read_topic(stack.bootstrap, "winkel.raw.woocommerce")) == before
 
 
+async def test_a_delivery_from_another_site_is_refused_and_not_kept(stack: Stack) -> None:
+    body = woo.body(woo.order(830013))
+    raw_before = len(await read_topic(stack.bootstrap, "winkel.raw.woocommerce"))
+    other = woo.headers("order.created", body, source="https://other-shop.example/")
+    assert await post(stack, body, other) == 401
+    assert len(await read_topic(stack.bootstrap, "winkel.raw.woocommerce")) == raw_before
+    # the store's own site, with or without the trailing slash, is accepted
+    own = woo.headers("order.created", body, source="https://WINKEL-demo.example")
+    assert await post(stack, body, own) == 200
+
+
 async def test_a_wrong_signature_is_refused(stack: Stack) -> None:
     body = woo.body(woo.order(830001))
     assert await post(stack, body, woo.headers("order.created", body, secret="wrong")) == 401

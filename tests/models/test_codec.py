@@ -59,7 +59,9 @@ SHIPMENT = Shipment("9", AT, (LineQuantity("1", 2),), "70001")
     "payload",
     [
         DetailsReported(DETAILS),
+        DetailsReported(replace(DETAILS, defaulted=("$.shipping_lines[0].id: missing",))),
         ShipmentSent(SHIPMENT),
+        ShipmentSent(replace(SHIPMENT, confirms=(LineQuantity("1", 1),))),
         CancellationWithdrawn(Withdrawal("status", AT, "processing in WooCommerce")),
     ],
 )
@@ -118,6 +120,14 @@ def test_state_round_trips() -> None:
     older = orjson.loads(encode_state(state))
     del older["state"]["withdrawals"]
     assert decode_state(orjson.dumps(older)) == replace(state, withdrawals=())
+
+
+def test_states_written_before_confirmations_and_defaults_read_as_having_none() -> None:
+    state = OrderState(REF, Stage.SHIPPED, details=DETAILS, shipments=(SHIPMENT,))
+    older = orjson.loads(encode_state(state))
+    del older["state"]["details"]["defaulted"]
+    del older["state"]["shipments"][0]["confirms"]
+    assert decode_state(orjson.dumps(older)) == state
 
 
 @pytest.mark.parametrize("body", [b'{"id": 1}', b"\xff\xfe not utf-8 \x00"])

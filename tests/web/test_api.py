@@ -349,7 +349,11 @@ async def test_the_cli_replay_sends_the_chosen_dead_letters_back(web: Web) -> No
 
 
 async def test_health_and_the_openapi_description(web: Web) -> None:
-    assert await get_json(web, "/healthz") == {"redis": True}
+    assert await get_json(web, "/healthz") == {"status": "alive"}
+    assert await get_json(web, "/readyz") == {
+        "ready": True,
+        "dependencies": {"kafka": "ok", "redis": "ok"},
+    }
     described = await get_json(web, "/api/openapi.json")
     assert described["openapi"].startswith("3.")
     served = {
@@ -357,7 +361,7 @@ async def test_health_and_the_openapi_description(web: Web) -> None:
         for route in web.client.app.router.routes()
         if route.resource is not None
         and route.method != "HEAD"
-        and route.resource.canonical.startswith(("/api/", "/healthz", "/metrics"))
+        and route.resource.canonical.startswith(("/api/", "/healthz", "/readyz", "/metrics"))
     }
     documented = {(method, path) for path, item in described["paths"].items() for method in item}
     assert ("get", "/api/pollers") in served  # the routes are really read

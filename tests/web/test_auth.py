@@ -35,7 +35,7 @@ ACTIONS = [
     (f"/api/orders/{ANY_UUID}/status", {"action": "cancel", "reason": "customer called"}),
     ("/api/deadletters/winkel.raw.shopify:0:1/replay", {}),
 ]
-OPEN = ["/", "/healthz", "/metrics", "/api/openapi.json", "/static/app.js"]
+OPEN = ["/", "/healthz", "/readyz", "/metrics", "/api/openapi.json", "/static/app.js"]
 
 
 @pytest.mark.parametrize("path", READS)
@@ -144,7 +144,7 @@ async def test_the_api_description_states_each_routes_security(web: Web) -> None
     for path, item in described["paths"].items():
         for method, operation in item.items():
             security = operation["security"]
-            if path in {"/healthz", "/metrics", "/api/openapi.json"}:
+            if path in {"/healthz", "/readyz", "/metrics", "/api/openapi.json"}:
                 assert security == [], path
                 continue
             needed = "operator" if method == "post" and path != "/api/ws-ticket" else "viewer"

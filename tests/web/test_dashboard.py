@@ -21,6 +21,7 @@ from web import api
 from web.app import create_app
 from web.auth import operator_for, operators_from
 from web.dashboard import parse_stuck_after
+from web.health import WebMetrics
 
 
 async def test_stats_count_orders_and_name_the_ones_waiting_too_long(web: Web) -> None:
@@ -65,11 +66,14 @@ async def test_webhook_outcomes_feed_metrics_and_the_ingest_chart(web: Web) -> N
     assert metrics.content_type == "text/plain"
     text = await metrics.text()
     assert "# TYPE winkel_webhooks_total counter" in text
-    assert 'winkel_webhooks_total{marketplace="shopify",outcome="accepted"} 1' in text
-    assert 'winkel_webhooks_total{marketplace="shopify",outcome="duplicate"} 1' in text
-    assert 'winkel_webhooks_total{marketplace="shopify",outcome="rejected"} 2' in text
-    assert 'winkel_orders{marketplace="shopify",stage="paid"} 1' in text
-    assert "winkel_dead_letters 0" in text
+    assert 'winkel_webhooks_total{marketplace="shopify",outcome="accepted"} 1.0' in text
+    assert 'winkel_webhooks_total{marketplace="shopify",outcome="duplicate"} 1.0' in text
+    assert 'winkel_webhooks_total{marketplace="shopify",outcome="rejected"} 2.0' in text
+    assert 'winkel_orders{marketplace="shopify",stage="paid"} 1.0' in text
+    assert "winkel_dead_letters 0.0" in text
+    assert 'winkel_web_ready{dependency="kafka"} 1.0' in text
+    assert 'winkel_web_ready{dependency="redis"} 1.0' in text
+    assert 'winkel_kafka_writable{producer="web"} 1.0' in text
 
     stats = await get_json(web, "/api/stats")
     assert stats["webhooks"] == {"shopify": {"accepted": 1, "duplicate": 1, "rejected": 2}}
@@ -147,10 +151,14 @@ def test_metrics_escape_label_values_and_count_outcomes() -> None:
         "dead_letters": {"count": 3},
         "lag": {"by_topic": {"winkel.raw.shopify": 7}},
     }
-    text = api.exposition({("shopify", "accepted"): 5}, stats, 1.5)
-    assert 'winkel_orders{marketplace="we\\"ird\\\\",stage="paid"} 2' in text
-    assert 'winkel_consumer_lag{topic="winkel.raw.shopify"} 7' in text
-    assert "winkel_dead_letters 3" in text
+    families = WebMetrics()
+    families.read_model(stats)
+    families.webhooks.labels("shopify", "accepted").inc(5)
+    text = families.exposition().decode()
+    assert 'winkel_orders{marketplace="we\\"ird\\\\",stage="paid"} 2.0' in text
+    assert 'winkel_consumer_lag{topic="winkel.raw.shopify"} 7.0' in text
+    assert "winkel_dead_letters 3.0" in text
+    assert 'winkel_webhooks_total{marketplace="shopify",outcome="accepted"} 5.0' in text
     assert text.endswith("\n")
     assert api.webhook_outcome(200, b'{"status": "duplicate"}') == "duplicate"
     assert api.webhook_outcome(200, b'{"status": "accepted"}') == "accepted"

@@ -414,7 +414,16 @@ function renderHealth(s) {
     h("td", { class: "num" }, (o.duplicate ?? 0).toLocaleString("en-GB")),
     h("td", { class: "num" }, (o.rejected ?? 0).toLocaleString("en-GB")),
     h("td", { class: "num" }, (o.failed ?? 0).toLocaleString("en-GB"))));
-  $("health").replaceChildren(h("div", { class: "health-grid" },
+  const worker = s.worker ?? {};
+  const state = (ok) => h("td", { class: ok ? "ok" : "bad" }, ok ? "reachable" : "unavailable");
+  const workerRows = worker.fresh
+    ? [h("tr", {}, h("td", {}, "Kafka"), state(worker.kafka)), h("tr", {}, h("td", {}, "Redis"), state(worker.redis))]
+    : [h("tr", {}, h("td", { colspan: 2, class: "bad" }, "The worker has not reported for a while (stopped, or cut off from Redis)."))];
+  const rebuilding = s.read_model?.rebuilding
+    ? [h("p", { id: "read-model-rebuilding", class: "bad" }, "Read model rebuilding from Kafka: Redis lost it, the worker is refilling it; counts are partial meanwhile.")]
+    : [];
+  $("health").replaceChildren(...rebuilding, h("div", { class: "health-grid" },
+    h("div", {}, h("h4", {}, "Worker"), h("table", {}, h("tbody", {}, ...workerRows))),
     h("div", {}, h("h4", {}, "Worker consumer lag"), h("table", {}, h("tbody", {}, ...lagRows))),
     h("div", {}, h("h4", {}, "Webhooks"), h("table", {},
       h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", { class: "num" }, "accepted"), h("th", { class: "num" }, "dup."), h("th", { class: "num" }, "rejected"), h("th", { class: "num" }, "failed"))),
@@ -469,6 +478,20 @@ function linesTable(o) {
       h("td", { class: "num" }, money(l.net, o.currency)), h("td", { class: "num" }, `${(Number(l.vat_rate) * 100).toFixed(Number(l.vat_rate) * 100 % 1 ? 1 : 0)}%`),
       h("td", { class: "num" }, money(l.vat, o.currency)), h("td", { class: "num" }, money(l.gross, o.currency))))),
     h("tfoot", {}, h("tr", {}, h("td", { colspan: 3 }, "Total"), h("td", { class: "num" }, money(sum("net"), o.currency)), h("td", {}), h("td", { class: "num" }, money(sum("vat"), o.currency)), h("td", { class: "num" }, money(sum("gross"), o.currency)))));
+}
+
+// Shipments with the marketplace's carrier, tracking and origin; older summaries have none.
+function shipmentsTable(o) {
+  const shipments = o.shipments ?? [];
+  if (!shipments.length) return h("p", { class: "muted" }, "No shipment reported yet.");
+  const units = (parts) => (parts ?? []).map((p) => `${p.line_id} ×${p.quantity}`).join(", ");
+  return h("table", { class: "lines shipments" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Shipment"), h("th", {}, "Sent"), h("th", {}, "Units"), h("th", {}, "From"), h("th", {}, "Carrier"), h("th", {}, "Tracking"))),
+    h("tbody", {}, ...shipments.map((s) => h("tr", {},
+      h("td", {}, h("code", {}, s.shipment_id), s.confirms?.length ? h("div", { class: "sub" }, `matches operator's ${units(s.confirms)}`) : null),
+      h("td", {}, when(s.shipped_at)), h("td", {}, units(s.lines)),
+      h("td", {}, s.ship_from_country ?? "–", h("div", { class: "sub" }, s.company_id ?? "")),
+      h("td", {}, s.carrier ?? "–"), h("td", {}, (s.tracking_numbers ?? []).join(", ") || "–")))));
 }
 
 function triggerList(triggers) {
@@ -554,6 +577,7 @@ function renderDetail({ order: o, triggers, timeline }) {
       fact("Payment", badge("payment", o.payment_status)), fact("Fulfilment", badge("fulfilment", o.fulfilment_status)), fact("Invoice", badge("invoice", o.invoice_status)),
       fact("Return", badge("return", o.return_status)), fact("In stage", duration(secondsInStage(o))), fact("Last change", when(o.updated_at)))),
     h("section", {}, h("h4", {}, "Lines and VAT"), linesTable(o)),
+    h("section", {}, h("h4", {}, "Shipments"), shipmentsTable(o)),
     h("section", {}, h("h4", {}, "Triggers"), triggerList(triggers)),
     h("section", {}, h("h4", {}, "Change status"), form),
     h("section", {}, h("h4", {}, "Audit timeline"), timelineList(timeline)),

@@ -432,6 +432,7 @@ async def test_the_poller_polls_fetches_on_notification_and_rides_out_429s(
         client_secret_env="T_AMZ_SECRET",
         refresh_token_env="T_AMZ_REFRESH",
         amazon_marketplace_id=DE,
+        orders_api_version="v0",
     )
     env = {
         "T_AMZ_ID": fake.client_id,

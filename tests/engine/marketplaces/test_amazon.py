@@ -423,6 +423,9 @@ def test_pending_items_without_prices_are_zero_until_amazon_prices_them() -> Non
     )
     assert polish.currency == "PLN"
     with pytest.raises(NormalisationError, match="currency"):
+        events_of(p.document(p.order("Pending", MarketplaceId=""), bare))
+    # a marketplace outside Europe is no sale of a store that names none
+    with pytest.raises(NormalisationError, match="XXXX is not a European marketplace"):
         events_of(p.document(p.order("Pending", MarketplaceId="XXXX"), bare))
 
 
@@ -850,3 +853,45 @@ def test_amazon_settings_on_another_marketplace_are_refused() -> None:
     parse(plain)  # a Shopify store as such is fine
     with pytest.raises(ConfigError, match=r"fba_ship_from_country.*Amazon stores only"):
         parse(f'{plain}\nfba_ship_from_country = "DE"\n')
+
+
+def test_a_store_reads_orders_api_v2026_unless_it_says_v0() -> None:
+    assert parse(CONFIG).stores["amazon-de"].orders_api_version == "2026-01-01"
+    v0 = parse(f'{CONFIG}orders_api_version = "v0"\n').stores["amazon-de"]
+    assert v0.orders_api_version == "v0"
+    with pytest.raises(ConfigError, match="orders_api_version"):
+        parse(f'{CONFIG}orders_api_version = "2021-01-01"\n')
+    shopify = "\n".join(
+        line
+        for line in CONFIG.replace('marketplace = "amazon"', 'marketplace = "shopify"').splitlines()
+        if not line.startswith(("client_", "refresh_", "amazon_"))
+    )
+    with pytest.raises(ConfigError, match=r"orders_api_version.*Amazon stores only"):
+        parse(f'{shopify}\norders_api_version = "v0"\n')
+
+
+def test_an_order_of_another_marketplace_than_the_store_s_is_refused() -> None:
+    store = replace(STORE, amazon_marketplace_id=p.MARKETPLACE_DE)
+    assert events_of(p.document(), store)  # amazon.de in the amazon.de store
+    us_order = p.order(MarketplaceId="ATVPDKIKX0DER")
+    with pytest.raises(NormalisationError, match="ATVPDKIKX0DER is not store 'amazon-de'"):
+        events_of(p.document(us_order), store)
+    with pytest.raises(NormalisationError, match="not a European marketplace"):
+        events_of(p.document(us_order))
+    french = p.order(MarketplaceId="A13V1IB3VIYZZH")
+    with pytest.raises(NormalisationError, match="A13V1IB3VIYZZH is not store"):
+        events_of(p.document(french), store)
+
+
+def test_tax_exclusive_prices_of_an_amazon_com_store_are_not_taken_as_inclusive() -> None:
+    us_store = replace(STORE, id="amazon-us", amazon_marketplace_id="ATVPDKIKX0DER")
+    order = p.order(MarketplaceId="ATVPDKIKX0DER")
+    items = p.items()
+    inclusive = details_of(events_of(p.document(p.order(), items)))
+    exclusive = details_of(events_of(p.document(order, items), us_store))
+    assert inclusive.prices_include_vat is True
+    assert exclusive.prices_include_vat is False
+    for eu, us in zip(inclusive.lines, exclusive.lines, strict=True):
+        assert us.net == eu.gross  # what the EU store reads as gross is net before sales tax
+        assert us.vat == eu.vat
+        assert us.gross == eu.gross + eu.vat

@@ -106,3 +106,12 @@ def test_sane_orders_and_kosovo_pass() -> None:
     moment = datetime(2026, 11, 2, tzinfo=UTC)
     with pytest.raises(NormalisationError, match="quantity"):
         _sanity.check(ShipmentSent(Shipment("s", moment, (LineQuantity("1", -2),))))
+
+
+@pytest.mark.parametrize("order_id", ["../../token", "12/34", "", "١٢"])
+def test_a_woocommerce_order_id_that_is_not_a_number_never_becomes_a_path(order_id: str) -> None:
+    with pytest.raises(NormalisationError, match="not a WooCommerce order id"):
+        woocommerce.refunds_request("https://shop.example", order_id)
+    assert woocommerce.refunds_request("https://shop.example", "4711")[0].endswith(
+        "/orders/4711/refunds"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ import orjson
 import pytest
 
 from engine.config import InvoiceGranularity, Store
-from engine.exceptions import NormalisationError, SignatureError
+from engine.exceptions import NormalisationError, SignatureError, SourceMismatch
 from engine.marketplaces import shopify
 from models.events import (
     DetailsReported,
@@ -59,6 +60,24 @@ class TestSignature:
             shopify.verify(body, headers, [secret])
 
 
+class TestShopDomain:
+    SHOP = replace(STORE, shop_domain="acme.myshopify.com")
+
+    def test_the_stores_own_shop_passes_in_any_case(self) -> None:
+        shopify.check_source({shopify.SHOP_DOMAIN_HEADER: "ACME.myshopify.com"}, self.SHOP)
+
+    @pytest.mark.parametrize(
+        "headers",
+        [{shopify.SHOP_DOMAIN_HEADER: "someone-else.myshopify.com"}, {}],
+    )
+    def test_another_shop_or_none_is_refused(self, headers: dict[str, str]) -> None:
+        with pytest.raises(SourceMismatch, match="is not the shop of store 'shop-order'"):
+            shopify.check_source(headers, self.SHOP)
+
+    def test_a_store_without_shop_domain_is_not_checked(self) -> None:
+        shopify.check_source({shopify.SHOP_DOMAIN_HEADER: "any.myshopify.com"}, STORE)
+
+
 class TestNormalise:
     def test_an_order_with_taxes_included_splits_gross_into_net_and_vat(self) -> None:
         events = shopify.normalise(delivery("orders/create", shop.order(1001)), STORE)
@@ -79,6 +98,41 @@ class TestNormalise:
         assert details.customer.name == "Sanne de Vries"
         assert details.customer.country == "NL"
         assert details.as_of == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # +01:00 -> UTC
+
+    def test_a_shipping_line_without_id_gets_a_stable_derived_id_and_the_fill_in_is_named(
+        self,
+    ) -> None:
+        no_id = {key: value for key, value in shop.POSTNL.items() if key != "id"}
+        document = shop.order(1003, shipping_lines=[no_id])
+        first = shopify.normalise(delivery("orders/create", document), STORE)[0].payload
+        again = shopify.normalise(delivery("orders/updated", document), STORE)[0].payload
+        assert isinstance(first, DetailsReported) and isinstance(again, DetailsReported)
+        shipping = first.details.lines[-1]
+        assert shipping.kind is LineKind.SHIPPING
+        assert shipping.line_id == "shipping:derived-0" == again.details.lines[-1].line_id
+        assert (shipping.net, shipping.gross) == (Decimal("4.09"), Decimal("4.95"))
+        assert first.details.defaulted == (
+            "$.shipping_lines[0].id: missing, derived shipping:derived-0 from its position",
+        )
+
+    def test_a_line_without_sku_and_a_nameless_customer_are_named_as_defaulted(self) -> None:
+        document = shop.order(1005, line_items=[{**shop.MUG, "sku": None}])
+        for key in ("billing_address", "shipping_address", "customer", "email"):
+            document.pop(key, None)
+        (event,) = shopify.normalise(delivery("orders/create", document), STORE)
+        assert isinstance(event.payload, DetailsReported)
+        details = event.payload.details
+        assert details.customer.name == "Unknown customer"
+        assert details.defaulted == (
+            f"$.line_items[0].sku: missing, used {details.lines[0].sku}",
+            "$.customer: no company, name or email, used 'Unknown customer'",
+        )
+
+    def test_a_shipping_line_with_its_id_is_not_reported_as_defaulted(self) -> None:
+        (event,) = shopify.normalise(delivery("orders/create", shop.order(1004)), STORE)
+        assert isinstance(event.payload, DetailsReported)
+        assert event.payload.details.defaulted == ()
+        assert event.payload.details.lines[-1].line_id == "shipping:901"
 
     def test_an_order_with_taxes_excluded_adds_vat_on_top(self) -> None:
         document = shop.order(1002, taxes_included=False)

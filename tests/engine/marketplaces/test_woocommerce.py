@@ -13,7 +13,7 @@ import pytest
 
 from engine import lifecycle
 from engine.config import Company, InvoiceGranularity, Store, parse_config
-from engine.exceptions import NormalisationError, SignatureError
+from engine.exceptions import NormalisationError, SignatureError, SourceMismatch
 from engine.identity import order_uuid
 from engine.marketplaces import woocommerce as wc
 from models.events import (
@@ -57,6 +57,54 @@ def details_of(events: list[OrderEvent]) -> OrderDetails:
 
 def kinds(events: list[OrderEvent]) -> list[type[EventPayload]]:
     return [type(event.payload) for event in events]
+
+
+class TestSource:
+    SITE = replace(STORE, site_url="https://winkel-demo.example")
+
+    @pytest.mark.parametrize(
+        "source",
+        [
+            "https://winkel-demo.example/",
+            "https://winkel-demo.example",
+            "HTTPS://Winkel-Demo.example/",
+        ],
+    )
+    def test_the_stores_own_site_passes(self, source: str) -> None:
+        wc.check_source({wc.SOURCE_HEADER: source}, self.SITE)
+
+    @pytest.mark.parametrize(
+        "headers",
+        [
+            {wc.SOURCE_HEADER: "https://other-shop.example/"},
+            {wc.SOURCE_HEADER: "http://winkel-demo.example/"},  # another scheme: another site
+            {wc.SOURCE_HEADER: "https://winkel-demo.example/shop/"},  # another WordPress home
+            {},
+        ],
+    )
+    def test_another_site_or_none_is_refused(self, headers: dict[str, str]) -> None:
+        with pytest.raises(SourceMismatch, match="is not the site of store 'woo-nl'"):
+            wc.check_source(headers, self.SITE)
+
+    def test_a_store_without_site_url_is_not_checked(self) -> None:
+        wc.check_source({wc.SOURCE_HEADER: "https://anything.example/"}, STORE)
+
+    def test_the_config_reads_site_url(self) -> None:
+        config = parse_config(
+            {
+                "companies": [{"id": "acme-nl", "name": "Acme", "country": "NL"}],
+                "stores": [
+                    {
+                        "id": "woo-nl",
+                        "company_id": "acme-nl",
+                        "marketplace": "woocommerce",
+                        "site_url": "https://winkel-demo.example/",
+                    }
+                ],
+            },
+            {},
+        )
+        assert config.stores["woo-nl"].site_url == "https://winkel-demo.example"
 
 
 class TestSignature:
@@ -746,11 +794,41 @@ class TestPolling:
         with pytest.raises(ValueError):
             wc.orders_request("https://winkel-demo.example", moment, page, per_page)
 
-    def test_refunds_request_asks_for_more_than_the_default_ten(self) -> None:
+    def test_refunds_request_asks_for_more_than_the_default_ten_page_by_page(self) -> None:
         assert wc.refunds_request("https://winkel-demo.example", "723") == (
             "https://winkel-demo.example/wp-json/wc/v3/orders/723/refunds",
-            {"per_page": "100"},
+            {"per_page": "100", "page": "1"},
         )
+        assert wc.refunds_request("https://winkel-demo.example", "723", 2)[1]["page"] == "2"
+        with pytest.raises(ValueError, match="page"):
+            wc.refunds_request("https://winkel-demo.example", "723", 0)
+
+    def test_refund_pages_follow_x_wp_totalpages(self) -> None:
+        refunds = [{"id": n} for n in range(100)]
+        first = wc.parse_refunds_page({"X-WP-TotalPages": "2"}, orjson.dumps(refunds), 1)
+        assert (len(first.refunds), first.next_page) == (100, 2)
+        last = wc.parse_refunds_page({"x-wp-totalpages": "2"}, b'[{"id": 100}]', 2)
+        assert (last.refunds, last.next_page) == (({"id": 100},), None)
+        assert wc.refund_ids([*first.refunds, *last.refunds])[-2:] == ("99", "100")
+
+    def test_refund_pages_without_the_header_go_on_while_pages_are_full(self) -> None:
+        full = orjson.dumps([{"id": n} for n in range(100)])
+        assert wc.parse_refunds_page({}, full, 1).next_page == 2
+        assert wc.parse_refunds_page({}, b'[{"id": 1}]', 2).next_page is None
+        assert wc.parse_refunds_page({}, b"[]", 1).next_page is None
+
+    @pytest.mark.parametrize("body", [b"<html>", b'{"code":"x"}', b"[1, 2]"])
+    def test_an_unexpected_refunds_answer(self, body: bytes) -> None:
+        with pytest.raises(wc.ApiResponseError):
+            wc.parse_refunds_page({}, body, 1)
+
+    def test_a_webhook_listing_refunds_asks_for_them(self) -> None:
+        listed = [{"id": 7231, "reason": "", "total": "-12.10"}, {"id": 7232, "total": "-1.00"}]
+        body = orjson.dumps(woo.order(723, refunds=listed))
+        assert wc.refunds_to_fetch("order.updated", body) == ("723", ("7231", "7232"))
+        assert wc.refunds_to_fetch("order.updated", orjson.dumps(woo.order(724))) is None
+        assert wc.refunds_to_fetch("order.deleted", body) is None
+        assert wc.refunds_to_fetch("order.updated", b"not json") is None
 
     def test_basic_auth(self) -> None:
         assert wc.basic_auth("ck_winkel", "cs_geheim") == f"Basic {BASIC_TOKEN}"

@@ -199,6 +199,8 @@ def test_pushes_ask_for_orders_and_shipments_only() -> None:
     assert polling.push_fetch(shipment_push) == polling.PushFetch("SHIPMENT", "541757635")
     assert polling.push_fetch(status_push) is None
     assert polling.PushFetch.decode("OFFER:1") is None
+    refunds = polling.PushFetch(polling.WOOCOMMERCE_REFUNDS_FETCH, "723")
+    assert polling.PushFetch.decode(refunds.encode()) == refunds
 
 
 def test_the_woocommerce_cursor_round_trips_and_starts_a_week_back() -> None:

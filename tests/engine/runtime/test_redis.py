@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import redis
 
 from engine.runtime import RedisServer, free_port, port_open, redis_reachable
+
+pytestmark = pytest.mark.integration  # starts real redis-server processes
 
 
 def test_redis_server_set_get_stop(tmp_path: Path) -> None:

@@ -101,7 +101,23 @@ def test_reverse_charge_prints_the_number_in_its_compact_form() -> None:
 def test_an_unusable_number_is_recorded_on_the_consumer_decision() -> None:
     decision = decide(_sale(customer=_business("DE136695977")))
     assert (decision.scheme, decision.vat_id_check) == (VatScheme.DOMESTIC, VatIdCheck.INVALID)
-    assert "without usable VAT id (invalid)" in decision.reason
+    assert decision.reason == (
+        "distance sale, origin rate (NL to DE to a consumer (VAT number invalid)): NL VAT, "
+        "under the EUR 10,000 threshold of Art. 59c and not OSS-registered"
+    )
+
+
+def test_a_consumer_abroad_under_the_threshold_is_labelled_distance_sale_origin_rate() -> None:
+    decision = decide(_sale("BE", customer=Customer("Lukas Peeters", "BE")))
+    assert (decision.scheme, decision.country) == (VatScheme.DOMESTIC, "NL")
+    assert decision.reason.startswith("distance sale, origin rate (NL to BE to a consumer)")
+    assert decision.counts_toward_threshold
+
+
+def test_a_consumer_abroad_over_the_threshold_is_no_origin_rate_sale() -> None:
+    decision = decide(_sale("BE", customer=Customer("Lukas Peeters", "BE"), before=D("9990.00")))
+    assert decision.scheme is VatScheme.OSS
+    assert "origin rate" not in decision.reason
 
 
 def test_the_crossing_sale_reports_the_threshold_facts() -> None:

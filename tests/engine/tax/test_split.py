@@ -13,6 +13,7 @@ from engine.tax import (
     PricedLine,
     TaxError,
     allocate,
+    apportion,
     line_amount,
     round_half_up,
     shipping_rate,
@@ -92,7 +93,10 @@ def test_an_order_with_mixed_rates_shipping_and_a_coupon() -> None:
     # Dutch webshop, prices incl. VAT: a book 20.00 at 9%, a lamp 60.00 at 21%, shipping 4.95.
     # Coupon 10.00 over the goods pro rata to their gross: book 10 x 20/80 = 2.50, lamp 7.50.
     # book 17.50 x 0.09/1.09 = 1.44495.. -> 1.44; lamp 52.50 x 0.21/1.21 = 9.11157.. -> 9.11;
-    # shipping at the highest goods rate, 21%: 4.95 x 0.21/1.21 = 0.85909.. -> 0.86.
+    # Shipping apportioned by the goods' value after the coupon, 17.50 : 52.50 = 1 : 3:
+    # exact 1.2375 and 3.7125, cut to 1.23 and 3.71; the missing cent goes to the larger
+    # remainder (0.0075, the book's): 1.24 at 9% and 3.71 at 21%.
+    # 1.24 x 0.09/1.09 = 0.10238.. -> 0.10; 3.71 x 0.21/1.21 = 0.64388.. -> 0.64.
     order = split_order(
         [
             PricedLine("book", D("20.00"), D("0.09")),
@@ -102,16 +106,21 @@ def test_an_order_with_mixed_rates_shipping_and_a_coupon() -> None:
         prices_include_vat=True,
         order_discount=D("10.00"),
     )
-    book, lamp, ship = order.lines
-    assert (book.order_discount, lamp.order_discount, ship.order_discount) == (
+    book, lamp, ship_9, ship_21 = order.lines
+    assert (book.order_discount, lamp.order_discount, ship_9.order_discount) == (
         D("2.50"),
         D("7.50"),
         D("0.00"),
     )
     assert book.amounts == Amounts(D("16.06"), D("1.44"), D("17.50"))
     assert lamp.amounts == Amounts(D("43.39"), D("9.11"), D("52.50"))
-    assert (ship.rate, ship.amounts) == (D("0.21"), Amounts(D("4.09"), D("0.86"), D("4.95")))
-    assert order.totals == Amounts(D("63.54"), D("11.41"), D("74.95"))
+    assert ship_9.line_id == ship_21.line_id == "ship"
+    assert (ship_9.rate, ship_9.amounts) == (D("0.09"), Amounts(D("1.14"), D("0.10"), D("1.24")))
+    assert (ship_21.rate, ship_21.amounts) == (
+        D("0.21"),
+        Amounts(D("3.07"), D("0.64"), D("3.71")),
+    )
+    assert order.totals == Amounts(D("63.66"), D("11.29"), D("74.95"))
 
 
 def test_an_exclusive_order_splits_the_coupon_over_net_amounts() -> None:
@@ -149,15 +158,20 @@ def test_orders_that_cannot_be_split_are_refused(
 
 
 def test_allocate_by_example() -> None:
-    # 10.00 over 1:1:1 -> running 3.33, 6.67, 10.00 -> 3.33, 3.34, 3.33
-    assert allocate(D("10.00"), [D(1), D(1), D(1)]) == [D("3.33"), D("3.34"), D("3.33")]
-    # a tiny amount over many lines never gives a line a negative share
+    # 10.00 over 1:1:1 -> 3.33 each cut down, 9.99; one cent missing, equal remainders:
+    # the earliest share takes it -> 3.34, 3.33, 3.33
+    assert allocate(D("10.00"), [D(1), D(1), D(1)]) == [D("3.34"), D("3.33"), D("3.33")]
+    # 0.05 over 1:1:1:0.001 -> 0.0166.. three times and 0.0000166..: 0.01, 0.01, 0.01, 0.00;
+    # two cents missing go to the two earliest of the largest remainders
     assert allocate(D("0.05"), [D(1), D(1), D(1), D("0.001")]) == [
         D("0.02"),
-        D("0.01"),
         D("0.02"),
+        D("0.01"),
         D("0.00"),
     ]
+    # 5.00 over 1:2 -> 1.666.. and 3.333..: 1.66 + 3.33 = 4.99; 1.66 lost more -> 1.67, 3.33
+    assert allocate(D("5.00"), [D(1), D(2)]) == [D("1.67"), D("3.33")]
+    assert allocate(D("-5.00"), [D(1), D(2)]) == [D("-1.67"), D("-3.33")]
     assert allocate(D("7.00"), [D(5)]) == [D("7.00")]
 
 
@@ -226,9 +240,44 @@ def test_order_totals_are_the_sums_of_its_lines(
     assert sum((line.order_discount for line in order.lines), D(0)) == discount
     stated = order.totals.gross if inclusive else order.totals.net
     assert stated == goods_sum + sum(shipping, D(0)) - discount
-    for line in order.lines:
-        if line.kind is SHIPPING:
-            assert line.rate == max(rate for _, rate in goods)
+    goods_rates = {rate for _, rate in goods}
+    for index, amount in enumerate(shipping):
+        parts = [line for line in order.lines if line.line_id == f"s{index}"]
+        # the parts of a charge add up to it, one per goods rate at most, at goods rates only
+        assert sum(((p.amounts.gross if inclusive else p.amounts.net) for p in parts), D(0)) == (
+            amount
+        )
+        assert {p.rate for p in parts} <= goods_rates
+        assert len({p.rate for p in parts}) == len(parts)
+        if len(goods_rates) == 1:
+            assert [p.rate for p in parts] == [goods[0][1]]
+
+
+def test_apportion_by_example() -> None:
+    # 4.95 over goods of 20.00 at 9% and 60.00 at 21% -> 1.2375 / 3.7125 -> 1.24 / 3.71
+    assert apportion(D("4.95"), [(D("0.21"), D("60.00")), (D("0.09"), D("20.00"))]) == [
+        (D("0.09"), D("1.24")),
+        (D("0.21"), D("3.71")),
+    ]
+    # one rate: the whole charge at it; goods of no value: the highest rate
+    assert apportion(D("4.95"), [(D("0.21"), D("1")), (D("0.21"), D("2"))]) == [
+        (D("0.21"), D("4.95"))
+    ]
+    assert apportion(D("4.95"), [(D("0.09"), D("0")), (D("0.21"), D("0"))]) == [
+        (D("0.21"), D("4.95"))
+    ]
+    with pytest.raises(TaxError, match="no goods"):
+        apportion(D("4.95"), [])
+    # goods of no value at a rate take no share of it: no empty "share at 21%" line
+    assert apportion(D("4.95"), [(D("0.09"), D("20.00")), (D("0.21"), D("0"))]) == [
+        (D("0.09"), D("4.95"))
+    ]
+
+
+def test_a_negative_amount_never_gives_a_negative_zero_share() -> None:
+    shares = allocate(D("-0.01"), [D(1), D(0)])
+    assert shares == [D("-0.01"), D("0.00")]
+    assert str(shares[1]) == "0.00"  # not "-0.00", which a trigger would show
 
 
 @given(
