@@ -22,6 +22,7 @@ dashboard trades its bearer token for a one-time ticket (`POST /api/ws-ticket`, 
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -185,10 +186,15 @@ async def require_sign_in(
     if is_open(request.path) or request.match_info.http_exception is not None:
         return await handler(request)
     principal = await _principal(request)
-    if principal is None:
-        raise _unauthorized("sign in with a viewer or operator token")
     acting = request.method not in READ_METHODS and request.path not in READ_POSTS
-    if acting and not principal.may_act:
+    if principal is None or (acting and not principal.may_act):
+        # Read (bounded by client_max_size) what was sent before refusing it, so the
+        # connection is left clean for its next request.
+        if request.can_read_body:
+            with contextlib.suppress(Exception):
+                await request.read()
+        if principal is None:
+            raise _unauthorized("sign in with a viewer or operator token")
         raise refusal(
             web.HTTPForbidden, "forbidden", "viewers may only read; this needs an operator token"
         )
