@@ -53,7 +53,7 @@ STORES = f"""
 id = "{SHOPIFY}"
 company_id = "acme-nl"
 marketplace = "shopify"
-shop_domain = "fuzz.myshopify.com"
+shop_domain = "acme.myshopify.com"
 webhook_secret_env = "TEST_SHOPIFY_SECRET"
 
 [[stores]]
@@ -242,7 +242,7 @@ def _marketplace_headers(route: str, body: bytes, n: int) -> list[tuple[bytes, b
             (b"X-Shopify-Topic", b"orders/create"),
             (b"X-Shopify-Webhook-Id", str(uuid.uuid4()).encode()),
             (b"X-Shopify-Event-Id", str(uuid.uuid4()).encode()),
-            (b"X-Shopify-Shop-Domain", b"fuzz.myshopify.com"),
+            (b"X-Shopify-Shop-Domain", b"acme.myshopify.com"),
             (b"X-Shopify-Triggered-At", b"2026-11-02T09:00:00.000Z"),
         ]
     if route == "woocommerce":
