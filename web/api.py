@@ -33,6 +33,7 @@ from models.commands import OperatorAction, OperatorCommand
 from web.auth import require_operator
 from web.dashboard import recent_orders
 from web.health import METRICS
+from web.ingest import read_body
 from web.state import CONFIG, HEALTH, PRODUCER, REDIS, WEBHOOKS
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ async def order_detail(request: web.Request) -> web.Response:
 
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
-        document = orjson.loads(await request.read())
+        document = orjson.loads(await read_body(request))
     except orjson.JSONDecodeError:
         raise _bad_request("the body must be a JSON object") from None
     if not isinstance(document, dict):
@@ -210,11 +211,6 @@ async def change_status(request: web.Request) -> web.Response:
         {"status": "accepted", "command_id": command.command_id, "operator_id": operator_id},
         status=202,
     )
-
-
-async def session(request: web.Request) -> web.Response:
-    """Who the bearer token signs in as (the page checks a token with it before keeping it)."""
-    return _json({"operator_id": require_operator(request)})
 
 
 # --- dead letters ----------------------------------------------------------------------------

@@ -210,7 +210,9 @@ async def stats(request: web.Request) -> web.Response:
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    socket = web.WebSocketResponse(heartbeat=20)
+    # The protocol the dashboard offers beside its ticket (web/auth.py); the browser needs
+    # one of its offers echoed back or it drops the connection.
+    socket = web.WebSocketResponse(heartbeat=20, protocols=("winkel.v1",))
     await socket.prepare(request)
     rows = await recent_orders(request)
     snapshot_stats = orjson.dumps(await gather_stats(request.app))

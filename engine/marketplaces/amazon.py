@@ -69,6 +69,7 @@ import orjson
 from engine.config import Store
 from engine.exceptions import NormalisationError, SignatureError
 from engine.marketplaces._document import Document
+from engine.marketplaces._door import header_bytes
 from engine.marketplaces._events import OrderEvents
 from engine.money import ZERO, parse_amount
 from engine.tax.exceptions import TaxError
@@ -244,7 +245,7 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
     presented = _header(headers, TOKEN_HEADER)
     if not presented:
         raise SignatureError(f"missing {TOKEN_HEADER} header")
-    given = presented.strip().encode()
+    given = header_bytes(presented.strip())
     candidates = [secret for secret in secrets if secret]
     if not candidates:
         raise SignatureError("no shared secret is configured for this store")

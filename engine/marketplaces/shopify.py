@@ -20,6 +20,7 @@ import orjson
 from engine.config import Store
 from engine.exceptions import NormalisationError, SignatureError, SourceMismatch
 from engine.marketplaces._document import Document
+from engine.marketplaces._door import same_secret
 from engine.marketplaces._events import OrderEvents
 from engine.money import ZERO, parse_amount
 from models.codec import DecodeError, parse_utc
@@ -91,7 +92,7 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
     given = headers.get(SIGNATURE_HEADER)
     if not given:
         raise SignatureError(f"missing {SIGNATURE_HEADER}")
-    if not any(hmac.compare_digest(sign(body, secret), given) for secret in secrets):
+    if not any(same_secret(sign(body, secret), given) for secret in secrets):
         raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
 
 

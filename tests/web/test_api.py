@@ -15,10 +15,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from engine import readmodel as rm
 from engine import replay, topics
 from models.codec import decode_command
-from tests.support import OPERATOR_TOKEN, read_topic, wait_until
+from tests.support import OPERATOR, OPERATOR_TOKEN, VIEWER, read_topic, wait_until
 from tests.web.conftest import Web
 
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+AUTH = OPERATOR
 
 
 def iso(moment: datetime) -> str:
@@ -89,7 +89,8 @@ async def place(web: Web, *documents: dict[str, Any]) -> None:
 
 
 async def get_json(web: Web, path: str, status: int = 200) -> Any:
-    response = await web.client.get(path)
+    """A read, as a viewer (who may read everything an operator may)."""
+    response = await web.client.get(path, headers=VIEWER)
     assert response.status == status, await response.text()
     return await response.json()
 
@@ -255,7 +256,14 @@ async def test_a_status_change_becomes_a_command_keyed_by_the_order(web: Web) ->
 
 async def test_the_session_says_who_a_token_signs_in_as(web: Web) -> None:
     assert (await web.client.get("/api/session")).status == 401
-    assert await get_json_with(web, "/api/session", AUTH) == {"operator_id": "operator"}
+    assert await get_json_with(web, "/api/session", AUTH) == {
+        "operator_id": "operator",
+        "role": "operator",
+    }
+    assert await get_json_with(web, "/api/session", VIEWER) == {
+        "operator_id": "viewer",
+        "role": "viewer",
+    }
 
 
 async def get_json_with(web: Web, path: str, headers: dict[str, str]) -> Any:
