@@ -35,6 +35,7 @@ from web.dashboard import recent_orders
 from web.health import METRICS
 from web.ingest import read_body
 from web.state import CONFIG, HEALTH, PRODUCER, REDIS, WEBHOOKS
+from web.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -431,9 +432,5 @@ async def background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(_consumer_lag(app)),
     ]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_tasks(tasks)
     await flush_webhook_counts(app)
