@@ -1,5 +1,5 @@
 """`winkel`: run the engine, its parts, the simulator, dead-letter replay and read-model rebuild
-(DESIGN.md "CLI")."""
+(docs/design.md "CLI")."""
 
 from __future__ import annotations
 

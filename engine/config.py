@@ -21,7 +21,7 @@ from models.order import Marketplace
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 
 
-#: Amazon Orders API versions a store may read (docs/marketplaces.md).
+#: Amazon Orders API versions a store may read (docs/amazon.md).
 ORDERS_API_VERSIONS = ("2026-01-01", "v0")
 
 
@@ -127,7 +127,7 @@ class Store:
 class KafkaSettings:
     bootstrap: str = "127.0.0.1:9092"
     partitions: int = 8
-    # Tansu has no idempotent producer (DESIGN.md); Apache Kafka does.
+    # Tansu has no idempotent producer (docs/design.md "Tansu quirks"); Apache Kafka does.
     idempotent_producer: bool = True
     # How soon a worker that died without leaving is noticed and its partitions handed over.
     # Shorter hands over faster, but a worker starved of CPU for that long is expelled while

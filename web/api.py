@@ -1,4 +1,4 @@
-"""The order API (DESIGN.md "HTTP"): orders from the read model, operator actions onto Kafka,
+"""The order API (docs/design.md "HTTP"): orders from the read model, operator actions to Kafka,
 webhook counting, and the background tasks that keep the engine's health in view.
 
 Reads come from Redis only. Operator actions are commands on `winkel.orders.commands`

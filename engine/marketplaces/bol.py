@@ -1,6 +1,6 @@
 """bol.com Retailer API v10: push notifications as signals, polled orders as the truth.
 
-Facts in shared/domain/marketplaces-and-vat.md §1 and §8. Pure: this module builds requests and
+Facts in docs/marketplaces.md §1 and §8. Pure: this module builds requests and
 parses responses; the HTTP calls, the token store and the poll cursors live in the shell.
 
 How an order reaches the engine:
@@ -331,7 +331,8 @@ class Notification:
 
     @property
     def delivery_id(self) -> str:
-        """bol's redelivery carries the same four values (domain notes §8: the dedupe key)."""
+        """bol's redelivery carries the same four values: the dedupe key
+        (docs/marketplaces.md §8.3)."""
         return f"{self.resource}:{self.resource_id}:{self.type}:{self.timestamp}"
 
     @property

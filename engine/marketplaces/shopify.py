@@ -1,6 +1,6 @@
 """Shopify: signed webhooks carrying REST order, fulfillment and refund resources.
 
-Facts in shared/domain/marketplaces-and-vat.md §3. Every fact gets an id derived from Shopify's
+Facts in docs/marketplaces.md §3. Every fact gets an id derived from Shopify's
 own ids (order, fulfillment) so that `orders/fulfilled`, `fulfillments/create` and their retries
 all describe one shipment once.
 """

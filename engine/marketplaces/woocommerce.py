@@ -1,6 +1,6 @@
 """WooCommerce: signed webhooks carrying REST v3 order resources, and the `modified_after` poll.
 
-Facts in shared/domain/marketplaces-and-vat.md §4. WooCommerce never retries a failed delivery
+Facts in docs/marketplaces.md §4. WooCommerce never retries a failed delivery
 and its Delivery-ID is weak, so the poll is not a fallback but half of the truth; every event id
 is derived from WooCommerce's own ids and times, so a webhook, a duplicate firing and a polled
 copy of the same change are one event.

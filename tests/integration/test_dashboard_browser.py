@@ -32,7 +32,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# The contract namespace (DESIGN.md "Order identity"), written out as in test_shopify_flow.
+# The contract namespace (docs/design.md "Order identity"), written out as in
+# test_shopify_flow.
 NAMESPACE = uuid.UUID("abc8a081-dbf6-5c53-9aa7-a6a4c25fdd01")
 STORE = "shop-order"
 

@@ -15,8 +15,8 @@ from tests.support import VIEWER, Stack, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
-# The contract namespace (DESIGN.md "Order identity"), written out so that these tests check the
-# contract rather than whatever engine.identity happens to compute.
+# The contract namespace (docs/design.md "Order identity"), written out so that these tests
+# check the contract rather than whatever engine.identity happens to compute.
 NAMESPACE = uuid.UUID("abc8a081-dbf6-5c53-9aa7-a6a4c25fdd01")
 
 

@@ -119,7 +119,7 @@ async def test_the_list_is_newest_first_and_filters_by_every_criterion(web: Web)
     assert await names(web, "") == ["B-4", "#3", "#2", "#1"]
     assert await names(web, "limit=2") == ["B-4", "#3"]
     assert await names(web, "stage=paid") == ["#3", "#1"]
-    assert await names(web, "status=paid") == ["#3", "#1"]  # DESIGN.md's name for it
+    assert await names(web, "status=paid") == ["#3", "#1"]  # docs/design.md "HTTP"
     assert await names(web, "store=shop-order") == ["#2", "#1"]
     assert await names(web, "marketplace=shopify&stage=paid&store=shop-shipment") == ["#3"]
     assert await names(web, "marketplace=bol") == ["B-4"]
