@@ -10,8 +10,8 @@ offset as already read, the next record's ack commits past them: the record is l
 
 Seen here: a worker (re)joining while Shopify webhooks arrived applied an order's shipments
 but never its creation (1 in ~30 runs of the lifecycle tests, and twice in the no-loss suite's
-join/leave scenario as missing triggers). DESIGN.md's "Faust findings" describe the same shape:
-contiguous ranges lost at the hand-over offsets.
+join/leave scenario as missing triggers). docs/design.md "Faust findings" describes the same
+shape: contiguous ranges lost at the hand-over offsets.
 
 The fix closes the window: stop the consumer's flow and suspend flow control *before* the
 stream partitions are resumed and sought. Anything fetched meanwhile either waits in flow

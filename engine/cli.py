@@ -1,5 +1,5 @@
 """`winkel`: run the engine, its parts, the simulator, dead-letter replay and read-model rebuild
-(DESIGN.md "CLI")."""
+(docs/design.md "CLI")."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from urllib.parse import urlparse
 
-from engine.domain.config import Config, Store, load_config
+from engine.domain.config import Config, Store, check_secrets, load_config
 from engine.domain.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -314,8 +314,29 @@ def bench(args: argparse.Namespace) -> int:
 # --- all in one ----------------------------------------------------------------------------
 
 
+def _checked_environment(config: Config, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for child processes outside `--demo`: every secret the config names
+    must be set (a forgotten one would have every real webhook refused with 401, silently),
+    and bol's push keys must parse."""
+    from engine.domain.marketplaces import bol
+    from models.order import Marketplace
+
+    check_secrets(config, environ)
+    for store in config.stores.values():
+        if store.marketplace is Marketplace.BOL and store.public_keys_env:
+            for key in bol.parse_public_keys(environ.get(store.public_keys_env, "")):
+                try:
+                    bol.load_public_key(key)
+                except ConfigError as exc:
+                    raise ConfigError(
+                        f"store {store.id!r}, {store.public_keys_env}: {exc}"
+                    ) from None
+    return dict(environ)
+
+
 def _demo_environment(config: Config, environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment for child processes: throw-away secrets for what the user did not set."""
+    """The environment for `winkel run --demo`: throw-away secrets for what the user did not
+    set. Only the demo invents secrets."""
     env = dict(environ)
     for store in config.stores.values():
         variable = store.webhook_secret_env
@@ -363,10 +384,16 @@ def _demo_amazon_environment(config: Config, env: dict[str, str]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Everything on the contract defaults; Ctrl-C stops what it started, in reverse order."""
+    import engine.dev.runtime  # noqa: F401  (before anything else: absent in the production image)
+
     config = _config(args)
     state = config.data_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
-    env = _demo_environment(config, os.environ)
+    env = (
+        _demo_environment(config, os.environ)
+        if args.demo
+        else _checked_environment(config, os.environ)
+    )
     stop = False
 
     def _stop(signum: int, frame: object) -> None:

@@ -1,4 +1,4 @@
-"""Hand-written Amazon SP-API payloads in the documented v0 shapes (domain notes §2).
+"""Hand-written Amazon SP-API payloads in the documented v0 shapes (docs/marketplaces.md §2).
 
 Orders API v0 `Order` / `OrderItem` (`Money` amounts are strings), Finances API v0
 `FinancialEvents` (`Currency` amounts are numbers, fees negative), an `ORDER_CHANGE`

@@ -1,4 +1,4 @@
-"""bol.com Retailer API v10 payloads written from the documented shapes (domain notes §1).
+"""bol.com Retailer API v10 payloads written from the documented shapes (docs/marketplaces.md §1).
 
 Times carry the Dutch offset as bol writes them; prices are JSON numbers including VAT.
 """

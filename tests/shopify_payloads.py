@@ -1,4 +1,4 @@
-"""Shopify webhook payloads written from the documented REST shapes (domain notes §3)."""
+"""Shopify webhook payloads written from the documented REST shapes (docs/marketplaces.md §3)."""
 
 from __future__ import annotations
 

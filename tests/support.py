@@ -28,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SECRET = "test-shopify-secret"
 WOOCOMMERCE_SECRET = "test-woocommerce-secret"  # as in tests/woocommerce_payloads.py
 OPERATOR_TOKEN = "test-operator-token"
+VIEWER_TOKEN = "test-viewer-token"
+#: What an operator's (or a viewer's) requests carry.
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+VIEWER = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
 T = TypeVar("T")
 
 TEST_CONFIG = """
@@ -143,6 +147,7 @@ class Stack:
             TEST_SHOPIFY_SECRET=SECRET,
             TEST_WOOCOMMERCE_SECRET=WOOCOMMERCE_SECRET,
             WINKEL_OPERATOR_TOKEN=OPERATOR_TOKEN,
+            WINKEL_VIEWER_TOKEN=VIEWER_TOKEN,
         )
         env.update(self.extra_env)
         return env

@@ -1,4 +1,4 @@
-"""WooCommerce payloads written from the documented REST v3 shapes (domain notes §4).
+"""WooCommerce payloads written from the documented REST v3 shapes (docs/marketplaces.md §4).
 
 Times: `*_gmt` fields carry no offset and are UTC; the site-local twins are one hour ahead
 (a store in Amsterdam in winter). Money is strings; `price` is a number. Line `total` and

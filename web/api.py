@@ -1,4 +1,4 @@
-"""The order API (DESIGN.md "HTTP"): orders from the read model, operator actions onto Kafka,
+"""The order API (docs/design.md "HTTP"): orders from the read model, operator actions to Kafka,
 webhook counting, and the background tasks that keep the engine's health in view.
 
 Reads come from Redis only. Operator actions are commands on `winkel.orders.commands`
@@ -34,7 +34,9 @@ from models.commands import OperatorAction, OperatorCommand
 from web.auth import require_operator
 from web.dashboard import recent_orders
 from web.health import METRICS
+from web.ingest import read_body
 from web.state import CONFIG, HEALTH, PRODUCER, REDIS, WEBHOOKS
+from web.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +162,7 @@ async def order_detail(request: web.Request) -> web.Response:
 
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
-        document = orjson.loads(await request.read())
+        document = orjson.loads(await read_body(request))
     except orjson.JSONDecodeError:
         raise _bad_request("the body must be a JSON object") from None
     if not isinstance(document, dict):
@@ -210,11 +212,6 @@ async def change_status(request: web.Request) -> web.Response:
         {"status": "accepted", "command_id": command.command_id, "operator_id": operator_id},
         status=202,
     )
-
-
-async def session(request: web.Request) -> web.Response:
-    """Who the bearer token signs in as (the page checks a token with it before keeping it)."""
-    return _json({"operator_id": require_operator(request)})
 
 
 # --- dead letters ----------------------------------------------------------------------------
@@ -435,9 +432,5 @@ async def background(app: web.Application) -> AsyncIterator[None]:
         asyncio.create_task(_consumer_lag(app)),
     ]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_tasks(tasks)
     await flush_webhook_counts(app)

@@ -15,12 +15,13 @@ from engine.shell import kafka, redisconn
 from engine.shell.producer import ResilientProducer
 from engine.shell.quietlog import DependencyLog
 from models.order import Marketplace
-from web import api, dashboard, health, ingest
-from web.auth import operators_from
+from web import api, auth, dashboard, health, ingest
+from web.auth import DEFAULT_OPERATOR_ID, DEFAULT_VIEWER_ID, operators_from, principals
+from web.errors import error_family
 from web.state import (
     CONFIG,
     HEALTH,
-    OPERATORS,
+    PRINCIPALS,
     PRODUCER,
     REDIS,
     SECRETS,
@@ -29,6 +30,7 @@ from web.state import (
     WEBHOOKS,
     DashboardSettings,
     EngineHealth,
+    Principal,
     WebhookMeter,
 )
 
@@ -37,17 +39,27 @@ log = logging.getLogger(__name__)
 STUCK_AFTER_ENV = "WINKEL_STUCK_AFTER"
 
 
-def _operators(config: Config, environ: Mapping[str, str]) -> dict[str, str]:
-    raw = environ.get(config.operator_token_env, "")
-    if not raw.strip():
-        log.warning(
-            "%s is not set: every operator action will be refused", config.operator_token_env
-        )
-        return {}
+def _tokens(variable: str, default_id: str, environ: Mapping[str, str]) -> dict[str, str]:
+    raw = environ.get(variable, "")
     try:
-        return operators_from(raw)
+        return operators_from(raw, default_id) if raw.strip() else {}
     except ValueError as exc:
-        raise ConfigError(f"{config.operator_token_env}: {exc}") from None
+        raise ConfigError(f"{variable}: {exc}") from None
+
+
+def _principals(config: Config, environ: Mapping[str, str]) -> dict[str, Principal]:
+    """Operators and viewers by token (web/auth.py); without any, nothing can be read."""
+    operators = _tokens(config.operator_token_env, DEFAULT_OPERATOR_ID, environ)
+    viewers = _tokens(config.viewer_token_env, DEFAULT_VIEWER_ID, environ)
+    if not operators:
+        log.warning(
+            "%s is not set: no operator can sign in, every action will be refused",
+            config.operator_token_env,
+        )
+    try:
+        return principals(operators, viewers)
+    except ValueError as exc:
+        raise ConfigError(f"{config.viewer_token_env}: {exc}") from None
 
 
 def _settings(environ: Mapping[str, str]) -> DashboardSettings:
@@ -66,7 +78,12 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     environ = os.environ if env is None else env
     app = web.Application(
         client_max_size=config.max_body_bytes,
-        middlewares=[api.count_webhooks, health.dependencies_unavailable],
+        middlewares=[
+            api.count_webhooks,
+            health.dependencies_unavailable,
+            error_family,
+            auth.require_sign_in,
+        ],
     )
     app[CONFIG] = config
     # Resolved now so a missing secret stops the start with its variable's name.
@@ -77,7 +94,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     }
     app[ingest.BOL_KEYS] = ingest.bol_public_keys(config, environ)
     app[ingest.AMAZON_SECRETS] = ingest.amazon_relay_secrets(config, environ)
-    app[OPERATORS] = _operators(config, environ)
+    app[PRINCIPALS] = _principals(config, environ)
     app[SETTINGS] = _settings(environ)
     app[SOCKETS] = weakref.WeakSet()
     app[WEBHOOKS] = WebhookMeter()
@@ -110,7 +127,8 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_get("/api/orders", api.list_orders)
     app.router.add_get(r"/api/orders/{order_uuid}", api.order_detail)
     app.router.add_post(r"/api/orders/{order_uuid}/status", api.change_status)
-    app.router.add_get("/api/session", api.session)
+    app.router.add_get("/api/session", auth.session)
+    app.router.add_post("/api/ws-ticket", auth.issue_ticket)
     app.router.add_get("/api/stats", dashboard.stats)
     app.router.add_get("/api/pollers", api.pollers)
     app.router.add_get("/api/vat/thresholds", api.vat_thresholds)

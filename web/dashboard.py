@@ -13,7 +13,6 @@ Frames (JSON, binary websocket messages): `snapshot` (`orders`, `stats`) on conn
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import weakref
@@ -28,6 +27,7 @@ from redis.exceptions import RedisError
 from engine.shell import readmodel as rm
 from web.health import worker_report
 from web.state import HEALTH, REDIS, SETTINGS, SOCKETS
+from web.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +210,9 @@ async def stats(request: web.Request) -> web.Response:
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    socket = web.WebSocketResponse(heartbeat=20)
+    # The protocol the dashboard offers beside its ticket (web/auth.py); the browser needs
+    # one of its offers echoed back or it drops the connection.
+    socket = web.WebSocketResponse(heartbeat=20, protocols=("winkel.v1",))
     await socket.prepare(request)
     rows = await recent_orders(request)
     snapshot_stats = orjson.dumps(await gather_stats(request.app))
@@ -303,10 +305,6 @@ async def _stats_ticker(app: web.Application) -> None:
 async def broadcaster(app: web.Application) -> AsyncIterator[None]:
     tasks = [asyncio.create_task(_broadcast(app)), asyncio.create_task(_stats_ticker(app))]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_tasks(tasks)
     for socket in _open_sockets(app):
         await socket.close(code=1001, message=b"server shutdown")

@@ -15,18 +15,22 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from redis.exceptions import RedisError
 
 from engine.domain import polling, topics
 from engine.domain.config import Config, Store
-from engine.domain.exceptions import ConfigError, DependencyUnavailable, SignatureError
+from engine.domain.exceptions import ConfigError, DependencyUnavailable, InputError, SignatureError
 from engine.domain.identity import order_uuid
-from engine.domain.marketplaces import amazon, bol, shopify, woocommerce
+from engine.domain.marketplaces import amazon, amazon_relay, bol, shopify, woocommerce
+from engine.domain.marketplaces._door import is_plain_text
 from engine.shell.producer import SEND_DEADLINE_SECONDS
 from engine.shell.readmodel import delivery_key
 from models.codec import encode_raw
 from models.order import Marketplace
 from models.raw import RawDelivery
+from web.errors import bad_request, refusal
 from web.state import CONFIG, PRODUCER, REDIS, SECRETS
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,8 @@ class Door:
     check_source: Callable[[Mapping[str, str], Store], None] = lambda headers, store: None
     #: Asks the store's poller to fetch something now (WooCommerce: refunds a webhook lists).
     after_accept: Callable[[web.Application, Store, RawDelivery], Awaitable[None]] | None = None
+    #: Topics only the engine's own pollers write: a webhook naming one is refused.
+    engine_topics: frozenset[str] = frozenset()
 
 
 SHOPIFY = Door(
@@ -104,7 +110,41 @@ WOOCOMMERCE = Door(
     woocommerce.is_ping,
     woocommerce.check_source,
     fetch_listed_refunds,
+    frozenset({woocommerce.POLLED_TOPIC, polling.WOOCOMMERCE_REFUNDS_TOPIC}),
 )
+
+
+def _not_found(what: str) -> web.HTTPException:
+    return refusal(web.HTTPNotFound, "not_found", what)
+
+
+def _unsigned(exc: SignatureError) -> web.HTTPException:
+    return refusal(web.HTTPUnauthorized, "unauthorized", str(exc))
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request's body; 400 when its framing or `Content-Encoding` cannot be decoded (a
+    `gzip` header over a plain body), 413 over the size limit, never an exception."""
+    try:
+        return await request.read()
+    except HttpProcessingError as exc:
+        raise bad_request(f"the body cannot be read: {exc.message}") from None
+    except RequestPayloadError as exc:  # a Content-Encoding the body does not have
+        raise bad_request(f"the body cannot be read: {exc}") from None
+
+
+def kept_headers(request: web.Request, names: Iterable[str]) -> dict[str, str]:
+    """The named headers the request has, each checked to be plain text (400 naming the first
+    that is not: bytes that are not UTF-8, control characters, over 1,024 characters)."""
+    kept: dict[str, str] = {}
+    for name in names:
+        value = request.headers.get(name)
+        if value is None:
+            continue
+        if not is_plain_text(value):
+            raise bad_request(f"header {name} is not plain text")
+        kept[name] = value
+    return kept
 
 
 def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -114,8 +154,8 @@ def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
         store_id = request.match_info["store_id"]
         store = request.app[CONFIG].store(store_id)
         if store is None or store.marketplace is not door.marketplace:
-            raise web.HTTPNotFound(text=f"unknown {door.marketplace.value} store {store_id!r}")
-        body = await request.read()
+            raise _not_found(f"unknown {door.marketplace.value} store {store_id!r}")
+        body = await read_body(request)
         if door.is_ping(body, request.headers):
             return web.json_response({"status": "pong"})
         try:
@@ -123,20 +163,23 @@ def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
             door.check_source(request.headers, store)
         except SignatureError as exc:
             log.warning("rejected delivery for %s from %s: %s", store.id, request.remote, exc)
-            raise web.HTTPUnauthorized(text=str(exc)) from None
-        delivery_id = door.delivery_id(request.headers, body)
-        topic = door.topic(request.headers)
+            raise _unsigned(exc) from None
+        headers = kept_headers(request, door.kept_headers)
+        delivery_id = door.delivery_id(headers, body)
+        topic = door.topic(headers)
         if delivery_id is None or topic is None:
-            raise web.HTTPBadRequest(
-                text=f"not a {door.marketplace.value} delivery: delivery id or topic missing"
+            raise bad_request(
+                f"not a {door.marketplace.value} delivery: delivery id or topic missing"
             )
+        if topic in door.engine_topics:
+            raise bad_request(f"topic {topic!r} is the engine's own, never a webhook's")
         delivery = RawDelivery(
             marketplace=door.marketplace,
             store_id=store.id,
             delivery_id=delivery_id,
             topic=topic,
             received_at=datetime.now(UTC),
-            headers={n: request.headers[n] for n in door.kept_headers if n in request.headers},
+            headers=headers,
             body=body,
         )
         order_id = door.external_order_id(topic, body)
@@ -234,16 +277,20 @@ async def bol_webhook(request: web.Request) -> web.Response:
     store_id = request.match_info["store_id"]
     store = request.app[CONFIG].store(store_id)
     if store is None or store.marketplace is not Marketplace.BOL:
-        raise web.HTTPNotFound(text=f"unknown bol store {store_id!r}")
-    body = await request.read()
+        raise _not_found(f"unknown bol store {store_id!r}")
+    body = await read_body(request)
     try:
         bol.verify(body, request.headers, request.app[BOL_KEYS].get(store.id, ()))
     except SignatureError as exc:
         log.warning("rejected bol push for %s from %s: %s", store.id, request.remote, exc)
-        raise web.HTTPUnauthorized(text=str(exc)) from None
+        raise _unsigned(exc) from None
     notification = bol.parse_notification(body)
     if notification is None:
-        raise web.HTTPBadRequest(text="not a bol push notification")
+        raise bad_request("not a bol push notification")
+    try:
+        bol.check_notification(notification)
+    except InputError as exc:  # its id would become a URL path on bol's host: never fetched
+        raise bad_request(str(exc)) from None
     delivery = RawDelivery(
         marketplace=Marketplace.BOL,
         store_id=store.id,
@@ -303,32 +350,31 @@ async def amazon_webhook(request: web.Request) -> web.Response:
     store_id = request.match_info["store_id"]
     store = request.app[CONFIG].store(store_id)
     if store is None or store.marketplace is not Marketplace.AMAZON:
-        raise web.HTTPNotFound(text=f"unknown amazon store {store_id!r}")
-    body = await request.read()
+        raise _not_found(f"unknown amazon store {store_id!r}")
+    body = await read_body(request)
     try:
         amazon.verify(body, request.headers, request.app[AMAZON_SECRETS].get(store.id, ()))
     except SignatureError as exc:
         log.warning("rejected Amazon relay for %s from %s: %s", store.id, request.remote, exc)
-        raise web.HTTPUnauthorized(text=str(exc)) from None
-    identity = amazon.notification_identity(body)
-    if identity is None:
-        raise web.HTTPBadRequest(text="not an SP-API notification: NotificationId missing")
-    notification_id, notification_type = identity
-    change = amazon.parse_notification(body)
+        raise _unsigned(exc) from None
+    # Only ORDER_CHANGE, schema-checked: a relay can prompt a fetch, never write order data.
+    try:
+        change = amazon_relay.order_change(body)
+    except InputError as exc:
+        raise bad_request(str(exc)) from None
     delivery = RawDelivery(
         marketplace=Marketplace.AMAZON,
         store_id=store.id,
-        delivery_id=notification_id,
-        topic=notification_type,
+        delivery_id=change.notification_id,
+        topic=amazon.NOTIFICATION_TYPE,
         received_at=datetime.now(UTC),
-        headers={n: request.headers[n] for n in amazon.KEPT_HEADERS if n in request.headers},
+        headers=kept_headers(request, amazon.KEPT_HEADERS),
         body=body,
     )
-    order_id = None if change is None else change.amazon_order_id
-    key = None if order_id is None else order_uuid(store.id, Marketplace.AMAZON, order_id)
+    key = order_uuid(store.id, Marketplace.AMAZON, change.amazon_order_id)
     response = await accept(request.app, delivery, key)
     accepted = isinstance(response.body, bytes) and b'"accepted"' in response.body
-    if change is not None and accepted:
+    if accepted:
         fetch = polling.PushFetch("ORDER", change.amazon_order_id)
         try:
             await request.app[REDIS].rpush(polling.pending_fetches_key(store.id), fetch.encode())

@@ -6,6 +6,7 @@ import weakref
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -40,6 +41,23 @@ class EngineHealth:
     error: str | None = None
 
 
+class Role(StrEnum):
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """A signed-in person: the name their actions are audited under, and what they may do."""
+
+    name: str
+    role: Role
+
+    @property
+    def may_act(self) -> bool:
+        return self.role is Role.OPERATOR
+
+
 @dataclass(frozen=True)
 class DashboardSettings:
     #: Stage -> seconds an order may wait there before the bottleneck panel calls it stuck.
@@ -51,8 +69,8 @@ SECRETS = web.AppKey("secrets", dict[str, tuple[bytes, ...]])
 REDIS = web.AppKey("redis", aioredis.Redis)
 PRODUCER = web.AppKey("producer", ResilientProducer)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
-#: Operator bearer token -> operator id (see web/auth.py).
-OPERATORS = web.AppKey("operators", dict[str, str])
+#: Bearer token -> the operator or viewer it signs in (see web/auth.py).
+PRINCIPALS = web.AppKey("principals", dict[str, Principal])
 WEBHOOKS = web.AppKey("webhooks", WebhookMeter)
 HEALTH = web.AppKey("health", EngineHealth)
 SETTINGS = web.AppKey("dashboard_settings", DashboardSettings)

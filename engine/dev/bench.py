@@ -15,9 +15,9 @@ them) and measures:
   up with, it is the engine's own);
 - memory: the peak resident set (VmHWM) of the worker and the web process.
 
-Everything (client, web, worker, broker, Redis) shares the machine, as in DESIGN.md's
-measurements; the report says how many cores it had. Numbers go to the README, never into
-test assertions.
+Everything (client, web, worker, broker, Redis) shares the machine, as in the measurements of
+docs/design.md "Baselines"; the report says how many cores it had. Numbers go to the README,
+never into test assertions.
 """
 
 from __future__ import annotations

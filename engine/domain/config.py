@@ -21,7 +21,7 @@ from models.order import Marketplace
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
 
 
-#: Amazon Orders API versions a store may read (docs/marketplaces.md).
+#: Amazon Orders API versions a store may read (docs/amazon.md).
 ORDERS_API_VERSIONS = ("2026-01-01", "v0")
 
 
@@ -127,7 +127,7 @@ class Store:
 class KafkaSettings:
     bootstrap: str = "127.0.0.1:9092"
     partitions: int = 8
-    # Tansu has no idempotent producer (DESIGN.md); Apache Kafka does.
+    # Tansu has no idempotent producer (docs/design.md "Tansu quirks"); Apache Kafka does.
     idempotent_producer: bool = True
     # How soon a worker that died without leaving is noticed and its partitions handed over.
     # Shorter hands over faster, but a worker starved of CPU for that long is expelled while
@@ -199,6 +199,7 @@ class Config:
     companies: Mapping[str, Company]
     stores: Mapping[str, Store]
     operator_token_env: str = "WINKEL_OPERATOR_TOKEN"
+    viewer_token_env: str = "WINKEL_VIEWER_TOKEN"
     dedupe_ttl_seconds: int = 7 * 24 * 3600
     max_body_bytes: int = 2 * 1024 * 1024
     vat: VatSettings = field(default_factory=VatSettings)
@@ -217,6 +218,47 @@ def _table(document: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
+def _tables(document: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """`[[key]]`: a list of tables."""
+    value = document.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ConfigError(f"[[{key}]] must be a list of tables")
+    return value
+
+
+def _setting(
+    table: Mapping[str, Any],
+    key: str,
+    default: Any,
+    kind: type,
+    where: str,
+    env: Mapping[str, str] | None = None,
+    variable: str | None = None,
+) -> Any:
+    """`table[key]` (or the environment variable, which wins) as `kind`; a `ConfigError`
+    naming the field (or the variable) when it is of another type or out of range."""
+    raw: Any = table.get(key, default)
+    name = f"{where} {key}"
+    if env is not None and variable is not None and env.get(variable):
+        raw, name = env[variable], variable
+    if kind is str:
+        if not isinstance(raw, str) or not raw.strip():
+            raise ConfigError(f"{name} must be a non-empty string, got {raw!r}")
+        return raw.strip()
+    if isinstance(raw, bool):
+        raise ConfigError(f"{name} must be a number, got {raw!r}")
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        whole = "whole " if kind is int else ""
+        raise ConfigError(f"{name} must be a {whole}number, got {raw!r}") from None
+    if isinstance(raw, float) and kind is int and raw != value:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}")
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 def _required(item: Mapping[str, Any], key: str, where: str) -> str:
     value = item.get(key)
     if not isinstance(value, str) or not value:
@@ -226,12 +268,18 @@ def _required(item: Mapping[str, Any], key: str, where: str) -> str:
 
 def _company(item: Mapping[str, Any]) -> Company:
     where = f"company {item.get('id', '?')!r}"
+    vat_id = item.get("vat_id")
+    if vat_id is not None and not isinstance(vat_id, str):
+        raise ConfigError(f"{where}: `vat_id` must be a string")
+    oss_registered = item.get("oss_registered", False)
+    if not isinstance(oss_registered, bool):
+        raise ConfigError(f"{where}: `oss_registered` must be true or false")
     return Company(
         id=_required(item, "id", where),
         name=_required(item, "name", where),
         country=_required(item, "country", where).upper(),
-        vat_id=item.get("vat_id"),
-        oss_registered=bool(item.get("oss_registered", False)),
+        vat_id=vat_id,
+        oss_registered=oss_registered,
     )
 
 
@@ -246,6 +294,11 @@ def _store(item: Mapping[str, Any], companies: Mapping[str, Company]) -> Store:
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     locations = item.get("locations", {})
+    if not isinstance(locations, dict) or not all(isinstance(v, str) for v in locations.values()):
+        raise ConfigError(f"{where}: `locations` must be a table of location = company id")
+    for key in ("webhook_secret_env", "shop_domain"):
+        if item.get(key) is not None and not isinstance(item.get(key), str):
+            raise ConfigError(f"{where}: `{key}` must be a string")
     unknown = {company for company in locations.values() if company not in companies}
     if unknown:
         raise ConfigError(f"{where}: locations name unknown companies {sorted(unknown)}")
@@ -367,32 +420,77 @@ def parse_config(document: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     web = _table(document, "web")
     worker = _table(document, "worker")
     operators = _table(document, "operators")
-    companies = {c.id: c for c in map(_company, document.get("companies", []))}
-    stores = {s.id: s for s in (_store(item, companies) for item in document.get("stores", []))}
-    try:
-        web_port = int(env.get("WINKEL_WEB_PORT", web.get("port", 8080)))
-    except ValueError:
-        raise ConfigError("WINKEL_WEB_PORT must be a port number") from None
+    companies = {c.id: c for c in map(_company, _tables(document, "companies"))}
+    stores = {s.id: s for s in (_store(item, companies) for item in _tables(document, "stores"))}
+    web_port = _setting(web, "port", 8080, int, "[web]", env, "WINKEL_WEB_PORT")
+    if web_port > 65535:
+        raise ConfigError(f"[web] port / WINKEL_WEB_PORT must be a port number, got {web_port}")
+    idempotent = kafka.get("idempotent_producer", True)
+    if not isinstance(idempotent, bool):
+        raise ConfigError("[kafka] idempotent_producer must be true or false")
     return Config(
         kafka=KafkaSettings(
-            bootstrap=env.get("WINKEL_KAFKA_BOOTSTRAP", kafka.get("bootstrap", "127.0.0.1:9092")),
-            partitions=int(kafka.get("partitions", 8)),
-            session_timeout_seconds=float(kafka.get("session_timeout_seconds", 30.0)),
-            idempotent_producer=env.get(
-                "WINKEL_KAFKA_IDEMPOTENT", str(kafka.get("idempotent_producer", True))
-            ).lower()
+            bootstrap=_setting(
+                kafka, "bootstrap", "127.0.0.1:9092", str, "[kafka]", env, "WINKEL_KAFKA_BOOTSTRAP"
+            ),
+            partitions=_setting(kafka, "partitions", 8, int, "[kafka]"),
+            session_timeout_seconds=_setting(
+                kafka, "session_timeout_seconds", 30.0, float, "[kafka]"
+            ),
+            idempotent_producer=env.get("WINKEL_KAFKA_IDEMPOTENT", str(idempotent)).lower()
             in {"1", "true", "yes"},
         ),
-        redis_url=env.get("WINKEL_REDIS_URL", redis.get("url", "redis://127.0.0.1:6379/0")),
-        web_host=env.get("WINKEL_WEB_HOST", web.get("host", "127.0.0.1")),
+        redis_url=_setting(
+            redis, "url", "redis://127.0.0.1:6379/0", str, "[redis]", env, "WINKEL_REDIS_URL"
+        ),
+        web_host=_setting(web, "host", "127.0.0.1", str, "[web]", env, "WINKEL_WEB_HOST"),
         web_port=web_port,
-        data_dir=Path(env.get("WINKEL_DATA_DIR", worker.get("data_dir", ".winkel"))),
+        data_dir=Path(
+            _setting(worker, "data_dir", ".winkel", str, "[worker]", env, "WINKEL_DATA_DIR")
+        ),
         companies=companies,
         stores=stores,
-        operator_token_env=operators.get("token_env", "WINKEL_OPERATOR_TOKEN"),
-        dedupe_ttl_seconds=int(redis.get("dedupe_ttl_seconds", 7 * 24 * 3600)),
+        operator_token_env=_setting(
+            operators, "token_env", "WINKEL_OPERATOR_TOKEN", str, "[operators]"
+        ),
+        viewer_token_env=_setting(
+            operators, "viewer_token_env", "WINKEL_VIEWER_TOKEN", str, "[operators]"
+        ),
+        dedupe_ttl_seconds=_setting(redis, "dedupe_ttl_seconds", 7 * 24 * 3600, int, "[redis]"),
         vat=_vat(document),
     )
+
+
+def secret_variables(config: Config) -> list[tuple[str, str]]:
+    """(variable, what it holds) for every secret the config names and the engine will read:
+    a missing one is a configuration error outside `winkel run --demo`."""
+    found = [(config.operator_token_env, "[operators] token_env")]
+    for store in config.stores.values():
+        for field_name in (
+            "webhook_secret_env",
+            "client_id_env",
+            "client_secret_env",
+            "public_keys_env",
+            "consumer_key_env",
+            "consumer_secret_env",
+            "access_token_env",
+            "refresh_token_env",
+        ):
+            variable = getattr(store, field_name)
+            if variable:
+                found.append((variable, f"store {store.id!r} {field_name}"))
+    return found
+
+
+def check_secrets(config: Config, env: Mapping[str, str]) -> None:
+    """`ConfigError` naming every secret variable the config names that is not set."""
+    missing = [
+        f"{variable} ({what})"
+        for variable, what in secret_variables(config)
+        if not env.get(variable, "").strip()
+    ]
+    if missing:
+        raise ConfigError(f"environment variables not set: {', '.join(dict.fromkeys(missing))}")
 
 
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:

@@ -7,7 +7,7 @@ from uuid import UUID, uuid5
 from models.order import Marketplace
 from models.trigger import TriggerKind, TriggerScope
 
-#: Contract namespace of order UUIDs (DESIGN.md "Order identity"). Never change it.
+#: Contract namespace of order UUIDs (docs/design.md "Order identity"). Never change it.
 ORDER_NAMESPACE = UUID("abc8a081-dbf6-5c53-9aa7-a6a4c25fdd01")
 
 

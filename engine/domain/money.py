@@ -14,6 +14,11 @@ def to_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+#: No order amount of a retail seller comes near this; anything beyond is refused as absurd
+#: (and would overflow the decimal context in rounding and VAT arithmetic).
+MAX_AMOUNT = Decimal(10) ** 9
+
+
 def parse_amount(raw: object, where: str) -> Decimal:
     """A marketplace amount ("12.30", 12.3 or 12) as an exact Decimal.
 
@@ -28,4 +33,6 @@ def parse_amount(raw: object, where: str) -> Decimal:
         raise NormalisationError(f"{where} is not an amount: {raw!r}") from None
     if not value.is_finite():
         raise NormalisationError(f"{where} is not a finite amount: {raw!r}")
+    if abs(value) > MAX_AMOUNT:
+        raise NormalisationError(f"{where} is beyond the sane bound of {MAX_AMOUNT:,}: {raw!r}")
     return value

@@ -1,4 +1,4 @@
-"""Kafka topic names (contract, DESIGN.md "Topics")."""
+"""Kafka topic names (contract, docs/design.md "Topics")."""
 
 from __future__ import annotations
 

@@ -65,6 +65,79 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.toml", env={})
 
 
+# --- fail fast: every wrong type names its field, and only --demo invents secrets -----------
+
+WRONG = [
+    ('[kafka]\npartitions = "four"\n', "[kafka] partitions"),
+    ("[kafka]\npartitions = 0\n", "[kafka] partitions"),
+    ('[kafka]\nsession_timeout_seconds = "long"\n', "[kafka] session_timeout_seconds"),
+    ('[kafka]\nidempotent_producer = "maybe"\n', "[kafka] idempotent_producer"),
+    ("[redis]\ndedupe_ttl_seconds = 1.5\n", "[redis] dedupe_ttl_seconds"),
+    ("[redis]\nurl = 6379\n", "[redis] url"),
+    ('[web]\nport = "http"\n', "[web] port"),
+    ("[operators]\ntoken_env = 1\n", "[operators] token_env"),
+    ("[operators]\nviewer_token_env = []\n", "[operators] viewer_token_env"),
+    ("companies = 3\n", "[[companies]]"),
+    ("stores = [1, 2]\n", "[[stores]]"),
+    (
+        '[[companies]]\nid = "c"\nname = "C"\ncountry = "NL"\noss_registered = "yes"\n',
+        "oss_registered",
+    ),
+    (
+        '[[companies]]\nid = "c"\nname = "C"\ncountry = "NL"\n'
+        '[[stores]]\nid = "s"\ncompany_id = "c"\nmarketplace = "shopify"\nlocations = 5\n',
+        "locations",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "field"), WRONG)
+def test_a_wrong_type_is_a_config_error_naming_the_field(text: str, field: str) -> None:
+    with pytest.raises(ConfigError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        parse_config(tomllib.loads(text), {})
+
+
+def test_environment_overrides_are_checked_too() -> None:
+    with pytest.raises(ConfigError, match="WINKEL_WEB_PORT"):
+        parse_config({}, {"WINKEL_WEB_PORT": "eighty"})
+    with pytest.raises(ConfigError, match="WINKEL_WEB_PORT"):
+        parse_config({}, {"WINKEL_WEB_PORT": "70000"})
+
+
+def test_the_command_line_exits_2_naming_the_field_without_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "bad.toml"
+    path.write_text('[kafka]\npartitions = "four"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "--config", str(path), "web"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "[kafka] partitions" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_outside_the_demo_a_missing_secret_is_a_config_error_naming_it() -> None:
+    from engine.cli import _checked_environment, _demo_environment
+    from engine.domain.config import check_secrets
+
+    config = load_config(DEMO_CONFIG, {})
+    with pytest.raises(ConfigError, match="WINKEL_DEMO_SHOPIFY_SECRET") as missing:
+        _checked_environment(config, {"WINKEL_OPERATOR_TOKEN": "t"})
+    assert "WINKEL_OPERATOR_TOKEN" not in str(missing.value)
+    with pytest.raises(ConfigError, match="WINKEL_OPERATOR_TOKEN"):
+        check_secrets(config, {})
+    invented = _demo_environment(config, {})  # only the demo invents secrets
+    check_secrets(config, invented)
+    bad_key = {**invented, "WINKEL_DEMO_BOL_PUBLIC_KEYS": "bm90IGEga2V5"}
+    with pytest.raises(ConfigError, match="WINKEL_DEMO_BOL_PUBLIC_KEYS"):
+        _checked_environment(config, bad_key)
+
+
 def test_vies_is_off_unless_the_config_enables_it() -> None:
     assert parse_config({}, {}).vat.vies is False
     settings = parse_config(

@@ -17,7 +17,7 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from tests import shopify_payloads as shop
-from tests.support import OPERATOR_TOKEN, Stack, read_topic, wait_until
+from tests.support import OPERATOR_TOKEN, VIEWER_TOKEN, Stack, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# The contract namespace (DESIGN.md "Order identity"), written out as in test_shopify_flow.
+# The contract namespace (docs/design.md "Order identity"), written out as in
+# test_shopify_flow.
 NAMESPACE = uuid.UUID("abc8a081-dbf6-5c53-9aa7-a6a4c25fdd01")
 STORE = "shop-order"
 
@@ -56,8 +57,11 @@ async def browser() -> AsyncIterator[Browser]:
             await chromium.close()
 
 
-async def open_dashboard(browser: Browser, stack: Stack) -> tuple[Page, list[str]]:
-    """The page, live; and the console errors and uncaught exceptions it has had."""
+async def open_dashboard(
+    browser: Browser, stack: Stack, token: str = OPERATOR_TOKEN
+) -> tuple[Page, list[str]]:
+    """The page, signed in with `token` and live; and the console errors and uncaught
+    exceptions it has had."""
     page = await browser.new_page(viewport={"width": 1440, "height": 900})
     problems: list[str] = []
 
@@ -68,8 +72,32 @@ async def open_dashboard(browser: Browser, stack: Stack) -> tuple[Page, list[str
     page.on("console", on_console)
     page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
     await page.goto(stack.url)
+    await page.wait_for_selector("#signin[open]")
+    await page.fill("#token", token)
+    await page.click("#signin-submit")
     await page.wait_for_selector('#live[data-state="live"]', timeout=15_000)
     return page, problems
+
+
+async def test_nothing_is_read_or_shown_before_sign_in(browser: Browser, stack: Stack) -> None:
+    page = await browser.new_page(viewport={"width": 1440, "height": 900})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    await page.goto(stack.url)
+    await page.wait_for_selector("#signin[open]")
+    assert await page.locator("#page").is_hidden()
+    await page.fill("#token", "not-a-token")
+    await page.click("#signin-submit")
+    await page.wait_for_selector("#signin-error:not([hidden])")
+    await page.wait_for_timeout(1_000)
+    assert await page.locator("#page").is_hidden()
+    data = [url for url in requested if "/api/" in url or "/ws" in url]
+    assert data == [f"{stack.url}/api/session"]  # the rejected sign-in, nothing else
+    await page.fill("#token", VIEWER_TOKEN)
+    await page.click("#signin-submit")
+    await page.wait_for_selector('#live[data-state="live"]', timeout=15_000)
+    assert await page.locator("#page").is_visible()
+    assert "viewer" in await page.inner_text("#operator-name")
 
 
 async def post(stack: Stack, topic: str, document: dict[str, object]) -> int:
@@ -134,11 +162,6 @@ async def test_an_operator_status_change_appears_in_the_audit_timeline(
 ) -> None:
     page, _ = await open_dashboard(browser, stack)
     target = await place_paid_order(stack, page, 840004)
-
-    await page.click("#signin-open")
-    await page.fill("#token", OPERATOR_TOKEN)
-    await page.click("#signin-submit")
-    await page.wait_for_selector("#operator-name:not([hidden])")
     assert "operator" in await page.inner_text("#operator-name")
 
     await page.click(f'tr[data-uuid="{target}"]')
@@ -154,17 +177,19 @@ async def test_an_operator_status_change_appears_in_the_audit_timeline(
     assert "mark_shipped" in await entry.inner_text()
 
 
-async def test_an_action_without_sign_in_is_refused(browser: Browser, stack: Stack) -> None:
-    page, _ = await open_dashboard(browser, stack)
+async def test_a_viewers_action_and_an_anonymous_one_are_refused(
+    browser: Browser, stack: Stack
+) -> None:
+    page, _ = await open_dashboard(browser, stack, VIEWER_TOKEN)
     target = await place_paid_order(stack, page, 840005)
 
     await page.click(f'tr[data-uuid="{target}"]')
     await page.wait_for_selector("#status-form")
     await page.select_option("#action", "cancel")
-    await page.fill("#reason", "trying without signing in")
+    await page.fill("#reason", "trying as a viewer")
     await page.click("#status-submit")
     await page.wait_for_selector("#action-message.error")
-    assert "401" in await page.inner_text("#action-message")
+    assert "403" in await page.inner_text("#action-message")
 
     status = await page.evaluate(
         """async (uuid) => (await fetch(`/api/orders/${uuid}/status`, {

@@ -20,7 +20,7 @@ from engine.dev.fakes import shopify as fake_shopify
 from engine.dev.fakes.woocommerce import FakeShop, fake_api
 from engine.dev.simulator import ShopifyStore
 from tests import woocommerce_payloads as woo
-from tests.support import SECRET, Stack, ThreadedServer, read_topic, tails, wait_until
+from tests.support import OPERATOR, SECRET, Stack, ThreadedServer, read_topic, tails, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -264,7 +264,7 @@ async def test_poller_status_is_served_for_the_dashboard(stack: Stack) -> None:
     async def statuses() -> dict[str, Any] | None:
         async with (
             aiohttp.ClientSession() as session,
-            session.get(f"{stack.url}/api/pollers") as reply,
+            session.get(f"{stack.url}/api/pollers", headers=OPERATOR) as reply,
         ):
             assert reply.status == 200
             found = {p["store_id"]: p for p in (await reply.json())["pollers"]}

@@ -46,6 +46,7 @@ async def test_run_demo_starts_everything_and_ctrl_c_stops_it_all(tmp_path: Path
         WINKEL_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
         WINKEL_WEB_PORT=str(web_port),
         WINKEL_DATA_DIR=str(data_dir),
+        WINKEL_OPERATOR_TOKEN="run-test-operator",
     )
     env.pop("WINKEL_CONFIG", None)
     log = (tmp_path / "run.log").open("wb")
@@ -66,7 +67,8 @@ async def test_run_demo_starts_everything_and_ctrl_c_stops_it_all(tmp_path: Path
                 seen = set()
                 for marketplace in ALL_MARKETPLACES:
                     url = f"http://127.0.0.1:{web_port}/api/orders?marketplace={marketplace}"
-                    async with session.get(url) as response:
+                    auth = {"Authorization": "Bearer run-test-operator"}
+                    async with session.get(url, headers=auth) as response:
                         if orjson.loads(await response.read())["orders"]:
                             seen.add(marketplace)
             return seen if seen == ALL_MARKETPLACES else None

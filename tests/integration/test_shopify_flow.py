@@ -11,12 +11,12 @@ import orjson
 import pytest
 
 from tests import shopify_payloads as shop
-from tests.support import Stack, read_topic, wait_until
+from tests.support import VIEWER, Stack, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
-# The contract namespace (DESIGN.md "Order identity"), written out so that these tests check the
-# contract rather than whatever engine.domain.identity happens to compute.
+# The contract namespace (docs/design.md "Order identity"), written out so that these tests
+# check the contract rather than whatever engine.domain.identity happens to compute.
 NAMESPACE = uuid.UUID("abc8a081-dbf6-5c53-9aa7-a6a4c25fdd01")
 
 
@@ -141,7 +141,7 @@ async def _summary(stack: Stack, order: uuid.UUID) -> dict[str, object] | None:
     """The order as the read model shows it (the session's Redis holds other tests' orders)."""
     async with (
         aiohttp.ClientSession() as session,
-        session.get(f"{stack.url}/api/orders/{order}") as reply,
+        session.get(f"{stack.url}/api/orders/{order}", headers=VIEWER) as reply,
     ):
         if reply.status == 404:
             return None
@@ -272,7 +272,10 @@ async def _two(pending: object) -> list[dict[str, object]] | None:
 
 async def test_dashboard_websocket_streams_order_updates(stack: Stack, tmp_path: Path) -> None:
     order_id = 810008
-    async with aiohttp.ClientSession() as session, session.ws_connect(f"{stack.url}/ws") as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{stack.url}/ws", headers=VIEWER) as ws,
+    ):
         snapshot = orjson.loads((await ws.receive(timeout=10)).data)
         assert snapshot["type"] == "snapshot"
         await post(stack, "shop-order", "orders/create", shop.order(order_id))

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from tests import shopify_payloads as shop
-from tests.support import Stack, read_topic, wait_until
+from tests.support import VIEWER, Stack, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -109,7 +109,7 @@ async def test_cross_border_consumer_sales_switch_to_destination_vat_over_the_th
     async def gauge() -> dict[str, Any] | None:
         async with (
             aiohttp.ClientSession() as session,
-            session.get(f"{stack.url}/api/vat/thresholds") as response,
+            session.get(f"{stack.url}/api/vat/thresholds", headers=VIEWER) as response,
         ):
             rows = (await response.json())["thresholds"]
         row = next((r for r in rows if r["company_id"] == "vat-nl"), None)

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from engine.domain.config import Config, parse_config
 from engine.shell.readmodel_writer import ReadModelWriter
-from tests.support import OPERATOR_TOKEN, SECRET, TEST_CONFIG, WOOCOMMERCE_SECRET
+from tests.support import OPERATOR_TOKEN, SECRET, TEST_CONFIG, VIEWER_TOKEN, WOOCOMMERCE_SECRET
 from web.app import create_app
 
 #: A Redis database of its own, flushed per test, so nothing else's keys are touched.
@@ -34,6 +34,7 @@ def web_env(kafka_bootstrap: str, redis_url: str, **extra: str) -> dict[str, str
         "TEST_SHOPIFY_SECRET": SECRET,
         "TEST_WOOCOMMERCE_SECRET": WOOCOMMERCE_SECRET,
         "WINKEL_OPERATOR_TOKEN": OPERATOR_TOKEN,
+        "WINKEL_VIEWER_TOKEN": VIEWER_TOKEN,
         **extra,
     }
 

@@ -168,18 +168,48 @@ async def test_a_verified_request_that_is_no_notification_is_400(web: Web, body:
     assert await pending(web) == []
 
 
-async def test_a_verified_notification_of_another_kind_is_kept_but_asks_no_fetch(
+async def test_a_verified_notification_of_another_kind_is_refused_and_nothing_kept(
     web: Web,
 ) -> None:
+    notification_id = f"other-{uuid.uuid4()}"
     other = {
         "NotificationVersion": "1.0",
         "NotificationType": "FEED_PROCESSING_FINISHED",
         "PayloadVersion": "2020-09-04",
         "EventTime": "2026-11-02T09:00:00Z",
         "Payload": {"feedProcessingFinishedNotification": {"feedId": "860099"}},
-        "NotificationMetadata": {"NotificationId": f"other-{uuid.uuid4()}"},
+        "NotificationMetadata": {"NotificationId": notification_id},
     }
     reply = await web.client.post(URL, data=orjson.dumps(other), headers=GOOD)
-    assert reply.status == 200
-    assert await reply.json() == {"status": "accepted"}
+    assert reply.status == 400
+    assert "ORDER_CHANGE" in (await reply.json())["reason"]
+    assert await pending(web) == []
+    assert not await web.redis.exists(delivery_key("amazon", STORE, notification_id))
+
+
+async def test_the_relay_cannot_mint_an_order(web: Web) -> None:
+    """The measured attack: an order document (what the engine's own fetcher writes, topic
+    `orders/v0/order`) posted with the relay token. It must be refused and nothing stored."""
+    order = order_id(90)
+    document = orjson.loads(amazon.order_document(p.order(AmazonOrderId=order), p.items()))
+    forged = {
+        **document,
+        "NotificationType": amazon.ORDER_DOCUMENT_TOPIC,
+        "NotificationMetadata": {"NotificationId": f"{order}@2026-11-02T10:00:00Z"},
+    }
+    # ... also dressed up as an ORDER_CHANGE carrying the order inside.
+    dressed = orjson.loads(fresh_notification(order))
+    dressed["NotificationType"] = amazon.ORDER_DOCUMENT_TOPIC
+    for body in (forged, dressed, {"detail": forged}):
+        reply = await web.client.post(URL, data=orjson.dumps(body), headers=GOOD)
+        assert reply.status == 400, await reply.text()
+    assert await raw_records_for(web, order) == []
+    assert await pending(web) == []
+
+
+@pytest.mark.parametrize("bad_id", ["../../token", "028-1234567-765432/", "1", ""])
+async def test_an_order_id_that_is_not_amazons_is_refused(web: Web, bad_id: str) -> None:
+    body = p.notification_body(notification_id=str(uuid.uuid4()), order_id=bad_id)
+    reply = await web.client.post(URL, data=body, headers=GOOD)
+    assert reply.status == 400
     assert await pending(web) == []

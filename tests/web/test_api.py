@@ -16,10 +16,10 @@ from engine.domain import topics
 from engine.shell import readmodel as rm
 from engine.shell import replay
 from models.codec import decode_command
-from tests.support import OPERATOR_TOKEN, read_topic, wait_until
+from tests.support import OPERATOR, OPERATOR_TOKEN, VIEWER, read_topic, wait_until
 from tests.web.conftest import Web
 
-AUTH = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+AUTH = OPERATOR
 
 
 def iso(moment: datetime) -> str:
@@ -90,7 +90,8 @@ async def place(web: Web, *documents: dict[str, Any]) -> None:
 
 
 async def get_json(web: Web, path: str, status: int = 200) -> Any:
-    response = await web.client.get(path)
+    """A read, as a viewer (who may read everything an operator may)."""
+    response = await web.client.get(path, headers=VIEWER)
     assert response.status == status, await response.text()
     return await response.json()
 
@@ -119,7 +120,7 @@ async def test_the_list_is_newest_first_and_filters_by_every_criterion(web: Web)
     assert await names(web, "") == ["B-4", "#3", "#2", "#1"]
     assert await names(web, "limit=2") == ["B-4", "#3"]
     assert await names(web, "stage=paid") == ["#3", "#1"]
-    assert await names(web, "status=paid") == ["#3", "#1"]  # DESIGN.md's name for it
+    assert await names(web, "status=paid") == ["#3", "#1"]  # docs/design.md "HTTP"
     assert await names(web, "store=shop-order") == ["#2", "#1"]
     assert await names(web, "marketplace=shopify&stage=paid&store=shop-shipment") == ["#3"]
     assert await names(web, "marketplace=bol") == ["B-4"]
@@ -256,7 +257,14 @@ async def test_a_status_change_becomes_a_command_keyed_by_the_order(web: Web) ->
 
 async def test_the_session_says_who_a_token_signs_in_as(web: Web) -> None:
     assert (await web.client.get("/api/session")).status == 401
-    assert await get_json_with(web, "/api/session", AUTH) == {"operator_id": "operator"}
+    assert await get_json_with(web, "/api/session", AUTH) == {
+        "operator_id": "operator",
+        "role": "operator",
+    }
+    assert await get_json_with(web, "/api/session", VIEWER) == {
+        "operator_id": "viewer",
+        "role": "viewer",
+    }
 
 
 async def get_json_with(web: Web, path: str, headers: dict[str, str]) -> Any:

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from engine.shell import readmodel as rm
 from tests import shopify_payloads as shop
+from tests.support import VIEWER
 from tests.web.conftest import Web
 from tests.web.test_api import get_json, place, summary_document
 from web import api
@@ -84,7 +85,7 @@ async def test_webhook_outcomes_feed_metrics_and_the_ingest_chart(web: Web) -> N
 async def test_the_socket_sends_a_snapshot_then_coalesced_changes(web: Web) -> None:
     first = summary_document(name="#40", stage="paid")
     await place(web, first)
-    async with web.client.ws_connect("/ws") as socket:
+    async with web.client.ws_connect("/ws", headers=VIEWER) as socket:
         snapshot = orjson.loads((await socket.receive(timeout=5)).data)
         assert snapshot["type"] == "snapshot"
         assert [o["name"] for o in snapshot["orders"]] == ["#40"]
@@ -199,8 +200,8 @@ async def test_two_web_processes_serve_the_same_live_view(web: Web, env: dict[st
     await second.start_server()
     try:
         async with (
-            web.client.ws_connect("/ws") as first_socket,
-            second.ws_connect("/ws") as second_socket,
+            web.client.ws_connect("/ws", headers=VIEWER) as first_socket,
+            second.ws_connect("/ws", headers=VIEWER) as second_socket,
         ):
             for socket in (first_socket, second_socket):
                 assert orjson.loads((await socket.receive(timeout=5)).data)["type"] == "snapshot"

@@ -7,6 +7,7 @@ const STAGES = ["new", "paid", "partially_shipped", "shipped", "invoiced", "canc
 const LIST_SIZE = 200;
 const TOKEN_KEY = "winkel.operatorToken";
 const OPERATOR_KEY = "winkel.operatorId";
+const ROLE_KEY = "winkel.role";
 
 const state = {
   orders: new Map(),        // uuid -> summary, the rows the list can show
@@ -96,17 +97,32 @@ const marketplace = (name) => h("span", { class: `mp mp-${name}` }, name);
 // A split order ships from several companies; older summaries name only the store's.
 const companies = (o) => (o.companies?.length ? o.companies : [o.company_id ?? ""]).join(" + ");
 
-// --- operator session ------------------------------------------------------------------------
+// --- session: nothing is read, shown or streamed before a viewer or operator signs in ---------
 
 const token = () => sessionStorage.getItem(TOKEN_KEY);
+const mayAct = () => sessionStorage.getItem(ROLE_KEY) === "operator";
 
 function renderOperator() {
   const operatorId = sessionStorage.getItem(OPERATOR_KEY);
+  const role = sessionStorage.getItem(ROLE_KEY) ?? "operator";
   $("signin-open").hidden = Boolean(operatorId);
   $("signout").hidden = !operatorId;
   $("operator-name").hidden = !operatorId;
-  $("operator-name").textContent = operatorId ? `Signed in as ${operatorId}` : "";
+  $("operator-name").textContent = operatorId ? `Signed in as ${operatorId} (${role})` : "";
   if (state.detailUuid) renderActionNote();
+}
+
+// Every read carries the token; a 401 (token withdrawn) ends the session on this page.
+async function api(url) {
+  const reply = await fetch(url, { headers: { Authorization: `Bearer ${token()}` } });
+  if (reply.status === 401) signOut();
+  return reply;
+}
+
+function showSignIn() {
+  $("signin-error").hidden = true;
+  if (!$("signin").open) $("signin").showModal();
+  $("token").focus();
 }
 
 async function signIn(event) {
@@ -118,19 +134,23 @@ async function signIn(event) {
     $("signin-error").hidden = false;
     return;
   }
-  const { operator_id: operatorId } = await reply.json();
+  const { operator_id: operatorId, role } = await reply.json();
   sessionStorage.setItem(TOKEN_KEY, candidate);
   sessionStorage.setItem(OPERATOR_KEY, operatorId);
+  sessionStorage.setItem(ROLE_KEY, role ?? "operator");
   $("signin").close();
   $("token").value = "";
   renderOperator();
   toast(`Signed in as ${operatorId}`);
+  begin();
 }
 
+// Signing out forgets the token and everything shown: the page starts again, empty.
 function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(OPERATOR_KEY);
-  renderOperator();
+  sessionStorage.removeItem(ROLE_KEY);
+  location.reload();
 }
 
 async function authorised(url, body) {
@@ -221,7 +241,7 @@ function takeOrders(orders, fresh) {
 async function reloadOrders() {
   const params = new URLSearchParams({ limit: String(LIST_SIZE) });
   for (const [key, value] of Object.entries(state.filters)) if (value) params.set(key, value);
-  const reply = await fetch(`/api/orders?${params}`);
+  const reply = await api(`/api/orders?${params}`);
   if (!reply.ok) return;
   const { orders } = await reply.json();
   state.orders = new Map();
@@ -438,7 +458,7 @@ async function openDetail(uuid) {
 }
 
 async function loadDetail(uuid) {
-  const reply = await fetch(`/api/orders/${uuid}`);
+  const reply = await api(`/api/orders/${uuid}`);
   if (state.detailUuid !== uuid) return;
   if (!reply.ok) {
     $("detail-body").replaceChildren(h("p", { class: "error" }, `Could not load the order (${reply.status}).`));
@@ -501,7 +521,7 @@ function timelineList(entries) {
 
 function renderActionNote() {
   const note = document.querySelector("#status-form .note");
-  if (note) note.textContent = token() ? `as ${sessionStorage.getItem(OPERATOR_KEY)}` : "sign in first: the change is refused without an operator token";
+  if (note) note.textContent = mayAct() ? `as ${sessionStorage.getItem(OPERATOR_KEY)}` : "viewers may only read: the change needs an operator token";
 }
 
 function actionForm(o) {
@@ -578,8 +598,18 @@ function setLive(stateName, text) {
   el.querySelector(".label").textContent = text;
 }
 
-function connect() {
-  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+// The socket cannot carry an Authorization header, and a token in its URL would land in logs:
+// a one-time ticket bought with the token travels as a subprotocol instead (web/auth.py).
+async function connect() {
+  let ticket = null;
+  try {
+    const reply = await fetch("/api/ws-ticket", { method: "POST", headers: { Authorization: `Bearer ${token()}` } });
+    if (reply.status === 401) { signOut(); return; }
+    if (reply.ok) ticket = (await reply.json()).ticket;
+  } catch { /* the web process is away: try again below */ }
+  if (!ticket) { setLive("offline", "Reconnecting"); setTimeout(connect, 1000); return; }
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+  const ws = new WebSocket(url, ["winkel.v1", `winkel.ticket.${ticket}`]);
   ws.binaryType = "arraybuffer";
   ws.onopen = () => setLive("live", "Live");
   ws.onclose = () => { setLive("offline", "Reconnecting"); setTimeout(connect, 1000); };
@@ -635,7 +665,7 @@ function thresholdGauge(row) {
 
 async function loadThresholds() {
   try {
-    const reply = await fetch("/api/vat/thresholds");
+    const reply = await api("/api/vat/thresholds");
     if (!reply.ok) return;
     const { thresholds } = await reply.json();
     thresholdCard();
@@ -668,7 +698,7 @@ function pollerRow(p) {
 
 async function loadPollers() {
   try {
-    const reply = await fetch("/api/pollers");
+    const reply = await api("/api/pollers");
     if (!reply.ok) return;
     const { pollers } = await reply.json();
     let box = $("pollers");
@@ -698,7 +728,7 @@ function start() {
   $("q").addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(readFilters, 250); });
   for (const id of ["f-marketplace", "f-store", "f-stage"]) $(id).addEventListener("change", readFilters);
   $("f-clear").addEventListener("click", () => { $("filters").reset(); readFilters(); });
-  $("signin-open").addEventListener("click", () => { $("signin-error").hidden = true; $("signin").showModal(); $("token").focus(); });
+  $("signin-open").addEventListener("click", showSignIn);
   $("signin-cancel").addEventListener("click", () => $("signin").close());
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", signOut);
@@ -709,12 +739,21 @@ function start() {
     for (const [id, c] of Object.entries(state.charts)) c.setSize({ width: $(id).clientWidth, height: 170 });
   });
   renderOperator();
+  tick();
+  setInterval(tick, 1000);
+  if (token()) begin(); else showSignIn();
+}
+
+// After sign-in only: show the page and start reading.
+let begun = false;
+function begin() {
+  if (begun) return;
+  begun = true;
+  $("page").hidden = false;
   loadThresholds();
   setInterval(loadThresholds, THRESHOLD_REFRESH_MS);
   loadPollers();
   setInterval(loadPollers, POLLER_REFRESH_MS);
-  tick();
-  setInterval(tick, 1000);
   setInterval(() => renderOrders(), 30_000); // time in stage moves on
   connect();
 }

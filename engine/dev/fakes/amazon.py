@@ -1,7 +1,7 @@
 """A fake Amazon SP-API (Orders v0 and v2026-01-01, Finances v0), Login with Amazon, orders.
 
-Speaks the wire format of shared/domain/marketplaces-and-vat.md §2 (and the v0 models where
-the notes are silent): `POST /auth/o2/token` (refresh-token grant, form-encoded), `getOrders`
+Speaks the wire format of docs/marketplaces.md §2 (and the v0 models where that page is
+silent): `POST /auth/o2/token` (refresh-token grant, form-encoded), `getOrders`
 (`LastUpdatedAfter`/`CreatedAfter`, `NextToken`, `payload.Orders`, `LastUpdatedBefore`),
 `getOrder`, `getOrderItems` (`NextToken`), `listFinancialEventsByOrderId`; `x-amz-access-token`
 on every call; errors as `{"errors": [{"code", "message", "details"}]}`; 429 `QuotaExceeded`
@@ -41,7 +41,7 @@ MARKETPLACE_IDS = {"DE": "A1PA6795UKMFR9", "FR": "A13V1IB3VIYZZH", "NL": "A1805I
 SELLER_ID = "A3TH9S8BH6GOGM"
 APPLICATION_ID = "amzn1.sellerapps.app.0b5f2a77-6f6e-4c3a-9d7e-fake00000001"
 CENT = Decimal("0.01")
-#: Destination rates for the generated prices (shared/domain §5.2, standard rates 2026).
+#: Destination rates for the generated prices (docs/marketplaces.md §5.2, standard rates 2026).
 STANDARD_RATES = {
     "DE": Decimal("0.19"),
     "FR": Decimal("0.20"),
@@ -313,8 +313,9 @@ class AmazonShop:
             "BuyerName": name,
         }
         if vat_id:
-            # Amazon documents BuyerTaxInfo for BR, MX and IN only (notes §2.1); the fake fills
-            # it for EU business buyers so the engine's VAT-id path can be exercised.
+            # Amazon documents BuyerTaxInfo for BR, MX and IN only (docs/marketplaces.md §2.1);
+            # the fake fills it for EU business buyers so the engine's VAT-id path can be
+            # exercised.
             buyer["BuyerTaxInfo"] = {
                 "CompanyLegalName": company,
                 "TaxingRegion": country,

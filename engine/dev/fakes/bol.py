@@ -1,7 +1,7 @@
 """A fake bol.com Retailer API v10 and a generator of realistic bol order histories.
 
-Speaks the wire format of shared/domain/marketplaces-and-vat.md §1 (and the v10 spec where the
-notes are silent): the OAuth2 token endpoint, orders (list and detail), shipments, returns,
+Speaks the wire format of docs/marketplaces.md §1 (and the v10 spec where that page is
+silent): the OAuth2 token endpoint, orders (list and detail), shipments, returns,
 signature keys, the v10 media type, 50 items a page, and 429s with rate-limit headers once a
 path's budget is spent. Push notifications are signed with a throwaway RSA key made at run time.
 
@@ -42,8 +42,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from engine.domain.marketplaces import bol
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
-#: bol's ORDER and SHIPMENT push type names are not documented (domain notes §1.6); these are
-#: the fake's own. The engine treats any ORDER or SHIPMENT push as "fetch this resource".
+#: bol's ORDER and SHIPMENT push type names are not documented (docs/marketplaces.md §1.6);
+#: these are the fake's own. The engine treats any ORDER or SHIPMENT push as "fetch this
+#: resource".
 ORDER_PLACED, ORDER_CHANGED, SHIPMENT_CREATED = "ORDER_PLACED", "ORDER_CHANGED", "SHIPMENT_CREATED"
 #: Handled order items leave `GET /retailer/orders` this long after their last change.
 HANDLED_VISIBLE_FOR = timedelta(hours=48)
@@ -380,7 +381,7 @@ class BolShop:
             billing.update(company=company, vatNumber=vat_number, kvkNumber=kvk_number)
             billing["orderReference"] = f"PO-{order_id[-5:]}"
         if rng.random() < self.no_billing_share:
-            billing = None  # bol has left billingDetails out before (domain notes §1.3)
+            billing = None  # bol has left billingDetails out before (docs/marketplaces.md §1.3)
         distribution = "BOL" if method == "FBB" else "RETAILER"
         items = []
         for item_id, (ean, title, price, reference), quantity in lines:
@@ -662,7 +663,7 @@ class FakeBol:
                 if status == "SHIPPED" and item["quantityShipped"] == 0:
                     continue
                 # Handled items leave the list after 48 hours; `latest-change-date` reaches
-                # back three months (domain notes §1.3).
+                # back three months (docs/marketplaces.md §1.3).
                 if (
                     state == "HANDLED"
                     and latest_change_date is None

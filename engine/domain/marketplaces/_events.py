@@ -11,6 +11,7 @@ from datetime import datetime
 
 from engine.domain.config import Store
 from engine.domain.identity import order_uuid
+from engine.domain.marketplaces import _sanity
 from models.events import EventPayload, OrderEvent
 from models.order import Marketplace, OrderRef
 
@@ -35,6 +36,7 @@ class OrderEvents:
         self.source = source
 
     def make(self, fact: str, occurred_at: datetime, payload: EventPayload) -> OrderEvent:
+        _sanity.check(payload)  # what cannot be right never reaches the VAT step
         return OrderEvent(
             event_id=f"{self.prefix}:{fact}",
             ref=self.ref,

@@ -1,16 +1,15 @@
 """Amazon Selling Partner API: ORDER_CHANGE notifications as signals, fetched orders as truth.
 
-Facts in shared/domain/marketplaces-and-vat.md §2, §5 and §8. Pure: this module builds
-requests and parses responses; the HTTP calls, the token store and the fetch queue live in
-the shell.
+Facts in docs/marketplaces.md §2, §5 and §8. Pure: this module builds requests and parses
+responses; the HTTP calls, the token store and the fetch queue live in the shell.
 
 Which Orders API: this module reads **v0** (`/orders/v0/orders`, `getOrders` by
 `LastUpdatedAfter` with `NextToken` paging, `getOrder`, `getOrderItems`) and holds what both
 versions share (notifications, LWA, Finances, usage plans, ids). **v2026-01-01**, the default
 for a store (`orders_api_version`), is `engine.domain.marketplaces.amazon_v2026`; v0 must be left
-by 2027-03-27 (docs/marketplaces.md). Two v0 gaps, which v2026 closes:
+by 2027-03-27 (docs/amazon.md). Two v0 gaps, which v2026 closes:
 
-- v0 gives no EU buyer VAT id (`BuyerTaxInfo` is only filled in BR, MX and IN; notes §2.1).
+- v0 gives no EU buyer VAT id (`BuyerTaxInfo` is only filled in BR, MX and IN; §2.1).
   A business order is marked `is_business`; a VAT id is read from
   `BuyerInfo.BuyerTaxInfo.TaxClassifications` where one is named VAT, and otherwise stays
   unknown (the VCS report or v2026 `tax.taxRegistrations` would have it).
@@ -49,7 +48,7 @@ Marketplace-collected VAT: where Amazon invoices the buyer (store flag
 `amazon_issues_invoices`, VCS option 1), is the deemed supplier (`DeemedResellerCategory`
 IOSS/UOSS, an `IossNumber`), collects as `MarketplaceFacilitator`, or Amazon Business EU SARL
 is the seller of record (`IsSoldByAB`/`IsIBA`), the order's details say so
-(`invoiced_by_marketplace`) and the lifecycle emits no seller invoice for it (notes §8.7).
+(`invoiced_by_marketplace`) and the lifecycle emits no seller invoice for it (§8.7).
 """
 
 from __future__ import annotations
@@ -69,6 +68,7 @@ import orjson
 from engine.domain.config import Store
 from engine.domain.exceptions import NormalisationError, SignatureError
 from engine.domain.marketplaces._document import Document
+from engine.domain.marketplaces._door import header_bytes
 from engine.domain.marketplaces._events import OrderEvents
 from engine.domain.money import ZERO, parse_amount
 from engine.domain.tax.exceptions import TaxError
@@ -95,25 +95,26 @@ from models.order import (
 from models.raw import RawDelivery
 
 MARKETPLACE = Marketplace.AMAZON
-#: The EU region's endpoint (notes §2.5); the store's `api_base_url` overrides it (the fake).
+#: The EU region's endpoint (docs/marketplaces.md §2.5); the store's `api_base_url` overrides it
+#: (the fake).
 API_BASE_URL = "https://sellingpartnerapi-eu.amazon.com"
 TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 ACCESS_TOKEN_HEADER = "x-amz-access-token"
-#: The relay's shared secret (DESIGN.md: HTTP contract).
+#: The relay's shared secret (docs/design.md "HTTP").
 TOKEN_HEADER = "X-Winkel-Token"
 KEPT_HEADERS = ("Content-Type", "User-Agent")
 NOTIFICATION_TYPE = "ORDER_CHANGE"
 #: Topic of a fetched order (order + items + financial events) on `winkel.raw.amazon`.
 ORDER_DOCUMENT_TOPIC = "orders/v0/order"
 ORDER_DOCUMENT_SCHEMA = "winkel.amazon-order/1"
-#: Refresh the LWA token this long before it expires (it lasts an hour; notes §2.5).
+#: Refresh the LWA token this long before it expires (it lasts an hour; docs/marketplaces.md §2.5).
 TOKEN_MARGIN = timedelta(seconds=60)
 #: getOrders returns at most 100 orders a page; Finances at most 100 events.
 MAX_RESULTS_PER_PAGE = 100
 #: getOrders wants `LastUpdatedAfter` at least two minutes in the past.
 MIN_LAG = timedelta(minutes=2)
 
-#: Every v0 `OrderStatus` (notes §2.1), and what each one means for the engine.
+#: Every v0 `OrderStatus` (docs/marketplaces.md §2.1), and what each one means for the engine.
 PENDING_STATUSES = frozenset({"Pending", "PendingAvailability"})  # payment not authorised
 OPEN_STATUSES = frozenset({"Unshipped", "PartiallyShipped"})
 #: Every item has shipped (`InvoiceUnconfirmed`: and the seller has not confirmed the invoice).
@@ -236,15 +237,15 @@ def amazon_time(moment: datetime) -> str:
 def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) -> None:
     """Accept the relay's delivery if `X-Winkel-Token` equals one of the store's secrets.
 
-    SP-API notifications carry no signature of their own (SQS is authenticated by IAM; notes
-    §8.4), so the seller's forwarder presents a shared secret. Compared in constant time;
-    several secrets are accepted while a rotation settles.
+    SP-API notifications carry no signature of their own (SQS is authenticated by IAM;
+    docs/marketplaces.md §8.4), so the seller's forwarder presents a shared secret. Compared
+    in constant time; several secrets are accepted while a rotation settles.
     """
     del body  # the token authenticates the sender, not the body
     presented = _header(headers, TOKEN_HEADER)
     if not presented:
         raise SignatureError(f"missing {TOKEN_HEADER} header")
-    given = presented.strip().encode()
+    given = header_bytes(presented.strip())
     candidates = [secret for secret in secrets if secret]
     if not candidates:
         raise SignatureError("no shared secret is configured for this store")
@@ -345,7 +346,8 @@ def notification_identity(body: bytes) -> tuple[str, str] | None:
 
 
 def delivery_id(headers: Mapping[str, str], body: bytes) -> str | None:
-    """`NotificationMetadata.NotificationId`: the same on SQS redeliveries (notes §8.3)."""
+    """`NotificationMetadata.NotificationId`: the same on SQS redeliveries
+    (docs/marketplaces.md §8.3)."""
     del headers
     change = parse_notification(body)
     return None if change is None else change.notification_id
@@ -850,7 +852,8 @@ class _Events(OrderEvents):
 
 
 def marketplace_invoicing(order: _Doc, items: Sequence[_Doc], store: Store) -> str | None:
-    """Why Amazon, not the seller, invoices this order; None when the seller does (§2.4, §8.7).
+    """Why Amazon, not the seller, invoices this order; None when the seller does
+    (docs/marketplaces.md §2.4, §8.7).
 
     Amazon as seller of record or deemed supplier comes first (then the seller makes no supply
     to the buyer at all), then VAT Amazon collects, then the store's VCS invoicing setting.
@@ -886,7 +889,8 @@ def _buyer_vat_id(order: _Doc) -> str | None:
 
 
 def _customer(order: _Doc) -> Customer:
-    """The buyer; `ShippingAddress` only comes with Unshipped and later statuses (notes §2.1)."""
+    """The buyer; `ShippingAddress` only comes with Unshipped and later statuses
+    (docs/marketplaces.md §2.1)."""
     address = order.child("ShippingAddress")
     buyer = order.child("BuyerInfo")
     tax = None if buyer is None else buyer.child("BuyerTaxInfo")
@@ -960,7 +964,8 @@ def _lines(
     """Product lines (after promotions) and one shipping line for the order.
 
     EU prices are VAT-inclusive: `ItemPrice` is unit price x quantity with VAT, `ItemTax` its
-    VAT (notes §2.4); `PromotionDiscount` and its tax are taken off; shipping likewise. Where
+    VAT (docs/marketplaces.md §2.4); `PromotionDiscount` and its tax are taken off; shipping
+    likewise. Where
     prices exclude tax (amazon.com), the tax is added to make the gross.
     """
     lines = []
@@ -1209,7 +1214,7 @@ class UsagePlan:
     burst: int
 
 
-#: Default usage plans (notes §2.1, §2.3); the header may report a different rate.
+#: Default usage plans (docs/marketplaces.md §2.1, §2.3); the header may report a different rate.
 DEFAULT_RATES: Mapping[str, UsagePlan] = {
     "getOrders": UsagePlan(0.0167, 20),
     "getOrder": UsagePlan(0.5, 30),

@@ -1,6 +1,6 @@
 """Amazon Orders API v2026-01-01: requests, answers, the raw document and its normaliser.
 
-Amazon switches Orders API v0 off on 2027-03-27 (docs/marketplaces.md). A store reads v2026
+Amazon switches Orders API v0 off on 2027-03-27 (docs/amazon.md). A store reads v2026
 unless its config says `orders_api_version = "v0"`. What stays as in v0 (engine.domain.marketplaces
 .amazon): LWA, the ORDER_CHANGE notification, Finances v0 for fees, usage plans and 429
 handling, and above all the **ids**: an event's fact key comes from the order id, the item ids

@@ -1,6 +1,6 @@
 """bol.com Retailer API v10: push notifications as signals, polled orders as the truth.
 
-Facts in shared/domain/marketplaces-and-vat.md §1 and §8. Pure: this module builds requests and
+Facts in docs/marketplaces.md §1 and §8. Pure: this module builds requests and
 parses responses; the HTTP calls, the token store and the poll cursors live in the shell.
 
 How an order reaches the engine:
@@ -38,6 +38,7 @@ import base64
 import binascii
 import math
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -330,12 +331,49 @@ class Notification:
 
     @property
     def delivery_id(self) -> str:
-        """bol's redelivery carries the same four values (domain notes §8: the dedupe key)."""
+        """bol's redelivery carries the same four values: the dedupe key
+        (docs/marketplaces.md §8.3)."""
         return f"{self.resource}:{self.resource_id}:{self.type}:{self.timestamp}"
 
     @property
     def topic(self) -> str:
         return f"{self.resource}:{self.type}"
+
+
+#: bol's order, shipment and return ids are letters and digits (`1043946570`, `A2K8290LP8`);
+#: they become URL paths on bol's host, so nothing else is ever let through.
+PATH_ID = re.compile(r"[A-Za-z0-9]{1,64}")
+#: Resources whose pushes name something to fetch; their ids must be `PATH_ID`s.
+FETCHED_RESOURCES = frozenset({"ORDER", "SHIPMENT"})
+_WORD = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+#: Other resources' ids (offers are UUIDs) are never fetched but key the delivery.
+_OTHER_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_TIMESTAMP = re.compile(r"[0-9T:.+Z -]{1,64}")
+
+
+def path_id(value: str, what: str) -> str:
+    """`value` if it is a bol id (`PATH_ID`), quoted for a URL path; else `NormalisationError`."""
+    if not PATH_ID.fullmatch(value):
+        raise NormalisationError(f"{what} {value[:80]!r} is not a bol id (letters and digits)")
+    return urllib.parse.quote(value, safe="")
+
+
+def check_notification(notification: Notification) -> None:
+    """Refuse a push whose fields are not what bol sends (`NormalisationError` says which):
+    resource and type are upper-case words, the time is a time, and the id of an ORDER or
+    SHIPMENT (what the poller will fetch) is a bol id."""
+    if not _WORD.fullmatch(notification.resource):
+        raise NormalisationError(f"event.resource {notification.resource[:80]!r} is not bol's")
+    if not _WORD.fullmatch(notification.type):
+        raise NormalisationError(f"event.type {notification.type[:80]!r} is not bol's")
+    if not _TIMESTAMP.fullmatch(notification.timestamp):
+        raise NormalisationError(f"timestamp {notification.timestamp[:80]!r} is not a time")
+    if notification.retailer_id is not None and not _OTHER_ID.fullmatch(notification.retailer_id):
+        raise NormalisationError("retailerId is not an id")
+    if notification.resource in FETCHED_RESOURCES:
+        path_id(notification.resource_id, f"{notification.resource} resourceId")
+    elif not _OTHER_ID.fullmatch(notification.resource_id):
+        raise NormalisationError(f"resourceId {notification.resource_id[:80]!r} is not an id")
 
 
 def parse_notification(body: bytes) -> Notification | None:
@@ -505,7 +543,7 @@ def change_interval_for(poll_every: timedelta) -> int:
 
 
 def order_request(order_id: str) -> ApiRequest:
-    return _get(f"/retailer/orders/{order_id}")
+    return _get(f"/retailer/orders/{path_id(order_id, 'order id')}")
 
 
 def shipments_request(
@@ -519,7 +557,7 @@ def shipments_request(
 
 
 def shipment_request(shipment_id: str) -> ApiRequest:
-    return _get(f"/retailer/shipments/{shipment_id}")
+    return _get(f"/retailer/shipments/{path_id(shipment_id, 'shipment id')}")
 
 
 def returns_request(
@@ -532,7 +570,7 @@ def returns_request(
 
 
 def return_request(return_id: str) -> ApiRequest:
-    return _get(f"/retailer/returns/{return_id}")
+    return _get(f"/retailer/returns/{path_id(return_id, 'return id')}")
 
 
 def notification_fetches(body: bytes) -> list[ApiRequest]:

@@ -1,6 +1,6 @@
 """Shopify: signed webhooks carrying REST order, fulfillment and refund resources.
 
-Facts in shared/domain/marketplaces-and-vat.md §3. Every fact gets an id derived from Shopify's
+Facts in docs/marketplaces.md §3. Every fact gets an id derived from Shopify's
 own ids (order, fulfillment) so that `orders/fulfilled`, `fulfillments/create` and their retries
 all describe one shipment once.
 """
@@ -20,6 +20,7 @@ import orjson
 from engine.domain.config import Store
 from engine.domain.exceptions import NormalisationError, SignatureError, SourceMismatch
 from engine.domain.marketplaces._document import Document
+from engine.domain.marketplaces._door import same_secret
 from engine.domain.marketplaces._events import OrderEvents
 from engine.domain.money import ZERO, parse_amount
 from models.codec import DecodeError, parse_utc
@@ -91,7 +92,7 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
     given = headers.get(SIGNATURE_HEADER)
     if not given:
         raise SignatureError(f"missing {SIGNATURE_HEADER}")
-    if not any(hmac.compare_digest(sign(body, secret), given) for secret in secrets):
+    if not any(same_secret(sign(body, secret), given) for secret in secrets):
         raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
 
 

@@ -1,6 +1,6 @@
 """WooCommerce: signed webhooks carrying REST v3 order resources, and the `modified_after` poll.
 
-Facts in shared/domain/marketplaces-and-vat.md §4. WooCommerce never retries a failed delivery
+Facts in docs/marketplaces.md §4. WooCommerce never retries a failed delivery
 and its Delivery-ID is weak, so the poll is not a fallback but half of the truth; every event id
 is derived from WooCommerce's own ids and times, so a webhook, a duplicate firing and a polled
 copy of the same change are one event.
@@ -52,6 +52,7 @@ import orjson
 from engine.domain.config import Store
 from engine.domain.exceptions import NormalisationError, SignatureError, SourceMismatch, WinkelError
 from engine.domain.marketplaces._document import Document
+from engine.domain.marketplaces._door import same_secret
 from engine.domain.marketplaces._events import OrderEvents
 from engine.domain.money import ZERO, parse_amount, to_cents
 from models.events import (
@@ -180,7 +181,7 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
     given = _header(headers, SIGNATURE_HEADER)
     if not given:
         raise SignatureError(f"missing {SIGNATURE_HEADER}")
-    if not any(hmac.compare_digest(sign(body, secret), given) for secret in secrets):
+    if not any(same_secret(sign(body, secret), given) for secret in secrets):
         raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
 
 
@@ -376,7 +377,10 @@ def _tax_rates(order: _Doc) -> dict[str, Decimal]:
         percent = tax_line.get("rate_percent")
         if rate_id is None or percent in (None, ""):
             continue
-        fraction = parse_amount(percent, f"{tax_line.path}.rate_percent") / 100
+        stated = parse_amount(percent, f"{tax_line.path}.rate_percent")
+        if not 0 <= stated <= 100:
+            raise NormalisationError(f"{tax_line.path}.rate_percent {percent!r} is not 0 to 100")
+        fraction = stated / 100
         rates[rate_id] = fraction.quantize(_RATE_PLACES).normalize()
     return rates
 
@@ -719,6 +723,8 @@ def refunds_request(base_url: str, order_id: str, page: int = 1) -> tuple[str, d
     (its default page holds only 10); `parse_refunds_page` says whether another page follows."""
     if page < 1:
         raise ValueError(f"page must be 1 or more, got {page}")
+    if not (order_id.isascii() and order_id.isdigit()):  # it becomes a URL path: never else
+        raise NormalisationError(f"order id {order_id[:80]!r} is not a WooCommerce order id")
     return (
         f"{base_url.rstrip('/')}{ORDERS_PATH}/{order_id}/refunds",
         {"per_page": str(MAX_PER_PAGE), "page": str(page)},

@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 
 from engine.domain import polling
 from engine.domain.config import Store
-from engine.domain.exceptions import NormalisationError
+from engine.domain.exceptions import InputError, NormalisationError
 from engine.domain.identity import order_uuid
 from engine.domain.marketplaces import bol
 from engine.shell.pollers.seen import SeenDocuments
@@ -250,6 +250,9 @@ class BolPoller:
                 produced += await self.sync_order(order_id, seen.get(order_id))
             except (RedisError, KafkaError):
                 raise  # our own infrastructure: the whole poll waits, the cursor stays
+            except InputError as exc:  # an id that is no bol id is never requested, nor retried
+                log.warning("bol order %r of %s refused: %s", order_id[:80], self.store.id, exc)
+                await self.redis.srem(retry_key, order_id)
             except Exception as exc:  # bol's answer or its connection: this order only
                 log.warning("bol order %s of %s: %s", order_id, self.store.id, exc)
                 failed.append(order_id)
@@ -335,7 +338,12 @@ class BolPoller:
         for order_id in order_ids:
             cached = await self.redis.get(self.key("order", order_id))
             if cached is None:
-                cached = await self.client.get(bol.order_request(order_id))
+                try:
+                    request = bol.order_request(order_id)
+                except InputError as exc:  # never requested; the return is kept unplaced
+                    log.warning("bol return %s of %s: %s", return_id, self.store.id, exc)
+                    continue
+                cached = await self.client.get(request)
                 if cached is not None:
                     await self.redis.set(self.key("order", order_id), cached, ex=ORDER_DOCUMENT_TTL)
             if cached is not None:

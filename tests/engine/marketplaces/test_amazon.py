@@ -574,7 +574,7 @@ def test_a_business_order_is_business_with_the_company_name() -> None:
     order = p.order(IsBusinessOrder=True, ShippingAddress=address)
     customer = details_of(events_of(p.document(order))).customer
     assert customer.is_business and customer.name == "Schmidt GmbH"
-    assert customer.vat_id is None  # v0 gives no EU buyer VAT id (notes §2.1)
+    assert customer.vat_id is None  # v0 gives no EU buyer VAT id (docs/marketplaces.md §2.1)
 
 
 def test_a_buyer_tax_registration_gives_the_customer_vat_id() -> None:

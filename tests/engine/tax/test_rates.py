@@ -24,7 +24,7 @@ from engine.domain.tax import (
 D = Decimal
 STANDARD, REDUCED, ZERO = TaxCategory.STANDARD, TaxCategory.REDUCED, TaxCategory.ZERO
 
-# The 2026 standard rates of the domain notes §5.2, as fractions.
+# The 2026 standard rates of docs/marketplaces.md §5.2, as fractions.
 STANDARD_2026 = {
     "AT": "0.20", "BE": "0.21", "BG": "0.20", "HR": "0.25", "CY": "0.19", "CZ": "0.21",
     "DK": "0.25", "EE": "0.24", "FI": "0.255", "FR": "0.20", "DE": "0.19", "GR": "0.24",

@@ -1,0 +1,32 @@
+"""What every webhook door shares: reading untrusted header text without ever raising.
+
+Header values reach the door as `str`; aiohttp decodes bytes that are not UTF-8 as lone
+surrogates ("surrogateescape"), which `str.encode()` and `hmac.compare_digest` on `str` refuse
+with an exception. A signature check must say yes or no, never throw.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+
+#: Printable text without control characters; header values we keep or key by must be this.
+_PLAIN = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*")
+
+
+def header_bytes(value: str) -> bytes:
+    """The header's text as bytes for comparing; any `str`, surrogates included, encodes."""
+    return value.encode("utf-8", "backslashreplace")
+
+
+def same_secret(expected: str | bytes, given: str | bytes) -> bool:
+    """Constant-time equality of a computed signature or secret and what the sender gave."""
+    left = header_bytes(expected) if isinstance(expected, str) else expected
+    right = header_bytes(given) if isinstance(given, str) else given
+    return hmac.compare_digest(left, right)
+
+
+def is_plain_text(value: str, limit: int = 1024) -> bool:
+    """Whether a header value is text we can store and key by: valid Unicode (no bytes that
+    were not UTF-8), no control characters, at most `limit` characters."""
+    return len(value) <= limit and _PLAIN.fullmatch(value) is not None
