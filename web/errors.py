@@ -14,12 +14,11 @@ import orjson
 from aiohttp import web
 
 from engine.domain.exceptions import DependencyUnavailable
+from engine.shell import metrics as process_metrics
+from engine.shell.producer import RETRY_AFTER_SECONDS
 from models.exceptions import InputError, TransientError
 
 log = logging.getLogger(__name__)
-
-#: Seconds a caller is asked to wait after a 503.
-RETRY_AFTER_SECONDS = 5
 
 
 def refusal(
@@ -27,10 +26,11 @@ def refusal(
     error: str,
     reason: str,
     headers: Mapping[str, str] | None = None,
+    **details: str,
 ) -> web.HTTPException:
-    """An HTTP exception whose body is `{"error": error, "reason": reason}`."""
+    """An HTTP exception whose body is `{"error": error, "reason": reason, **details}`."""
     return status(
-        text=orjson.dumps({"error": error, "reason": reason}).decode(),
+        text=orjson.dumps({"error": error, "reason": reason, **details}).decode(),
         content_type="application/json",
         headers=headers,
     )
@@ -41,10 +41,14 @@ def bad_request(reason: str) -> web.HTTPException:
 
 
 def unavailable(reason: str, dependency: str = "") -> web.HTTPException:
-    return web.HTTPServiceUnavailable(
-        text=orjson.dumps({"error": reason, "reason": reason, "dependency": dependency}).decode(),
-        content_type="application/json",
+    """503 with `Retry-After`, naming the missing dependency; counted for /metrics."""
+    process_metrics.UNAVAILABLE.labels(dependency or "unknown").inc()
+    return refusal(
+        web.HTTPServiceUnavailable,
+        "unavailable",
+        reason,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        dependency=dependency,
     )
 
 

@@ -27,6 +27,7 @@ from engine.shell import metrics as process_metrics
 from engine.shell import readmodel as rm
 from engine.shell.producer import RETRY_AFTER_SECONDS
 from engine.shell.quietlog import DependencyLog
+from web.errors import unavailable
 from web.state import PRODUCER, REDIS
 
 log = logging.getLogger(__name__)
@@ -148,16 +149,6 @@ METRICS = web.AppKey("metrics", WebMetrics)
 REDIS_LOG = web.AppKey("redis_log", DependencyLog)
 
 
-def unavailable(dependency: str, message: str) -> web.HTTPServiceUnavailable:
-    """A 503 with `Retry-After` and a JSON body naming what is missing."""
-    process_metrics.UNAVAILABLE.labels(dependency or "unknown").inc()
-    return web.HTTPServiceUnavailable(
-        text=orjson.dumps({"error": message, "dependency": dependency}).decode(),
-        content_type="application/json",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
-
-
 @web.middleware
 async def dependencies_unavailable(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -166,12 +157,12 @@ async def dependencies_unavailable(
     try:
         response = await handler(request)
     except DependencyUnavailable as exc:
-        raise unavailable(exc.dependency, str(exc)) from None
+        raise unavailable(str(exc), exc.dependency) from None
     except (RedisError, OSError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, ConnectionError):
             raise
         request.app[REDIS_LOG].failed(f"{type(exc).__name__}: {exc}")
-        raise unavailable("redis", "the read model (Redis) is unavailable") from None
+        raise unavailable("the read model (Redis) is unavailable", "redis") from None
     return response
 
 
