@@ -26,7 +26,7 @@ from engine.domain import polling
 from engine.domain.identity import order_uuid
 from models.order import Marketplace
 from tests import amazon_payloads as p
-from tests.support import Stack, ThreadedServer, read_topic, tails, wait_until
+from tests.support import VIEWER, Stack, ThreadedServer, read_topic, tails, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -272,10 +272,11 @@ async def _detail(stack: Stack, order: str, store_id: str) -> dict[str, Any] | N
     uuid = order_uuid(store_id, Marketplace.AMAZON, order)
     async with (
         aiohttp.ClientSession() as session,
-        session.get(f"{stack.url}/api/orders/{uuid}") as reply,
+        session.get(f"{stack.url}/api/orders/{uuid}", headers=VIEWER) as reply,
     ):
         if reply.status == 404:
             return None
+        assert reply.status == 200, await reply.text()
         found: dict[str, Any] = orjson.loads(await reply.read())["order"]
         return found if len(found.get("shipments") or ()) == 2 else None
 
