@@ -182,7 +182,7 @@ def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
         outcome = await accept(request.app, delivery, key)
         if door.after_accept is not None:
             await door.after_accept(request.app, store, delivery)
-        return answer(outcome)
+        return answer(request, outcome)
 
     return handle
 
@@ -191,8 +191,13 @@ shopify_webhook = webhook(SHOPIFY)
 woocommerce_webhook = webhook(WOOCOMMERCE)
 
 
-def answer(outcome: Outcome) -> web.Response:
+#: What `accept()` did with a webhook request's delivery, for the middleware that counts them.
+OUTCOME = web.RequestKey("ingest_outcome", Outcome)
+
+
+def answer(request: web.Request, outcome: Outcome) -> web.Response:
     """The 200 a delivery is answered with: `{"status": "accepted" | "duplicate"}`."""
+    request[OUTCOME] = outcome
     return web.json_response({"status": outcome.value})
 
 
@@ -303,7 +308,7 @@ async def bol_webhook(request: web.Request) -> web.Response:
             await pipe.execute()
         except RedisError as exc:  # the delivery is kept; the list poll will find the change
             log.warning("could not ask the poller of %s to fetch: %s", store.id, exc)
-    return answer(outcome)
+    return answer(request, outcome)
 
 
 # --- Amazon: relayed ORDER_CHANGE notifications that only ask for a fetch -----------------------
@@ -368,4 +373,4 @@ async def amazon_webhook(request: web.Request) -> web.Response:
             await request.app[REDIS].rpush(polling.pending_fetches_key(store.id), fetch.encode())
         except RedisError as exc:  # the notification is kept; the backup poll finds the change
             log.warning("could not ask the poller of %s to fetch: %s", store.id, exc)
-    return answer(outcome)
+    return answer(request, outcome)
