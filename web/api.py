@@ -29,12 +29,13 @@ from engine.domain import topics
 from engine.domain.exceptions import DependencyUnavailable
 from engine.shell import readmodel as rm
 from engine.shell import replay
+from engine.shell.ledger import Outcome
 from models.codec import encode_command
 from models.commands import OperatorAction, OperatorCommand
 from web.auth import require_operator
 from web.dashboard import recent_orders
 from web.health import METRICS
-from web.ingest import read_body
+from web.ingest import OUTCOME, read_body
 from web.state import CONFIG, HEALTH, PRODUCER, REDIS, WEBHOOKS
 from web.tasks import stop_tasks
 
@@ -333,13 +334,13 @@ async def openapi(request: web.Request) -> web.FileResponse:
 # --- counting webhooks -----------------------------------------------------------------------
 
 
-def webhook_outcome(status: int, body: bytes | None) -> str:
+def webhook_outcome(status: int, outcome: Outcome | None) -> str:
     """accepted, duplicate, rejected (the sender's fault) or failed (ours: it will retry)."""
     if status >= 500 or status == 409:
         return "failed"
     if status >= 400:
         return "rejected"
-    return "duplicate" if body is not None and b'"duplicate"' in body else "accepted"
+    return "duplicate" if outcome is Outcome.DUPLICATE else "accepted"
 
 
 @web.middleware
@@ -360,8 +361,7 @@ async def count_webhooks(
         meter.record(marketplace, outcome, int(time.time()))
         counter.labels(marketplace, outcome).inc()
         raise
-    body = response.body if isinstance(response, web.Response) else None
-    outcome = webhook_outcome(response.status, body if isinstance(body, bytes) else None)
+    outcome = webhook_outcome(response.status, request.get(OUTCOME))
     meter.record(marketplace, outcome, int(time.time()))
     counter.labels(marketplace, outcome).inc()
     return response

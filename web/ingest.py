@@ -6,7 +6,6 @@ delivery is never lost; a duplicate is answered 200 without a second write.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -19,25 +18,21 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from redis.exceptions import RedisError
 
-from engine.domain import polling, topics
+from engine.domain import polling
 from engine.domain.config import Config, Store
 from engine.domain.exceptions import ConfigError, DependencyUnavailable, InputError, SignatureError
 from engine.domain.identity import order_uuid
 from engine.domain.marketplaces import amazon, amazon_relay, bol, shopify, woocommerce
 from engine.domain.marketplaces._door import is_plain_text
+from engine.shell.ledger import DONE, DeliveryInProgress, DeliveryLedger, Outcome
 from engine.shell.producer import SEND_DEADLINE_SECONDS
 from engine.shell.readmodel import delivery_key
-from models.codec import encode_raw
 from models.order import Marketplace
 from models.raw import RawDelivery
 from web.errors import bad_request, refusal
 from web.state import CONFIG, PRODUCER, REDIS, SECRETS
 
 log = logging.getLogger(__name__)
-
-#: How long a delivery may be "being written" before a retry of it is allowed to write again.
-PENDING_SECONDS = 60
-PENDING, DONE = b"pending", b"done"
 
 
 @dataclass(frozen=True)
@@ -184,10 +179,10 @@ def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
         )
         order_id = door.external_order_id(topic, body)
         key = None if order_id is None else order_uuid(store.id, door.marketplace, order_id)
-        response = await accept(request.app, delivery, key)
+        outcome = await accept(request.app, delivery, key)
         if door.after_accept is not None:
             await door.after_accept(request.app, store, delivery)
-        return response
+        return answer(request, outcome)
 
     return handle
 
@@ -196,46 +191,46 @@ shopify_webhook = webhook(SHOPIFY)
 woocommerce_webhook = webhook(WOOCOMMERCE)
 
 
-async def accept(app: web.Application, delivery: RawDelivery, order: UUID | None) -> web.Response:
+#: What `accept()` did with a webhook request's delivery, for the middleware that counts them.
+OUTCOME = web.RequestKey("ingest_outcome", Outcome)
+
+
+def answer(request: web.Request, outcome: Outcome) -> web.Response:
+    """The 200 a delivery is answered with: `{"status": "accepted" | "duplicate"}`."""
+    request[OUTCOME] = outcome
+    return web.json_response({"status": outcome.value})
+
+
+async def accept(app: web.Application, delivery: RawDelivery, order: UUID | None) -> Outcome:
     """Write a verified delivery to its raw topic exactly once per delivery id.
 
     The record is keyed by the order's UUID where the delivery names its order, so one order's
-    deliveries keep their order through the partition; otherwise by the delivery id.
+    deliveries keep their order through the partition; otherwise by the delivery id. 409 while
+    another request writes the same delivery; 503 (`DependencyUnavailable`) without Redis or
+    without the broker's ack in time.
     """
-    redis = app[REDIS]
     started = time.monotonic()
-    key = delivery_key(delivery.marketplace.value, delivery.store_id, delivery.delivery_id)
-    try:
-        claimed = await redis.set(key, PENDING, nx=True, ex=PENDING_SECONDS)
-        if not claimed:
-            if await redis.get(key) == DONE:
-                return web.json_response({"status": "duplicate"})
-            # Another request is writing this very delivery now; the sender retries later.
-            raise web.HTTPConflict(text="this delivery is being processed")
-    except RedisError as exc:
-        raise DependencyUnavailable(
-            f"dedupe store unavailable: {exc}", dependency="redis"
-        ) from None
-    try:
+
+    async def send(topic: str, value: bytes, key: bytes) -> None:
         # One deadline for the whole answer (a slow Redis leaves Kafka less): 503 with
         # Retry-After in time, never a 200 without the broker's ack.
         await app[PRODUCER].send_and_wait(
-            topics.raw(delivery.marketplace),
-            value=encode_raw(delivery),
-            key=(delivery.delivery_id if order is None else str(order)).encode(),
+            topic,
+            value=value,
+            key=key,
             deadline=SEND_DEADLINE_SECONDS - (time.monotonic() - started),
         )
-    except DependencyUnavailable:
-        # Let the sender's retry write it; if Redis is gone too, the claim expires by itself.
-        with contextlib.suppress(RedisError):
-            await redis.delete(key)
-        raise
+
+    ledger = DeliveryLedger(app[REDIS], app[CONFIG].dedupe_ttl_seconds)
     try:
-        await redis.set(key, DONE, ex=app[CONFIG].dedupe_ttl_seconds)
-    except RedisError as exc:
-        # The delivery is safely in Kafka; a retry may write it again, which the worker absorbs.
-        log.warning("could not mark delivery %s done: %s", delivery.delivery_id, exc)
-    return web.json_response({"status": "accepted"})
+        return await ledger.write_once(delivery, order, send)
+    except DeliveryInProgress:
+        # Another request is writing this very delivery now; the sender retries later.
+        raise web.HTTPConflict(text="this delivery is being processed") from None
+    except RedisError as exc:  # only the claim raises it: the release and the mark do not
+        raise DependencyUnavailable(
+            f"dedupe store unavailable: {exc}", dependency="redis"
+        ) from None
 
 
 # --- bol.com: RSA-signed pushes that only ask for a fetch ------------------------------------
@@ -302,10 +297,9 @@ async def bol_webhook(request: web.Request) -> web.Response:
     )
     order_id = bol.external_order_id(notification.topic, body)
     key = None if order_id is None else order_uuid(store.id, Marketplace.BOL, order_id)
-    response = await accept(request.app, delivery, key)
+    outcome = await accept(request.app, delivery, key)
     fetch = polling.push_fetch(notification)
-    accepted = isinstance(response.body, bytes) and b'"accepted"' in response.body
-    if fetch is not None and accepted:
+    if fetch is not None and outcome is Outcome.ACCEPTED:
         pending = polling.pending_fetches_key(store.id)
         try:
             pipe = request.app[REDIS].pipeline(transaction=False)
@@ -314,7 +308,7 @@ async def bol_webhook(request: web.Request) -> web.Response:
             await pipe.execute()
         except RedisError as exc:  # the delivery is kept; the list poll will find the change
             log.warning("could not ask the poller of %s to fetch: %s", store.id, exc)
-    return response
+    return answer(request, outcome)
 
 
 # --- Amazon: relayed ORDER_CHANGE notifications that only ask for a fetch -----------------------
@@ -372,12 +366,11 @@ async def amazon_webhook(request: web.Request) -> web.Response:
         body=body,
     )
     key = order_uuid(store.id, Marketplace.AMAZON, change.amazon_order_id)
-    response = await accept(request.app, delivery, key)
-    accepted = isinstance(response.body, bytes) and b'"accepted"' in response.body
-    if accepted:
+    outcome = await accept(request.app, delivery, key)
+    if outcome is Outcome.ACCEPTED:
         fetch = polling.PushFetch("ORDER", change.amazon_order_id)
         try:
             await request.app[REDIS].rpush(polling.pending_fetches_key(store.id), fetch.encode())
         except RedisError as exc:  # the notification is kept; the backup poll finds the change
             log.warning("could not ask the poller of %s to fetch: %s", store.id, exc)
-    return response
+    return answer(request, outcome)

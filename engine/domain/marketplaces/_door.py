@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
 
 #: Printable text without control characters; header values we keep or key by must be this.
 _PLAIN = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*")
@@ -30,3 +34,21 @@ def is_plain_text(value: str, limit: int = 1024) -> bool:
     """Whether a header value is text we can store and key by: valid Unicode (no bytes that
     were not UTF-8), no control characters, at most `limit` characters."""
     return len(value) <= limit and _PLAIN.fullmatch(value) is not None
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, case-insensitively also for plain dicts (aiohttp's are case-blind)."""
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """The JSON object in `body`, or None: for a door, which must not raise on content."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None

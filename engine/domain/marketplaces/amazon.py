@@ -68,7 +68,7 @@ import orjson
 from engine.domain.config import Store
 from engine.domain.exceptions import NormalisationError, SignatureError
 from engine.domain.marketplaces._document import Document
-from engine.domain.marketplaces._door import header_bytes
+from engine.domain.marketplaces._door import header_bytes, header_value, json_object
 from engine.domain.marketplaces._events import OrderEvents
 from engine.domain.money import ZERO, parse_amount
 from engine.domain.tax.exceptions import TaxError
@@ -210,22 +210,6 @@ class _Doc(Document):
         return amount, value.text("CurrencyCode")
 
 
-def _loads_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        wanted = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    return value
-
-
 def amazon_time(moment: datetime) -> str:
     """SP-API times: ISO 8601 in UTC with a `Z` (`2026-11-02T10:15:00Z`)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -242,7 +226,7 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
     in constant time; several secrets are accepted while a rotation settles.
     """
     del body  # the token authenticates the sender, not the body
-    presented = _header(headers, TOKEN_HEADER)
+    presented = header_value(headers, TOKEN_HEADER)
     if not presented:
         raise SignatureError(f"missing {TOKEN_HEADER} header")
     given = header_bytes(presented.strip())
@@ -271,7 +255,7 @@ class OrderChange:
 
 
 def _notification_object(body: bytes) -> dict[str, Any] | None:
-    document = _loads_object(body)
+    document = json_object(body)
     if document is None:
         return None
     # An EventBridge rule forwards the notification as the event's `detail`.
@@ -400,7 +384,7 @@ class TokenError:
 
 
 def parse_token_error(body: bytes) -> TokenError:
-    document = _loads_object(body) or {}
+    document = json_object(body) or {}
     error = document.get("error")
     description = document.get("error_description")
     return TokenError(
@@ -526,7 +510,7 @@ class ApiError:
 
 def parse_errors(body: bytes) -> list[ApiError]:
     """`{"errors": [{"code", "message", "details"}]}`, the SP-API's error body."""
-    document = _loads_object(body) or {}
+    document = json_object(body) or {}
     errors = document.get("errors")
     found = []
     for error in errors if isinstance(errors, list) else []:
@@ -835,7 +819,7 @@ def document_delivery_id(body: bytes) -> str | None:
 
 
 def document_order_id(body: bytes) -> str | None:
-    document = _loads_object(body)
+    document = json_object(body)
     order = None if document is None else document.get("Order")
     value = order.get("AmazonOrderId") if isinstance(order, dict) else None
     return value if isinstance(value, str) and value else None
@@ -1242,7 +1226,7 @@ def _number(raw: str | None) -> float | None:
 
 def reported_rate(headers: Mapping[str, str]) -> float | None:
     """`x-amzn-RateLimit-Limit`: the operation's rate in requests per second, when sent."""
-    return _number(_header(headers, RATE_LIMIT_HEADER))
+    return _number(header_value(headers, RATE_LIMIT_HEADER))
 
 
 def retry_after(
@@ -1263,7 +1247,7 @@ def retry_after(
     """
     if status not in RETRYABLE_STATUSES:
         return None
-    explicit = _number(_header(headers, RETRY_AFTER_HEADER))
+    explicit = _number(header_value(headers, RETRY_AFTER_HEADER))
     if explicit is not None:
         return min(explicit, MAX_BACKOFF_SECONDS)
     plan = DEFAULT_RATES.get(operation, UsagePlan(0.5, 1))

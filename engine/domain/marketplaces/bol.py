@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import orjson
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -55,6 +55,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from engine.domain.config import Store
 from engine.domain.exceptions import ConfigError, NormalisationError, SignatureError
 from engine.domain.marketplaces._document import Document
+from engine.domain.marketplaces._door import header_value, json_object
 from engine.domain.marketplaces._events import OrderEvents
 from engine.domain.money import ZERO, parse_amount
 from engine.domain.tax.exceptions import TaxError
@@ -189,24 +190,6 @@ class _Doc(Document):
         return None if self.data.get(key) is None else self.count(key)
 
 
-def _loads_object(body: bytes) -> dict[str, Any] | None:
-    """The JSON object in `body`, or None: for the door, which must not raise on content."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Header lookup that ignores case, also for plain dicts (aiohttp's are case-blind)."""
-    value = headers.get(name)
-    if value is None:
-        wanted = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    return value
-
-
 # --- push notifications --------------------------------------------------------------------
 
 
@@ -291,7 +274,7 @@ def verify(
     the keys; any configured key may sign, so a rotation can overlap. Keys are PEM or bol's
     base64 DER. Raises `SignatureError`, or `ConfigError` for a key that cannot be parsed.
     """
-    value = _header(headers, SIGNATURE_HEADER)
+    value = header_value(headers, SIGNATURE_HEADER)
     if not value:
         raise SignatureError(f"missing {SIGNATURE_HEADER} header")
     header = parse_signature_header(value)
@@ -378,7 +361,7 @@ def check_notification(notification: Notification) -> None:
 
 def parse_notification(body: bytes) -> Notification | None:
     """The push in `body`, or None if it is not one (the route answers 400 then)."""
-    document = _loads_object(body)
+    document = json_object(body)
     event = None if document is None else document.get("event")
     if document is None or not isinstance(event, dict):
         return None
@@ -416,7 +399,7 @@ def external_order_id(delivery_topic: str, body: bytes) -> str | None:
     if delivery_topic.startswith("ORDER:"):
         notification = parse_notification(body)
         return None if notification is None else notification.resource_id
-    document = _loads_object(body)
+    document = json_object(body)
     if document is None:
         return None
     if delivery_topic == ORDER_DOCUMENT_TOPIC:
@@ -1102,12 +1085,12 @@ class RateLimit:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimit:
-        limit = _number(_header(headers, RATE_LIMIT_HEADER))
-        remaining = _number(_header(headers, RATE_REMAINING_HEADER))
+        limit = _number(header_value(headers, RATE_LIMIT_HEADER))
+        remaining = _number(header_value(headers, RATE_REMAINING_HEADER))
         return cls(
             limit=None if limit is None else int(limit),
             remaining=None if remaining is None else int(remaining),
-            reset_seconds=_number(_header(headers, RATE_RESET_HEADER)),
+            reset_seconds=_number(header_value(headers, RATE_RESET_HEADER)),
         )
 
     @property
@@ -1140,7 +1123,7 @@ def retry_after(
     """
     limit = RateLimit.from_headers(headers)
     if status == 429:
-        waited = _retry_after_value(_header(headers, RETRY_AFTER_HEADER), now)
+        waited = _retry_after_value(header_value(headers, RETRY_AFTER_HEADER), now)
         if waited is not None:
             return waited
         return limit.reset_seconds if limit.reset_seconds is not None else DEFAULT_BACKOFF_SECONDS

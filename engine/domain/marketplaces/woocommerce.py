@@ -52,7 +52,7 @@ import orjson
 from engine.domain.config import Store
 from engine.domain.exceptions import NormalisationError, SignatureError, SourceMismatch, WinkelError
 from engine.domain.marketplaces._document import Document
-from engine.domain.marketplaces._door import same_secret
+from engine.domain.marketplaces._door import header_value, json_object, same_secret
 from engine.domain.marketplaces._events import OrderEvents
 from engine.domain.money import ZERO, parse_amount, to_cents
 from models.events import (
@@ -144,15 +144,6 @@ class ApiResponseError(WinkelError):
 # --- the door: ping, signature, dedupe ------------------------------------------------------
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name, case-insensitively (aiohttp's headers are; plain dicts are not)."""
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return value or None
-
-
 def is_ping(body: bytes, headers: Mapping[str, str]) -> bool:
     """The unsigned `webhook_id=<N>` POST WooCommerce sends when a webhook is saved.
 
@@ -163,8 +154,8 @@ def is_ping(body: bytes, headers: Mapping[str, str]) -> bool:
     """
     if not _PING_BODY.fullmatch(body):
         return False
-    content_type = (_header(headers, "Content-Type") or "").split(";")[0].strip().lower()
-    return _header(headers, TOPIC_HEADER) is None or content_type == FORM_CONTENT_TYPE
+    content_type = (header_value(headers, "Content-Type") or "").split(";")[0].strip().lower()
+    return not header_value(headers, TOPIC_HEADER) or content_type == FORM_CONTENT_TYPE
 
 
 def sign(body: bytes, secret: bytes) -> str:
@@ -178,7 +169,7 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
     Checked over the bytes as received: WooCommerce signs its own JSON encoding (escaped
     slashes and all), which re-encoding would not reproduce.
     """
-    given = _header(headers, SIGNATURE_HEADER)
+    given = header_value(headers, SIGNATURE_HEADER) or None
     if not given:
         raise SignatureError(f"missing {SIGNATURE_HEADER}")
     if not any(same_secret(sign(body, secret), given) for secret in secrets):
@@ -186,7 +177,7 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
 
 
 def topic(headers: Mapping[str, str]) -> str | None:
-    return _header(headers, TOPIC_HEADER)
+    return header_value(headers, TOPIC_HEADER) or None
 
 
 def _site(url: str) -> str:
@@ -206,19 +197,11 @@ def check_source(headers: Mapping[str, str], store: Store) -> None:
     """
     if store.site_url is None:
         return
-    given = _header(headers, SOURCE_HEADER) or ""
+    given = header_value(headers, SOURCE_HEADER) or ""
     if _site(given) != _site(store.site_url):
         raise SourceMismatch(
             f"{SOURCE_HEADER} {given[:255]!r} is not the site of store {store.id!r}"
         )
-
-
-def _document(body: bytes) -> dict[str, Any] | None:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    return document if isinstance(document, dict) else None
 
 
 def _plain_id(value: object) -> str | None:
@@ -244,8 +227,8 @@ def delivery_id(headers: Mapping[str, str], body: bytes) -> str | None:
     delivery_topic = topic(headers)
     if delivery_topic is None:
         return None
-    source = _header(headers, SOURCE_HEADER) or ""
-    document = _document(body) or {}
+    source = header_value(headers, SOURCE_HEADER) or ""
+    document = json_object(body) or {}
     order_id = _plain_id(document.get("id")) or "-"
     modified = document.get("date_modified_gmt")
     modified_text = modified if isinstance(modified, str) and modified else "-"
@@ -263,13 +246,13 @@ def external_order_id(delivery_topic: str, body: bytes) -> str | None:
     """
     if delivery_topic not in ORDER_TOPICS and delivery_topic != DELETED_TOPIC:
         return None
-    document = _document(body)
+    document = json_object(body)
     return None if document is None else _plain_id(document.get("id"))
 
 
 def listed_refund_ids(body: bytes) -> tuple[str, ...]:
     """The refund ids an order body lists; their details need `GET /orders/{id}/refunds`."""
-    document = _document(body)
+    document = json_object(body)
     refunds = document.get("refunds") if document else None
     if not isinstance(refunds, list):
         return ()
@@ -767,7 +750,7 @@ def refunds_to_fetch(delivery_topic: str, body: bytes) -> tuple[str, tuple[str, 
     """
     if delivery_topic not in ORDER_TOPICS:
         return None
-    document = _document(body)
+    document = json_object(body)
     order_id = _plain_id(document.get("id")) if document else None
     listed = listed_refund_ids(body)
     if order_id is None or not listed:
@@ -785,7 +768,7 @@ class OrdersPage:
 
 
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    value = _header(headers, name)
+    value = header_value(headers, name) or None
     if value is None:
         return None
     try:

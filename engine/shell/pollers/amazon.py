@@ -14,10 +14,8 @@ Three ways an order gets fetched:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from engine.domain.config import Store
 from engine.domain.exceptions import NormalisationError
 from engine.domain.identity import order_uuid
 from engine.domain.marketplaces import amazon, amazon_v2026
+from engine.shell.pollers.oauth import RateHolds, SharedToken
 from engine.shell.pollers.seen import SeenDocuments
 from engine.shell.pollers.sink import PollError, Sink
 from engine.shell.pollers.status import StatusBoard
@@ -41,7 +40,6 @@ from models.raw import RawDelivery
 
 log = logging.getLogger(__name__)
 
-TOKEN_LOCK_MS = 15_000
 MAX_ATTEMPTS = 5
 MAX_PAGES = 200
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
@@ -80,34 +78,21 @@ class AmazonClient:
         account = hashlib.sha256(
             f"{self.token_url}|{self.client_id}|{self.refresh_token}".encode()
         ).hexdigest()[:20]
-        self.token_key = f"winkel:amazon:token:{account}"
-        self.rate_prefix = f"winkel:amazon:rate:{account}"
+        self.shared_token = SharedToken(
+            redis,
+            f"winkel:amazon:token:{account}",
+            self._fetch_token,
+            amazon.TOKEN_MARGIN,
+            "the LWA token",
+        )
+        self.holds = RateHolds(redis, f"winkel:amazon:rate:{account}")
         #: operation -> the rate the last answer reported (a 429 reports none).
         self.rates: dict[str, float] = {}
 
     async def token(self) -> str:
-        deadline = time.monotonic() + TOKEN_LOCK_MS / 1000 * 2
-        while True:
-            raw = await self.redis.get(self.token_key)
-            if raw:
-                cached = orjson.loads(raw)
-                expires_at = datetime.fromisoformat(cached["expires_at"])
-                cache = amazon.TokenCache(cached["token"], expires_at)
-                if cache.valid(_now()):
-                    return cache.token
-            lock = f"{self.token_key}:lock"
-            me = secrets.token_hex(8)
-            if await self.redis.set(lock, me, nx=True, px=TOKEN_LOCK_MS):
-                try:
-                    return await self._fetch_token()
-                finally:
-                    if await self.redis.get(lock) == me.encode():
-                        await self.redis.delete(lock)
-            if time.monotonic() > deadline:
-                raise PollError("timed out waiting for another process to fetch the LWA token")
-            await asyncio.sleep(0.2)
+        return await self.shared_token.get()
 
-    async def _fetch_token(self) -> str:
+    async def _fetch_token(self) -> amazon.TokenCache:
         request = amazon.token_request(
             self.client_id, self.client_secret, self.refresh_token, self.token_url
         )
@@ -120,40 +105,15 @@ class AmazonClient:
             error = amazon.parse_token_error(body)
             hint = " (renew the refresh token)" if error.needs_new_credentials else ""
             raise PollError(f"LWA answered {status} {error.error}: {error.description}{hint}")
-        now = _now()
         try:
-            cache = amazon.TokenCache.from_response(body, now)
+            return amazon.TokenCache.from_response(body, _now())
         except NormalisationError as exc:
             raise PollError(f"LWA answer: {exc}") from None
-        keep_ms = int((cache.expires_at - amazon.TOKEN_MARGIN - now).total_seconds() * 1000)
-        if keep_ms > 0:
-            document = {"token": cache.token, "expires_at": cache.expires_at.isoformat()}
-            await self.redis.set(self.token_key, orjson.dumps(document), px=keep_ms)
-        return cache.token
-
-    async def _wait(self, operation: str) -> None:
-        key = f"{self.rate_prefix}:{operation}"
-        while True:
-            until = await self.redis.get(key)
-            if until is None:
-                return
-            wait = float(until) - time.time()
-            if wait <= 0:
-                return
-            await asyncio.sleep(min(wait, 5.0))
-
-    async def _hold(self, operation: str, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        until = time.time() + seconds
-        await self.redis.set(
-            f"{self.rate_prefix}:{operation}", f"{until:.3f}", px=max(1, int(seconds * 1000))
-        )
 
     async def get(self, request: amazon.ApiRequest) -> bytes | None:
         """The body of a 200, None for a 404; a `PollError` for anything else."""
         for attempt in range(MAX_ATTEMPTS):
-            await self._wait(request.operation)
+            await self.holds.wait(request.operation)
             signed = amazon.authorised(request, await self.token())
             async with self.session.get(
                 f"{self.base_url}{signed.path}",
@@ -172,13 +132,13 @@ class AmazonClient:
             if status == 404:
                 return None
             if status == 403 and attempt == 0:
-                await self.redis.delete(self.token_key)  # expired or revoked early: one retry
+                await self.shared_token.forget()  # expired or revoked early: one retry
                 continue
             known = self.rates.get(request.operation)
             wait = amazon.retry_after(status, headers, request.operation, attempt, known)
             if wait is None:
                 raise PollError(f"{request.operation} answered {status}: {body[:200]!r}")
-            await self._hold(request.operation, wait)
+            await self.holds.hold(request.operation, wait)
             if status == 429:
                 log.warning("Amazon 429 on %s: retrying after %.1f s", request.operation, wait)
                 if self.status is not None:
@@ -280,7 +240,7 @@ class AmazonPoller:
         """Whether a `searchOrders` call is free now under its usage plan (0.0056/s, burst
         20), kept in Redis for every process polling this account: polls in between only fetch
         what notifications named and fees that are due."""
-        key = f"{self.client.rate_prefix}:searchOrders:bucket"
+        key = f"{self.client.holds.prefix}:searchOrders:bucket"
         plan = amazon.DEFAULT_RATES["searchOrders"]
         raw = await self.redis.get(key)
         if raw:

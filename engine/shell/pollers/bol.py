@@ -4,12 +4,9 @@ decide."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
 import logging
-import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +23,7 @@ from engine.domain.config import Store
 from engine.domain.exceptions import InputError, NormalisationError
 from engine.domain.identity import order_uuid
 from engine.domain.marketplaces import bol
+from engine.shell.pollers.oauth import RateHolds, SharedToken
 from engine.shell.pollers.seen import SeenDocuments
 from engine.shell.pollers.sink import PollError, Sink, text
 from engine.shell.pollers.status import StatusBoard
@@ -36,7 +34,6 @@ log = logging.getLogger(__name__)
 
 #: Keep a fetched order detail this long: returns (weeks later) are placed on its items.
 ORDER_DOCUMENT_TTL = int(timedelta(days=120).total_seconds())
-TOKEN_LOCK_MS = 15_000
 MAX_ATTEMPTS = 5
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
@@ -69,34 +66,21 @@ class BolClient:
         self.client_id = store.env_value(env, store.client_id_env, "client_id_env")
         self.client_secret = store.env_value(env, store.client_secret_env, "client_secret_env")
         account = hashlib.sha256(f"{self.token_url}|{self.client_id}".encode()).hexdigest()[:20]
-        self.token_key = f"winkel:bol:token:{account}"
-        self.rate_prefix = f"winkel:bol:rate:{account}"
+        self.shared_token = SharedToken(
+            redis,
+            f"winkel:bol:token:{account}",
+            self._fetch_token,
+            bol.TOKEN_MARGIN,
+            "the bol token",
+        )
+        self.holds = RateHolds(redis, f"winkel:bol:rate:{account}", "bol")
 
     # --- token ---------------------------------------------------------------------------
 
     async def token(self) -> str:
-        deadline = time.monotonic() + TOKEN_LOCK_MS / 1000 * 2
-        while True:
-            raw = await self.redis.get(self.token_key)
-            if raw:
-                cached = orjson.loads(raw)
-                expires_at = datetime.fromisoformat(cached["expires_at"])
-                cache = bol.TokenCache(cached["token"], expires_at)
-                if cache.valid(_now()):
-                    return cache.token
-            lock = f"{self.token_key}:lock"
-            me = secrets.token_hex(8)
-            if await self.redis.set(lock, me, nx=True, px=TOKEN_LOCK_MS):
-                try:
-                    return await self._fetch_token()
-                finally:
-                    if text(await self.redis.get(lock)) == me:
-                        await self.redis.delete(lock)
-            if time.monotonic() > deadline:
-                raise PollError("timed out waiting for another process to fetch the bol token")
-            await asyncio.sleep(0.2)
+        return await self.shared_token.get()
 
-    async def _fetch_token(self) -> str:
+    async def _fetch_token(self) -> bol.TokenCache:
         request = bol.token_request(self.client_id, self.client_secret, self.token_url)
         async with self.session.post(
             request.url, data=request.body, headers=dict(request.headers), timeout=REQUEST_TIMEOUT
@@ -104,45 +88,20 @@ class BolClient:
             body = await reply.read()
             if reply.status != 200:
                 raise PollError(f"bol token endpoint answered {reply.status}: {body[:200]!r}")
-        now = _now()
         try:
-            cache = bol.TokenCache.from_response(body, now)
+            cache = bol.TokenCache.from_response(body, _now())
         except NormalisationError as exc:
             raise PollError(f"bol token answer: {exc}") from None
-        keep_ms = int((cache.expires_at - bol.TOKEN_MARGIN - now).total_seconds() * 1000)
-        if keep_ms > 0:
-            document = {"token": cache.token, "expires_at": cache.expires_at.isoformat()}
-            await self.redis.set(self.token_key, orjson.dumps(document), px=keep_ms)
         log.info("fetched a bol access token (valid until %s)", cache.expires_at.isoformat())
-        return cache.token
+        return cache
 
     # --- requests ------------------------------------------------------------------------
-
-    async def _wait_for_budget(self, bucket: str) -> None:
-        key = f"{self.rate_prefix}:{bucket}"
-        while True:
-            until = await self.redis.get(key)
-            if until is None:
-                return
-            wait = float(until) - time.time()
-            if wait <= 0:
-                return
-            log.info("bol budget for %s spent: waiting %.1f s", bucket, wait)
-            await asyncio.sleep(min(wait, 5.0))
-
-    async def _hold(self, bucket: str, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        until = time.time() + seconds
-        await self.redis.set(
-            f"{self.rate_prefix}:{bucket}", f"{until:.3f}", px=max(1, int(seconds * 1000))
-        )
 
     async def get(self, request: bol.ApiRequest) -> bytes | None:
         """The body of a 200, None for a 404; a `PollError` for anything else."""
         bucket = polling.rate_bucket("GET", request.path)
         for attempt in range(MAX_ATTEMPTS):
-            await self._wait_for_budget(bucket)
+            await self.holds.wait(bucket)
             token = await self.token()
             authorised = bol.authorised(request, token)
             async with self.session.get(
@@ -156,14 +115,14 @@ class BolClient:
                 headers = {k: v for k, v in reply.headers.items()}
             wait = bol.retry_after(status, headers, _now())
             if wait is not None:
-                await self._hold(bucket, wait)
+                await self.holds.hold(bucket, wait)
             if status == 429:
                 log.warning("bol 429 on %s: retrying after %.1f s", request.path, wait or 0)
                 if self.status is not None:
                     await self.status.throttled(wait or 0.0)
                 continue
             if status == 401 and attempt == 0:
-                await self.redis.delete(self.token_key)  # revoked or expired early: one retry
+                await self.shared_token.forget()  # revoked or expired early: one retry
                 continue
             if status == 404:
                 return None
