@@ -122,6 +122,10 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_post("/webhooks/bol/{store_id}", ingest.bol_webhook)
     app.router.add_post("/webhooks/amazon/{store_id}", ingest.amazon_webhook)
     app.router.add_get("/", dashboard.index)
+    # The dashboard's own URLs (web/static/app.js routes them): a reload or a shared link works.
+    app.router.add_get(r"/orders/{order_uuid}", dashboard.index)
+    app.router.add_get("/stuck", dashboard.index)
+    app.router.add_get("/dead-letters", dashboard.index)
     app.router.add_get("/ws", dashboard.websocket)
     app.router.add_static("/static/", dashboard.STATIC, append_version=False)
     app.router.add_get("/api/orders", api.list_orders)

@@ -44,8 +44,10 @@ _ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 #: Open without a token: no personal data is served there (module doc).
-OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/api/openapi.json"})
-OPEN_PREFIXES = ("/static/", "/webhooks/")
+#: The dashboard's page URLs serve the empty page shell; its data needs a token.
+PAGE_PATHS = frozenset({"/stuck", "/dead-letters"})
+OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/api/openapi.json"}) | PAGE_PATHS
+OPEN_PREFIXES = ("/static/", "/webhooks/", "/orders/")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: POST routes that only read (a viewer may use them).
 READ_POSTS = frozenset({"/api/ws-ticket"})

@@ -1,20 +1,64 @@
-// Winkel Orders operations dashboard: a plain ES module, no build step.
-// Live data arrives over /ws (order batches and stats frames, coalesced by the server); the
-// order list, its filters, the detail view and operator actions use the JSON API.
+// Winkel Orders operations dashboard: plain ES modules, no build step.
+// The order list, worklist, detail and dead letters read the JSON API, one page at a time; the
+// view lives in the URL (History API). Live data arrives over /ws: `orders` frames patch the
+// rows on screen in place, `stats` frames carry the figures, charts, OSS gauges and pollers.
+// Every text comes from the catalogue in i18n.js, every number and time from its Intl formats.
+
+import {
+  LANGUAGES, ago, applyStatic, clockTime, date, dateTimeZone, decimal, duration, hourMinute,
+  known, language, money, number, percent, setLanguage, t, tOr, timeZone,
+} from "/static/i18n.js";
 
 const STAGES = ["new", "paid", "partially_shipped", "shipped", "invoiced", "cancelled",
   "return_requested", "returned", "credited"];
-const LIST_SIZE = 200;
+const STATUSES = {
+  payment_status: ["pending", "paid", "refunded"],
+  fulfilment_status: ["unfulfilled", "partial", "fulfilled", "cancelled"],
+  invoice_status: ["none", "partial", "invoiced"],
+  return_status: ["none", "requested", "returned"],
+};
+//: The list's filters, as the API and the URL name them, and the form field of each.
+const FILTERS = {
+  q: "q", marketplace: "f-marketplace", store: "f-store", stage: "f-stage", company: "f-company",
+  country: "f-country", payment_status: "f-payment", fulfilment_status: "f-fulfilment",
+  invoice_status: "f-invoice", return_status: "f-return", from: "f-from", to: "f-to",
+};
+const MORE_FILTERS = ["company", "country", "payment_status", "fulfilment_status", "invoice_status", "return_status", "from", "to"];
+const DEFAULT_SORT = "ordered_at";
+const PAGE_SIZE = 50;
 const TOKEN_KEY = "winkel.operatorToken";
 const OPERATOR_KEY = "winkel.operatorId";
 const ROLE_KEY = "winkel.role";
 
+// The columns of the order list: its catalogue key, the API's sort key, and how a cell shows.
+const COLUMNS = [
+  { key: "col.order", sort: "name", cell: (o) => [orderLink(o), sub(o.external_order_id && ![o.external_order_id, `#${o.external_order_id}`].includes(o.name) ? o.external_order_id : "")] },
+  { key: "col.ordered", sort: "ordered_at", cell: (o) => [o.ordered_at ? date(o.ordered_at) : t("dash"), sub(o.ordered_at ? hourMinute(o.ordered_at) : "")], title: (o) => dateTimeZone(o.ordered_at) },
+  { key: "col.marketplace", sort: "marketplace", cell: (o) => [marketplace(o.marketplace)] },
+  { key: "col.store", sort: "store", cell: (o) => [o.store_id ?? t("dash"), sub(companies(o))] },
+  { key: "col.customer", sort: "customer", cell: (o) => [h("span", { class: "clip" }, o.customer ?? t("dash")), sub(o.country ?? "")], cls: "customer" },
+  { key: "col.total", sort: "total_gross", num: true, cell: (o) => [money(o.total_gross, o.currency)] },
+  { key: "col.payment", cell: (o) => [badge("payment", o.payment_status)] },
+  { key: "col.fulfilment", cell: (o) => [badge("fulfilment", o.fulfilment_status)] },
+  { key: "col.invoice", cell: (o) => [badge("invoice", o.invoice_status)] },
+  { key: "col.return", cell: (o) => [badge("return", o.return_status)] },
+  { key: "col.stage", sort: "stage", cell: (o) => [stagePill(o.stage)] },
+  { key: "col.in_stage", sort: "stage_since", num: true, cell: (o) => [duration(secondsInStage(o))], title: (o) => t("col.since", { when: dateTimeZone(o.stage_since ?? o.updated_at) }), late: (o) => isLate(o) },
+];
+
 const state = {
-  orders: new Map(),        // uuid -> summary, the rows the list can show
-  filters: {},              // query parameters of the list
+  view: "list",             // list | stuck | dead
+  listKey: null,            // the query the rows on screen answer
+  rows: new Map(),          // uuid -> summary, the rows on screen
+  page: { total: null, next: null, cursors: [] },
+  fresh: new Set(),         // uuids outside this page that changed and match the view
   stats: null,
   detailUuid: null,
-  stores: new Set(),
+  detail: null,
+  worklist: null,
+  worklistKey: null,
+  deadLetters: null,
+  seen: { stores: new Set(), companies: new Set(), countries: new Set() },
   charts: {},
 };
 
@@ -39,34 +83,11 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-const label = (text) => String(text ?? "").replaceAll("_", " ");
-
-function duration(seconds) {
-  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "–";
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min`;
-  const hours = Math.floor(m / 60);
-  if (hours < 48) return `${hours} h ${m % 60 ? `${m % 60} m` : ""}`.trim();
-  const days = Math.floor(hours / 24);
-  return `${days} d ${hours % 24 ? `${hours % 24} h` : ""}`.trim();
-}
-
-function money(amount, currency) {
-  if (amount === null || amount === undefined) return "–";
-  const value = Number(amount);
-  try {
-    return new Intl.NumberFormat("nl-NL", { style: "currency", currency: currency || "EUR" }).format(value);
-  } catch {
-    return `${currency ?? ""} ${amount}`;
-  }
-}
-
-const when = (iso) => (iso ? new Date(iso).toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short" }) : "–");
+const sub = (text) => (text ? h("div", { class: "sub" }, text) : null);
 const stageSince = (o) => Date.parse(o.stage_since ?? o.updated_at) / 1000;
 const secondsInStage = (o) => Date.now() / 1000 - stageSince(o);
 const stuckLimit = (stage) => state.stats?.bottlenecks?.find((b) => b.stage === stage)?.limit_seconds ?? null;
+const isLate = (o) => { const limit = stuckLimit(o.stage); return limit !== null && secondsInStage(o) > limit; };
 
 function toast(text) {
   const el = $("toast");
@@ -74,6 +95,10 @@ function toast(text) {
   el.hidden = false;
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => { el.hidden = true; }, 3500);
+}
+
+async function reasonOf(reply) {
+  try { return (await reply.json()).error ?? t("error.unknown"); } catch { return t("error.unknown"); }
 }
 
 // --- badges ----------------------------------------------------------------------------------
@@ -86,16 +111,31 @@ const TONES = {
 };
 
 function badge(kind, value) {
-  if (value === undefined || value === null) return h("span", { class: "dash" }, "–");
+  if (value === undefined || value === null) return h("span", { class: "dash" }, t("dash"));
   const tone = TONES[kind]?.[value];
-  if (tone === null) return h("span", { class: "dash" }, "—");
-  return h("span", { class: `badge ${tone ?? "gray"}` }, label(value));
+  if (tone === null) return h("span", { class: "dash", title: t(`${kind}.${value}`) }, "—");
+  return h("span", { class: `badge ${tone ?? "gray"}`, dataset: { value } }, tOr(`${kind}.${value}`, value));
 }
 
-const stagePill = (stage) => h("span", { class: `stage-pill s-${stage}` }, label(stage));
-const marketplace = (name) => h("span", { class: `mp mp-${name}` }, name);
+const stageName = (stage) => tOr(`stage.${stage}`, stage);
+const stagePill = (stage) => h("span", { class: `stage-pill s-${stage}`, dataset: { stage } }, stageName(stage));
+const MARKETPLACE_NAMES = { shopify: "Shopify", woocommerce: "WooCommerce", bol: "bol", amazon: "Amazon" };
+const marketplaceName = (name) => MARKETPLACE_NAMES[name] ?? name ?? "";
+const marketplace = (name) => h("span", { class: `mp mp-${name}` }, marketplaceName(name));
 // A split order ships from several companies; older summaries name only the store's.
 const companies = (o) => (o.companies?.length ? o.companies : [o.company_id ?? ""]).join(" + ");
+
+// Links inside the page travel by the History API; their href makes them shareable.
+function link(href, attrs, ...children) {
+  return h("a", { href, ...attrs, onclick: (e) => {
+    if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
+    e.preventDefault();
+    e.stopPropagation();
+    go(href, { under: state.view, listQuery: listQueryOf() });
+  } }, ...children);
+}
+const orderHref = (uuid) => `/orders/${uuid}`;
+const orderLink = (o) => link(orderHref(o.order_uuid), { class: "order-link" }, h("b", {}, o.name ?? o.external_order_id ?? o.order_uuid.slice(0, 8)));
 
 // --- session: nothing is read, shown or streamed before a viewer or operator signs in ---------
 
@@ -108,7 +148,8 @@ function renderOperator() {
   $("signin-open").hidden = Boolean(operatorId);
   $("signout").hidden = !operatorId;
   $("operator-name").hidden = !operatorId;
-  $("operator-name").textContent = operatorId ? `Signed in as ${operatorId} (${role})` : "";
+  $("operator-name").textContent = operatorId ? t("session.as", { operator: operatorId, role: tOr(`role.${role}`, role) }) : "";
+  $("operator-name").dataset.role = role;
   if (state.detailUuid) renderActionNote();
 }
 
@@ -130,7 +171,7 @@ async function signIn(event) {
   const candidate = $("token").value.trim();
   const reply = await fetch("/api/session", { headers: { Authorization: `Bearer ${candidate}` } });
   if (reply.status !== 200) {
-    $("signin-error").textContent = reply.status === 401 ? "That token is not valid." : `Sign-in failed (${reply.status}).`;
+    $("signin-error").textContent = reply.status === 401 ? t("session.invalid") : t("session.failed", { status: reply.status });
     $("signin-error").hidden = false;
     return;
   }
@@ -141,7 +182,7 @@ async function signIn(event) {
   $("signin").close();
   $("token").value = "";
   renderOperator();
-  toast(`Signed in as ${operatorId}`);
+  toast(t("session.welcome", { operator: operatorId }));
   begin();
 }
 
@@ -162,105 +203,392 @@ async function authorised(url, body) {
   return { status: reply.status, payload };
 }
 
-// --- order list ------------------------------------------------------------------------------
+// --- routing: /, /orders/<uuid>, /stuck, /dead-letters -------------------------------------
 
-function matches(order) {
-  const f = state.filters;
-  if (f.marketplace && order.marketplace !== f.marketplace) return false;
-  if (f.store && order.store_id !== f.store) return false;
-  if (f.stage && order.stage !== f.stage) return false;
-  if (f.q) {
-    const needle = f.q.toLowerCase();
-    const hay = [order.name, order.external_order_id, order.customer, order.order_uuid];
-    if (!hay.some((v) => typeof v === "string" && v.toLowerCase().includes(needle))) return false;
+// The list's query string while the list is the view; an order's URL keeps the list it came
+// from in its history entry.
+function listQueryOf() {
+  if (location.pathname === "/") return location.search;
+  return history.state?.listQuery ?? "";
+}
+
+function go(url, extra = {}, { replace = false } = {}) {
+  const entry = { ...extra, app: true };
+  if (replace) history.replaceState(entry, "", url);
+  else history.pushState(entry, "", url);
+  applyRoute();
+}
+
+function route() {
+  const path = location.pathname;
+  const order = path.match(/^\/orders\/([0-9a-fA-F-]{36})\/?$/);
+  if (order) return { view: history.state?.under ?? "list", order: order[1].toLowerCase(), listQuery: history.state?.listQuery ?? "" };
+  if (path === "/stuck") return { view: "stuck", order: null, listQuery: listQueryOf() };
+  if (path === "/dead-letters") return { view: "dead", order: null, listQuery: listQueryOf() };
+  return { view: "list", order: null, listQuery: location.search };
+}
+
+function applyRoute() {
+  const { view, order, listQuery } = route();
+  state.view = view;
+  document.body.dataset.view = view;
+  for (const el of document.querySelectorAll("[data-views]")) el.hidden = !el.dataset.views.split(" ").includes(view);
+  // The OSS card shows once a stats frame has brought the gauges.
+  if (!$("vat-thresholds-card").dataset.known) $("vat-thresholds-card").hidden = true;
+  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.route === view);
+  if (view === "list") loadList(listQuery);
+  if (view === "stuck") loadWorklist(location.pathname === "/stuck" ? location.search : "");
+  if (view === "dead") loadDeadLetters();
+  if (order) openDetail(order); else hideDetail();
+  requestAnimationFrame(resizeCharts);
+}
+
+// --- the order list: one server page, sorted and filtered by the API ---------------------------
+
+function viewParams(query) {
+  const params = new URLSearchParams(query);
+  for (const key of [...params.keys()]) if (!params.get(key)) params.delete(key);
+  return params;
+}
+
+function fillForm(params) {
+  for (const [name, id] of Object.entries(FILTERS)) $(id).value = params.get(name) ?? "";
+  if (MORE_FILTERS.some((name) => params.get(name))) showMoreFilters(true);
+  renderHead(params);
+}
+
+function formParams() {
+  const current = viewParams(listQueryOf());
+  const params = new URLSearchParams();
+  for (const [name, id] of Object.entries(FILTERS)) {
+    const value = $(id).value.trim();
+    if (value) params.set(name, name === "country" ? value.toUpperCase() : value);
+  }
+  for (const keep of ["sort", "dir"]) if (current.get(keep)) params.set(keep, current.get(keep));
+  return params;
+}
+
+// A filter change starts at the first page again.
+function applyFilters() {
+  const params = formParams();
+  const query = params.toString();
+  go(query ? `/?${query}` : "/", {});
+}
+
+function sortBy(column) {
+  const params = viewParams(listQueryOf());
+  params.delete("after");
+  const current = params.get("sort") ?? DEFAULT_SORT;
+  const dir = params.get("dir") ?? "desc";
+  params.set("sort", column);
+  params.set("dir", current === column && dir === "desc" ? "asc" : "desc");
+  go(`/?${params}`, {});
+}
+
+function renderHead(params = viewParams(listQueryOf())) {
+  const sort = params.get("sort") ?? DEFAULT_SORT;
+  const dir = params.get("dir") ?? "desc";
+  $("orders-head").replaceChildren(...COLUMNS.map((c) => {
+    const label = t(c.key);
+    const th = h("th", { class: [c.num ? "num" : "", c.cls ?? ""].join(" ").trim() || null, dataset: { col: c.key.slice(4) } });
+    if (!c.sort) { th.textContent = label; return th; }
+    th.dataset.sort = c.sort;
+    if (sort === c.sort) th.setAttribute("aria-sort", dir === "asc" ? "ascending" : "descending");
+    th.append(h("button", { type: "button", class: "sort", title: t("sort.by", { column: label }), onclick: () => sortBy(c.sort) },
+      label, h("span", { class: "arrow", "aria-hidden": "true" }, sort === c.sort ? (dir === "asc" ? "▲" : "▼") : "")));
+    return th;
+  }));
+}
+
+let listRequest = 0;
+async function loadList(query, { force = false } = {}) {
+  const params = viewParams(query);
+  const key = params.toString();
+  if (!force && key === state.listKey) return;
+  state.listKey = key;
+  state.fresh = new Set();
+  renderFresh();
+  fillForm(params);
+  const ask = new URLSearchParams(params);
+  ask.set("limit", String(PAGE_SIZE));
+  const mine = ++listRequest;
+  if (!state.rows.size) $("orders").replaceChildren(emptyRow(t("orders.loading")));
+  const reply = await api(`/api/orders?${ask}`);
+  if (mine !== listRequest) return;
+  if (!reply.ok) {
+    state.rows = new Map();
+    $("orders").replaceChildren(emptyRow(t("orders.failed", { status: reply.status, reason: await reasonOf(reply) }), "error"));
+    state.page = { total: 0, next: null, cursors: [] };
+    renderPager();
+    return;
+  }
+  const body = await reply.json();
+  const orders = body.orders ?? [];
+  state.page = {
+    total: body.total ?? orders.length,
+    next: body.next ?? null,
+    cursors: history.state?.cursors ?? [],
+  };
+  for (const o of orders) remember(o);
+  renderRows(orders);
+  renderPager();
+}
+
+function emptyRow(text, cls = "") {
+  return h("tr", { class: `empty ${cls}`.trim() }, h("td", { colspan: COLUMNS.length }, text));
+}
+
+function renderCell(td, column, o) {
+  const parts = column.cell(o);
+  // Only what changed is touched: the signature of a cell is its text and its state.
+  const title = column.title ? column.title(o) : "";
+  const late = column.late ? column.late(o) : false;
+  const probe = h("td", {}, ...parts);
+  const signature = `${probe.innerHTML}|${title}|${late}`;
+  if (td.dataset.sig === signature) return false;
+  td.dataset.sig = signature;
+  td.replaceChildren(...probe.childNodes);
+  td.title = title;
+  td.classList.toggle("late", late);
+  return true;
+}
+
+function newRow(o) {
+  const tr = h("tr", { dataset: { uuid: o.order_uuid }, onclick: (e) => {
+    if (e.target.closest("a, button")) return;
+    go(orderHref(o.order_uuid), { under: state.view, listQuery: listQueryOf() });
+  } }, ...COLUMNS.map((c) => h("td", { class: [c.num ? "num" : "", c.cls ?? ""].join(" ").trim() || null })));
+  return tr;
+}
+
+function patchRow(tr, o) {
+  let changed = false;
+  COLUMNS.forEach((column, i) => { changed = renderCell(tr.children[i], column, o) || changed; });
+  tr.classList.toggle("selected", o.order_uuid === state.detailUuid);
+  return changed;
+}
+
+// Keyed by order: a row already on screen keeps its node and only its changed cells change.
+function renderRows(orders) {
+  const tbody = $("orders");
+  if (!orders.length) {
+    state.rows = new Map();
+    const filtered = [...viewParams(state.listKey).keys()].some((k) => k in FILTERS);
+    tbody.replaceChildren(emptyRow(filtered ? t("orders.none") : t("orders.empty")));
+    return;
+  }
+  const existing = new Map([...tbody.querySelectorAll("tr[data-uuid]")].map((tr) => [tr.dataset.uuid, tr]));
+  for (const empty of tbody.querySelectorAll("tr.empty")) empty.remove();
+  state.rows = new Map(orders.map((o) => [o.order_uuid, o]));
+  let cursor = tbody.firstElementChild;
+  for (const o of orders) {
+    let tr = existing.get(o.order_uuid);
+    existing.delete(o.order_uuid);
+    if (!tr) tr = newRow(o);
+    patchRow(tr, o);
+    if (tr !== cursor) tbody.insertBefore(tr, cursor);
+    else cursor = cursor.nextElementSibling;
+  }
+  for (const stale of existing.values()) stale.remove();
+}
+
+function renderPager() {
+  const { total, next, cursors } = state.page;
+  const count = total === 1 ? t("orders.count.one") : t("orders.count", { count: number(total ?? 0) });
+  $("orders-count").textContent = count;
+  const first = cursors.length * PAGE_SIZE + (state.rows.size ? 1 : 0);
+  const last = cursors.length * PAGE_SIZE + state.rows.size;
+  $("page-info").textContent = t("orders.range", { first: number(first), last: number(last), total: number(total ?? 0) });
+  $("page-prev").disabled = !cursors.length;
+  $("page-next").disabled = !next;
+}
+
+function nextPage() {
+  const params = viewParams(state.listKey);
+  const cursors = [...state.page.cursors, params.get("after") ?? ""];
+  params.set("after", state.page.next);
+  go(`/?${params}`, { cursors });
+}
+
+function previousPage() {
+  const params = viewParams(state.listKey);
+  const cursors = [...state.page.cursors];
+  const after = cursors.pop();
+  if (after) params.set("after", after); else params.delete("after");
+  const query = params.toString();
+  go(query ? `/?${query}` : "/", { cursors });
+}
+
+// Whether a changed order belongs to the view on screen, as far as the client can tell; the
+// server decides for real when the operator asks for the fresh rows.
+function inView(o) {
+  const params = viewParams(state.listKey);
+  const field = { store: "store_id", stage: "stage", marketplace: "marketplace", country: "country",
+    payment_status: "payment_status", fulfilment_status: "fulfilment_status", invoice_status: "invoice_status", return_status: "return_status" };
+  for (const [name, key] of Object.entries(field)) if (params.get(name) && o[key] !== params.get(name)) return false;
+  if (params.get("company") && !(o.companies ?? [o.company_id]).includes(params.get("company"))) return false;
+  const ordered = o.ordered_at?.slice(0, 10);
+  if (params.get("from") && ordered && ordered < params.get("from").slice(0, 10)) return false;
+  if (params.get("to") && ordered && ordered > params.get("to").slice(0, 10)) return false;
+  const q = params.get("q")?.toLowerCase();
+  if (q) {
+    const hay = [o.name, o.external_order_id, o.customer, o.order_uuid, ...(o.lines ?? []).map((l) => l.sku)];
+    if (!hay.some((v) => typeof v === "string" && v.toLowerCase().includes(q))) return false;
   }
   return true;
 }
 
-function rememberStore(order) {
-  if (order.store_id && !state.stores.has(order.store_id)) {
-    state.stores.add(order.store_id);
-    const select = $("f-store");
-    const options = [...state.stores].sort().map((s) => h("option", { value: s }, s));
-    const current = select.value;
-    select.replaceChildren(h("option", { value: "" }, "All stores"), ...options);
-    select.value = current;
-  }
+function renderFresh() {
+  const n = state.fresh.size;
+  $("fresh").hidden = !n;
+  $("fresh").textContent = n === 1 ? t("orders.fresh.one") : t("orders.fresh", { count: number(n) });
 }
 
-function orderRow(o, fresh) {
-  const age = secondsInStage(o);
-  const limit = stuckLimit(o.stage);
-  const late = limit !== null && age > limit;
-  return h("tr", { dataset: { uuid: o.order_uuid }, class: [fresh ? "fresh" : "", o.order_uuid === state.detailUuid ? "selected" : ""].join(" ").trim() || null, onclick: () => openDetail(o.order_uuid) },
-    h("td", { class: "order" }, h("b", {}, o.name ?? o.external_order_id), " ", h("span", { class: "sub" }, o.external_order_id && ![o.external_order_id, `#${o.external_order_id}`].includes(o.name) ? o.external_order_id : "")),
-    h("td", {}, marketplace(o.marketplace)),
-    h("td", {}, o.store_id, h("div", { class: "sub" }, companies(o))),
-    h("td", {}, o.customer ?? "–", o.country ? h("span", { class: "sub" }, ` · ${o.country}`) : null),
-    h("td", { class: "num" }, money(o.total_gross, o.currency)),
-    h("td", {}, badge("payment", o.payment_status)),
-    h("td", {}, badge("fulfilment", o.fulfilment_status)),
-    h("td", {}, badge("invoice", o.invoice_status)),
-    h("td", {}, badge("return", o.return_status)),
-    h("td", {}, stagePill(o.stage)),
-    h("td", { class: `num${late ? " late" : ""}`, title: `since ${when(o.stage_since ?? o.updated_at)}` }, duration(age)),
-  );
-}
-
-function renderOrders(fresh = new Set()) {
-  const rows = [...state.orders.values()]
-    .sort((a, b) => (b.updated_at ?? "").localeCompare(a.updated_at ?? ""))
-    .slice(0, LIST_SIZE);
-  const tbody = $("orders");
-  if (!rows.length) {
-    const filtered = Object.values(state.filters).some(Boolean);
-    tbody.replaceChildren(h("tr", { class: "empty" }, h("td", { colspan: 11 }, filtered ? "No orders match these filters." : "Waiting for orders…")));
-    return;
-  }
-  tbody.replaceChildren(...rows.map((o) => orderRow(o, fresh.has(o.order_uuid))));
-  $("orders-hint").textContent = `live · newest first · ${rows.length} shown`;
-}
-
-function takeOrders(orders, fresh) {
+// Rows on screen change in place; others that fit the view are counted, never jammed in.
+function takeOrders(orders) {
   for (const o of orders) {
-    rememberStore(o);
-    if (matches(o)) {
-      state.orders.set(o.order_uuid, o);
-      fresh?.add(o.order_uuid);
-    } else {
-      state.orders.delete(o.order_uuid);
+    remember(o);
+    const tr = state.rows.has(o.order_uuid) ? $("orders").querySelector(`tr[data-uuid="${o.order_uuid}"]`) : null;
+    if (tr) {
+      state.rows.set(o.order_uuid, o);
+      if (patchRow(tr, o)) {
+        tr.classList.remove("fresh");
+        void tr.offsetWidth; // restart the highlight
+        tr.classList.add("fresh");
+      }
+    } else if (state.view === "list" && inView(o)) {
+      state.fresh.add(o.order_uuid);
     }
   }
-  // Keep the map bounded: drop the oldest beyond what the list shows.
-  if (state.orders.size > LIST_SIZE * 2) {
-    const keep = [...state.orders.values()].sort((a, b) => (b.updated_at ?? "").localeCompare(a.updated_at ?? "")).slice(0, LIST_SIZE);
-    state.orders = new Map(keep.map((o) => [o.order_uuid, o]));
+  renderFresh();
+}
+
+function remember(o) {
+  const add = (kind, value, listId) => {
+    if (!value || state.seen[kind].has(value)) return;
+    state.seen[kind].add(value);
+    $(listId).replaceChildren(...[...state.seen[kind]].sort().map((v) => h("option", { value: v })));
+  };
+  add("stores", o.store_id, "stores");
+  for (const company of o.companies?.length ? o.companies : [o.company_id]) add("companies", company, "companies");
+  add("countries", o.country, "countries");
+}
+
+function renderFilterOptions() {
+  const fill = (id, kind, values, emptyKey) => {
+    const select = $(id);
+    const current = select.value;
+    select.replaceChildren(h("option", { value: "" }, t(emptyKey)), ...values.map((v) => h("option", { value: v }, tOr(`${kind}.${v}`, v))));
+    select.value = current;
+  };
+  fill("f-stage", "stage", STAGES, "filters.stage");
+  fill("f-payment", "payment", STATUSES.payment_status, "filters.payment");
+  fill("f-fulfilment", "fulfilment", STATUSES.fulfilment_status, "filters.fulfilment");
+  fill("f-invoice", "invoice", STATUSES.invoice_status, "filters.invoice");
+  fill("f-return", "return", STATUSES.return_status, "filters.return");
+}
+
+function showMoreFilters(show) {
+  $("more-filters").hidden = !show;
+  $("f-more").setAttribute("aria-expanded", String(show));
+}
+
+// The export asks the API with the view's filters and sort (no page); the token travels in a
+// header, so the file is fetched here and handed to the browser as a download.
+async function exportCsv() {
+  const params = viewParams(state.listKey);
+  params.delete("after");
+  const button = $("export");
+  button.disabled = true;
+  button.textContent = t("orders.exporting");
+  try {
+    const reply = await api(`/api/orders.csv?${params}`);
+    if (!reply.ok) {
+      toast(t("orders.export.failed", { status: reply.status, reason: await reasonOf(reply) }));
+      return;
+    }
+    const named = /filename="?([^";]+)"?/.exec(reply.headers.get("Content-Disposition") ?? "");
+    const file = named?.[1] ?? "orders.csv";
+    const url = URL.createObjectURL(await reply.blob());
+    const a = h("a", { href: url, download: file, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    toast(t("orders.exported", { file }));
+  } finally {
+    button.disabled = false;
+    button.textContent = t("orders.export");
   }
 }
 
-async function reloadOrders() {
-  const params = new URLSearchParams({ limit: String(LIST_SIZE) });
-  for (const [key, value] of Object.entries(state.filters)) if (value) params.set(key, value);
-  const reply = await api(`/api/orders?${params}`);
-  if (!reply.ok) return;
-  const { orders } = await reply.json();
-  state.orders = new Map();
-  takeOrders(orders);
-  renderOrders();
+// --- the worklist: every order over its stage's limit, oldest first ----------------------------
+
+function stuckReason(stuck, o) {
+  if (!stuck) return "";
+  const since = stuck.since ? ago(Date.now() / 1000 - Date.parse(stuck.since) / 1000) : ago(stuck.age_seconds);
+  const params = { ...(stuck.params ?? {}), since, reason: String(stuck.reason ?? "").replaceAll("_", " ") };
+  params.marketplace = marketplaceName(params.marketplace ?? o?.marketplace);
+  const key = `stuck.${stuck.reason}`;
+  return t(known(key) ? key : "stuck.unknown", params);
 }
 
-function readFilters() {
-  state.filters = {
-    q: $("q").value.trim(),
-    marketplace: $("f-marketplace").value,
-    store: $("f-store").value,
-    stage: $("f-stage").value,
-  };
-  renderPipeline();
-  reloadOrders();
+let worklistRequest = 0;
+async function loadWorklist(query, { force = false } = {}) {
+  const params = viewParams(query);
+  const key = params.toString();
+  if (!force && key === state.worklistKey && state.worklist) { renderWorklist(); return; }
+  state.worklistKey = key;
+  const ask = new URLSearchParams(params);
+  ask.set("limit", String(PAGE_SIZE));
+  const mine = ++worklistRequest;
+  const reply = await api(`/api/stuck?${ask}`);
+  if (mine !== worklistRequest) return;
+  if (!reply.ok) {
+    state.worklist = null;
+    $("worklist").replaceChildren(h("tr", { class: "empty error" }, h("td", { colspan: 6 }, t("stuck.failed", { status: reply.status, reason: await reasonOf(reply) }))));
+    return;
+  }
+  const body = await reply.json();
+  state.worklist = { orders: body.orders ?? [], next: body.next ?? null, total: body.total ?? (body.orders ?? []).length, cursors: history.state?.cursors ?? [] };
+  renderWorklist();
 }
 
-// --- stats: key figures, pipeline, charts, bottlenecks, health -----------------------------
+function renderWorklist() {
+  const w = state.worklist;
+  if (!w) return;
+  $("stuck-count").textContent = t("stuck.count", { count: number(w.total) });
+  $("stuck-prev").disabled = !w.cursors.length;
+  $("stuck-next").disabled = !w.next;
+  if (!w.orders.length) {
+    $("worklist").replaceChildren(h("tr", { class: "empty" }, h("td", { colspan: 6 }, t("stuck.none"))));
+    return;
+  }
+  $("worklist").replaceChildren(...w.orders.map((o) => h("tr", { dataset: { uuid: o.order_uuid, reason: o.stuck?.reason ?? "" }, onclick: (e) => {
+    if (!e.target.closest("a")) go(orderHref(o.order_uuid), { under: "stuck", listQuery: listQueryOf() });
+  } },
+  h("td", {}, orderLink(o), sub(o.customer ?? "")),
+  h("td", {}, o.store_id ?? t("dash"), sub(marketplaceName(o.marketplace))),
+  h("td", {}, stagePill(o.stage)),
+  h("td", { class: "reason" }, stuckReason(o.stuck, o)),
+  h("td", { class: "num late", title: dateTimeZone(o.stuck?.since) }, duration(o.stuck?.age_seconds)),
+  h("td", { class: "num muted" }, duration(o.stuck?.limit_seconds)))));
+}
+
+function worklistPage(forward) {
+  const w = state.worklist;
+  if (!w) return;
+  const params = viewParams(state.worklistKey);
+  const cursors = [...w.cursors];
+  if (forward) { cursors.push(params.get("after") ?? ""); params.set("after", w.next); } else {
+    const after = cursors.pop();
+    if (after) params.set("after", after); else params.delete("after");
+  }
+  const query = params.toString();
+  go(query ? `/stuck?${query}` : "/stuck", { cursors });
+}
+
+// --- stats: key figures, pipeline, charts, bottlenecks, gauges, health ------------------------
 
 function lastMinute(series) {
   const now = Date.now() / 1000;
@@ -269,36 +597,37 @@ function lastMinute(series) {
 
 function renderKpis(s) {
   const total = Object.values(s.marketplaces ?? {}).reduce((a, b) => a + b, 0);
-  $("kpi-orders").textContent = total.toLocaleString("en-GB");
+  $("kpi-orders").textContent = number(total);
   const ingest = lastMinute(s.ingest ?? []);
   const perMinute = ingest.length ? ingest.reduce((sum, [, v]) => sum + v, 0) / ingest.length * 60 : 0;
-  $("kpi-ingest").textContent = perMinute.toFixed(perMinute < 10 ? 1 : 0);
+  $("kpi-ingest").textContent = number(Math.round(perMinute * 10) / 10);
   const recent = lastMinute(s.latency ?? []).filter(([, v]) => v !== null);
   if (!s.latency_known) {
-    $("kpi-latency").textContent = "n/a";
-    $("kpi-latency-note").textContent = "needs received_at on audit entries";
+    $("kpi-latency").textContent = t("na");
+    $("kpi-latency-note").textContent = t("kpi.latency.unknown");
   } else if (recent.length) {
     const mean = recent.reduce((sum, [, v]) => sum + v, 0) / recent.length;
-    $("kpi-latency").textContent = mean >= 1000 ? `${(mean / 1000).toFixed(2)} s` : `${Math.round(mean)} ms`;
-    $("kpi-latency-note").textContent = "mean, last minute";
+    $("kpi-latency").textContent = `${number(Math.round(mean))} ms`;
+    $("kpi-latency-note").textContent = t("kpi.latency.note");
   } else {
-    $("kpi-latency").textContent = "–";
-    $("kpi-latency-note").textContent = "no decisions in the last minute";
+    $("kpi-latency").textContent = t("dash");
+    $("kpi-latency-note").textContent = t("kpi.latency.idle");
   }
   const stuck = (s.bottlenecks ?? []).reduce((sum, b) => sum + (b.stuck_count ?? 0), 0);
-  $("kpi-stuck").textContent = stuck.toLocaleString("en-GB");
+  $("kpi-stuck").textContent = number(stuck);
+  $("nav-stuck").textContent = stuck ? number(stuck) : "";
   $("kpi-stuck-card").classList.toggle("warn", stuck > 0);
   const dead = s.dead_letters?.count ?? 0;
-  $("kpi-dead").textContent = dead.toLocaleString("en-GB");
+  $("kpi-dead").textContent = number(dead);
+  $("nav-dead").textContent = dead ? number(dead) : "";
   $("kpi-dead-card").classList.toggle("alert", dead > 0);
   const lag = s.lag?.by_topic;
   if (lag) {
-    const behind = Object.values(lag).reduce((a, b) => a + b, 0);
-    $("kpi-lag").textContent = behind.toLocaleString("en-GB");
-    $("kpi-lag-note").textContent = "records behind, worker group";
+    $("kpi-lag").textContent = number(Object.values(lag).reduce((a, b) => a + b, 0));
+    $("kpi-lag-note").textContent = t("kpi.lag.note");
   } else {
-    $("kpi-lag").textContent = "–";
-    $("kpi-lag-note").textContent = s.lag?.error ? "unavailable" : "checking…";
+    $("kpi-lag").textContent = t("dash");
+    $("kpi-lag-note").textContent = s.lag?.error ? t("kpi.lag.unavailable") : t("kpi.lag.checking");
   }
 }
 
@@ -307,153 +636,232 @@ function renderPipeline() {
   if (!s) return;
   const known = [...STAGES, ...Object.keys(s.stages ?? {}).filter((x) => !STAGES.includes(x))];
   const byStage = Object.fromEntries((s.bottlenecks ?? []).map((b) => [b.stage, b]));
+  const filtered = viewParams(state.listKey).get("stage");
   $("pipeline").replaceChildren(...known.map((stage) => {
     const n = s.stages?.[stage] ?? 0;
     const b = byStage[stage];
     const stuck = b?.stuck_count ?? 0;
-    const sub = stuck ? `${stuck} waiting too long` : (b?.oldest && n ? `oldest ${duration(b.oldest.age_seconds)}` : "");
+    const note = stuck ? t("pipeline.stuck", { count: number(stuck) }) : (b?.oldest && n ? t("pipeline.oldest", { age: duration(b.oldest.age_seconds) }) : "");
     return h("button", {
-      type: "button", class: `stage s-${stage}${n ? "" : " zero"}${state.filters.stage === stage ? " active" : ""}`,
-      dataset: { stage }, onclick: () => { $("f-stage").value = state.filters.stage === stage ? "" : stage; readFilters(); },
-    }, h("span", { class: "count" }, n.toLocaleString("en-GB")), h("span", { class: "label" }, label(stage)), h("span", { class: `sub${stuck ? " late" : ""}` }, sub));
+      type: "button", class: `stage s-${stage}${n ? "" : " zero"}${filtered === stage ? " active" : ""}`,
+      dataset: { stage }, onclick: () => { $("f-stage").value = filtered === stage ? "" : stage; applyFilters(); },
+    }, h("span", { class: "count" }, number(n)), h("span", { class: "label" }, stageName(stage)), h("span", { class: `sub${stuck ? " late" : ""}` }, note));
   }));
-  $("marketplaces").replaceChildren(...Object.entries(s.marketplaces ?? {}).sort().map(([m, n]) => h("span", { class: "chip" }, marketplace(m), h("b", {}, n.toLocaleString("en-GB")))));
-  const stageSelect = $("f-stage");
-  if (stageSelect.options.length <= 1) {
-    stageSelect.append(...known.map((stage) => h("option", { value: stage }, label(stage))));
-  }
+  $("marketplaces").replaceChildren(...Object.entries(s.marketplaces ?? {}).sort().map(([m, n]) => h("span", { class: "chip" }, marketplace(m), h("b", {}, number(n)))));
 }
 
 function renderBottlenecks(s) {
-  const rows = (s.bottlenecks ?? []).filter((b) => b.count > 0 || b.limit_seconds);
-  const active = rows.filter((b) => b.oldest && !["invoiced", "cancelled", "credited"].includes(b.stage));
+  const active = (s.bottlenecks ?? []).filter((b) => b.oldest && !["invoiced", "cancelled", "credited"].includes(b.stage));
   if (!active.length) {
-    $("bottlenecks").replaceChildren(h("div", { class: "bn-empty" }, "Nothing waiting."));
+    $("bottlenecks").replaceChildren(h("div", { class: "bn-empty" }, t("bottlenecks.none")));
     return;
   }
   $("bottlenecks").replaceChildren(...active.map((b) => {
     const late = b.limit_seconds && b.oldest.age_seconds > b.limit_seconds;
     return h("div", { class: "bn" },
       h("div", {}, stagePill(b.stage)),
-      h("div", { class: "who" },
-        h("a", { onclick: () => openDetail(b.oldest.order_uuid) }, b.oldest.name), " ",
-        h("span", { class: "muted" }, b.oldest.customer ?? "")),
-      b.stuck_count ? h("span", { class: "badge red" }, `${b.stuck_count} over limit`) : h("span"),
+      h("div", { class: "who" }, link(orderHref(b.oldest.order_uuid), {}, b.oldest.name), " ", h("span", { class: "muted" }, b.oldest.customer ?? "")),
+      b.stuck_count ? link("/stuck", { class: "badge red" }, t("bottlenecks.over", { count: number(b.stuck_count) })) : h("span"),
       h("div", { class: `age${late ? " late" : ""}` }, duration(b.oldest.age_seconds),
-        b.limit_seconds ? h("div", { class: "limit" }, `limit ${duration(b.limit_seconds)}`) : null));
+        b.limit_seconds ? h("div", { class: "limit" }, t("bottlenecks.limit", { limit: duration(b.limit_seconds) })) : null));
   }));
 }
 
-function chart(id, series, color, unit) {
+// uPlot with the catalogue's Intl formats on its axes and in its legend (the hover read-out).
+function chart(id, series, color, seriesKey, format) {
   const el = $(id);
   if (typeof uPlot === "undefined" || !el.clientWidth) return;
-  const xs = series.map(([t]) => t);
-  const ys = series.map(([, v]) => v);
-  let existing = state.charts[id];
-  if (!existing) {
-    const opts = {
-      width: el.clientWidth, height: 170, legend: { show: false }, cursor: { points: { size: 6 } },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
-      axes: [
-        { stroke: "#6b7280", grid: { stroke: "#f0f1f4" }, ticks: { stroke: "#e5e7eb" }, font: "11px system-ui", space: 60 },
-        { stroke: "#6b7280", grid: { stroke: "#f0f1f4" }, ticks: { show: false }, font: "11px system-ui", size: 44, values: (u, vals) => vals.map((v) => `${v}${unit}`) },
-      ],
-      series: [{}, { stroke: color, width: 2, fill: `${color}1f`, spanGaps: false, points: { show: false } }],
-    };
-    existing = state.charts[id] = new uPlot(opts, [xs, ys], el);
-  } else {
-    existing.setData([xs, ys]);
-  }
+  const data = [series.map(([x]) => x), series.map(([, y]) => y)];
+  const existing = state.charts[id];
+  if (existing && existing.language === language()) { existing.plot.setData(data); return; }
+  existing?.plot.destroy();
+  const opts = {
+    width: el.clientWidth, height: 150, cursor: { points: { size: 6 } },
+    legend: { show: true, live: true },
+    scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.15)] } },
+    axes: [
+      { stroke: "#6b7280", grid: { stroke: "#f0f1f4" }, ticks: { stroke: "#e5e7eb" }, font: "11px system-ui", space: 60, values: (u, splits) => splits.map((x) => hourMinute(x)) },
+      { stroke: "#6b7280", grid: { stroke: "#f0f1f4" }, ticks: { show: false }, font: "11px system-ui", size: 48, values: (u, splits) => splits.map((y) => format(y)) },
+    ],
+    series: [
+      { label: t("chart.time"), value: (u, x) => (x === null ? t("dash") : clockTime(x)) },
+      { label: t(seriesKey), stroke: color, width: 2, fill: `${color}1f`, spanGaps: false, points: { show: false }, value: (u, y) => (y === null ? t("dash") : format(y)) },
+    ],
+  };
+  state.charts[id] = { plot: new uPlot(opts, data, el), language: language() };
 }
 
 function renderCharts(s) {
-  chart("chart-ingest", s.ingest ?? [], "#4f46e5", "");
-  chart("chart-latency", s.latency ?? [], "#0ea5e9", " ms");
-  const note = $("latency-note");
-  note.hidden = Boolean(s.latency_known);
-  note.textContent = "No samples yet: the latency is measured from the webhook's receipt time carried on audit entries (received_at).";
+  chart("chart-ingest", s.ingest ?? [], "#4f46e5", "chart.ingest.series", decimal);
+  chart("chart-latency", s.latency ?? [], "#0ea5e9", "chart.latency.series", decimal);
+  $("latency-note").hidden = Boolean(s.latency_known);
 }
 
-function renderDeadLetters(s) {
-  const letters = s.dead_letters?.recent ?? [];
-  $("dead-hint").textContent = `${s.dead_letters?.count ?? 0} in total · newest first`;
-  if (!letters.length) {
-    $("dead-letters").replaceChildren(h("div", { class: "ok-state" }, "No dead letters. Every record was understood."));
+function resizeCharts() {
+  for (const [id, c] of Object.entries(state.charts)) if ($(id).clientWidth) c.plot.setSize({ width: $(id).clientWidth, height: 150 });
+  if (state.stats) renderCharts(state.stats);
+}
+
+function rowsOf(value, key) {
+  if (Array.isArray(value)) return value;
+  return Array.isArray(value?.[key]) ? value[key] : null;
+}
+
+function renderThresholds(s) {
+  const rows = rowsOf(s.thresholds, "thresholds");
+  if (rows === null) return;
+  $("vat-thresholds-card").hidden = state.view !== "list";
+  $("vat-thresholds-card").dataset.known = "1";
+  $("oss-hint").textContent = t("oss.hint", { limit: money(10000, "EUR"), warn: percent(0.8), full: percent(1) });
+  $("vat-thresholds").replaceChildren(...(rows.length ? rows.map(thresholdGauge) : [h("p", { class: "muted" }, t("oss.none"))]));
+}
+
+function thresholdGauge(row) {
+  const total = Number(row.total_eur);
+  const limit = Number(row.threshold_eur || 10000);
+  const ratio = limit ? total / limit : 0;
+  const tone = row.destination_vat ? "red" : ratio >= 0.8 ? "amber" : "green";
+  const status = row.destination_vat ? t("oss.destination") : ratio >= 0.8 ? t("oss.warn", { percent: percent(0.8) }) : t("oss.home");
+  return h("div", { class: `vat-gauge ${tone}`, dataset: { company: row.company_id, year: String(row.year) } },
+    h("div", { class: "gauge-head" },
+      h("span", {}, h("b", {}, row.company_id), ` · ${row.year}`),
+      h("span", { class: "num" }, t("oss.of", { total: money(row.total_eur, "EUR"), limit: money(limit, "EUR"), percent: percent(ratio), status }))),
+    h("div", { class: "meter", role: "meter", "aria-valuemin": "0", "aria-valuemax": String(limit), "aria-valuenow": String(total) },
+      h("div", { class: "fill", style: `width:${Math.min(100, ratio * 100).toFixed(1)}%` }),
+      h("div", { class: "mark" })));
+}
+
+function renderPollers(s) {
+  const pollers = rowsOf(s.pollers, "pollers");
+  if (pollers === null) return;
+  const row = (p) => {
+    const failing = p.failures > 0 && p.last_error;
+    return h("tr", { dataset: { store: p.store_id } },
+      h("td", {}, h("code", {}, p.store_id), " ", marketplace(p.marketplace)),
+      h("td", {}, clockTime(p.last_success)), h("td", {}, clockTime(p.next_run)),
+      h("td", { class: "num" }, number(p.orders_seen ?? 0)),
+      h("td", { class: failing ? "bad" : "muted", title: p.last_error ?? "" },
+        p.last_error ? `${failing ? "" : `${t("pollers.recovered")} `}${clockTime(p.last_error_at)} ${p.last_error.slice(0, 80)}` : t("pollers.ok")));
+  };
+  $("pollers").replaceChildren(h("h4", {}, t("pollers.title")), h("div", { class: "scroll-x" }, h("table", {},
+    h("thead", {}, h("tr", {}, h("th", {}, t("pollers.store")), h("th", {}, t("pollers.success")), h("th", {}, t("pollers.next")),
+      h("th", { class: "num" }, t("pollers.seen")), h("th", {}, t("pollers.error")))),
+    h("tbody", {}, ...(pollers.length ? pollers.map(row) : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, t("pollers.none")))])))));
+}
+
+function renderHealth(s) {
+  const lag = s.lag ?? {};
+  $("health-hint").textContent = lag.checked_at ? t("health.checked", { when: clockTime(lag.checked_at) }) : "";
+  const lagRows = lag.by_topic
+    ? Object.entries(lag.by_topic).sort().map(([topic, n]) => h("tr", {}, h("td", {}, h("code", {}, topic)), h("td", { class: "num" }, number(n))))
+    : [h("tr", {}, h("td", { colspan: 2, class: "muted" }, lag.error ? t("health.lag.unavailable", { error: lag.error }) : t("health.lag.unknown")))];
+  const hookRows = Object.entries(s.webhooks ?? {}).sort().map(([m, o]) => h("tr", {},
+    h("td", {}, marketplace(m)),
+    ...["accepted", "duplicate", "rejected", "failed"].map((k) => h("td", { class: "num" }, number(o[k] ?? 0)))));
+  const worker = s.worker ?? {};
+  const reach = (ok) => h("td", { class: ok ? "ok" : "bad" }, ok ? t("health.reachable") : t("health.unreachable"));
+  const workerRows = worker.fresh
+    ? [h("tr", {}, h("td", {}, "Kafka"), reach(worker.kafka)), h("tr", {}, h("td", {}, "Redis"), reach(worker.redis))]
+    : [h("tr", {}, h("td", { colspan: 2, class: "bad" }, t("health.silent")))];
+  const rebuilding = s.read_model?.rebuilding ? [h("p", { id: "read-model-rebuilding", class: "bad" }, t("health.rebuilding"))] : [];
+  $("health").replaceChildren(...rebuilding, h("div", { class: "health-grid" },
+    h("div", {}, h("h4", {}, t("health.worker")), h("table", {}, h("tbody", {}, ...workerRows))),
+    h("div", {}, h("h4", {}, t("health.lag")), h("table", {}, h("tbody", {}, ...lagRows))),
+    h("div", { class: "wide" }, h("h4", {}, t("health.webhooks")), h("div", { class: "scroll-x" }, h("table", {},
+      h("thead", {}, h("tr", {}, h("th", {}, ""), ...["accepted", "duplicate", "rejected", "failed"].map((k) => h("th", { class: "num" }, t(`health.${k}`))))),
+      h("tbody", {}, ...(hookRows.length ? hookRows : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, t("health.webhooks.none")))])))))));
+}
+
+function takeStats(s) {
+  const deadBefore = state.stats?.dead_letters?.count;
+  state.stats = s;
+  renderKpis(s);
+  renderPipeline();
+  renderCharts(s);
+  renderBottlenecks(s);
+  renderThresholds(s);
+  renderPollers(s);
+  renderHealth(s);
+  if (state.view === "dead") { if (deadBefore !== s.dead_letters?.count) loadDeadLetters(); } else renderDeadLetters(s.dead_letters?.recent ?? [], s.dead_letters?.count ?? 0);
+  // The time in stage moves on: only cells whose text changes are touched.
+  for (const tr of $("orders").querySelectorAll("tr[data-uuid]")) {
+    const o = state.rows.get(tr.dataset.uuid);
+    if (o) patchRow(tr, o);
+  }
+}
+
+// --- dead letters ------------------------------------------------------------------------------
+
+async function loadDeadLetters() {
+  let reply = await api("/api/dead-letters?limit=200");
+  if (reply.status === 404) reply = await api("/api/deadletters?limit=200");
+  if (!reply.ok) {
+    $("dead-letters").replaceChildren(h("p", { class: "error" }, t("dead.failed", { status: reply.status, reason: await reasonOf(reply) })));
     return;
   }
-  $("dead-letters").replaceChildren(h("table", {},
-    h("thead", {}, h("tr", {}, h("th", {}, "Failed"), h("th", {}, "Source"), h("th", {}, "Reason"), h("th", {}, ""))),
+  const body = await reply.json();
+  state.deadLetters = body;
+  renderDeadLetters(body.dead_letters ?? [], body.count ?? 0);
+}
+
+function renderDeadLetters(letters, count) {
+  $("dead-hint").textContent = t("dead.hint", { count: number(count) });
+  if (!letters.length) {
+    $("dead-letters").replaceChildren(h("div", { class: "ok-state" }, t("dead.none")));
+    return;
+  }
+  const whose = (d) => {
+    const name = d.external_order_id ?? d.order_uuid?.slice(0, 8);
+    const order = d.order_uuid ? link(orderHref(d.order_uuid), { class: "order-link" }, name) : h("span", { class: "muted" }, name ?? t("dead.unknown"));
+    return [d.store_id ? h("span", {}, d.store_id, " ") : null, d.marketplace ? marketplace(d.marketplace) : null, h("div", {}, order)];
+  };
+  $("dead-letters").replaceChildren(h("div", { class: "scroll-x" }, h("table", {},
+    h("thead", {}, h("tr", {}, h("th", {}, t("dead.col.failed")), h("th", {}, t("dead.col.order")), h("th", {}, t("dead.col.source")), h("th", {}, t("dead.col.reason")), h("th", {}, ""))),
     h("tbody", {}, ...letters.map((d) => h("tr", { dataset: { deadLetter: d.dead_letter_id } },
-      h("td", {}, when(d.failed_at)),
+      h("td", { class: "when" }, dateTimeZone(d.failed_at)),
+      h("td", { class: "whose" }, ...whose(d)),
       h("td", {}, h("code", {}, d.dead_letter_id)),
       h("td", { class: "reason", title: d.reason }, d.reason),
       h("td", { class: "num" }, d.replayed
-        ? h("span", { class: "badge green", title: `by ${d.replayed.operator_id}` }, "replayed")
-        : h("button", { type: "button", class: "btn btn-small", onclick: (e) => replay(d.dead_letter_id, e.target) }, "Replay")))))));
+        ? h("span", { class: "badge green", title: t("dead.replayed.by", { operator: d.replayed.operator_id }) }, t("dead.replayed"))
+        : h("button", { type: "button", class: "btn btn-small", onclick: (e) => replay(d.dead_letter_id, e.target) }, t("dead.replay")))))))));
 }
 
 async function replay(id, button) {
   button.disabled = true;
   const { status, payload } = await authorised(`/api/deadletters/${encodeURIComponent(id)}/replay`);
   button.disabled = false;
-  if (status === 202) toast(`Replayed ${id} to ${payload.source_topic}`);
-  else if (status === 401) toast("Sign in as an operator to replay dead letters (401).");
-  else toast(`Replay failed (${status}): ${payload.error ?? ""}`);
+  if (status === 202) toast(t("dead.replay.ok", { id, topic: payload.source_topic }));
+  else if (status === 401) toast(t("dead.replay.signin"));
+  else toast(t("dead.replay.failed", { status, reason: payload.error ?? "" }));
 }
 
-function renderHealth(s) {
-  const lag = s.lag ?? {};
-  $("health-hint").textContent = lag.checked_at ? `checked ${new Date(lag.checked_at * 1000).toLocaleTimeString("en-GB")}` : "";
-  const lagRows = lag.by_topic
-    ? Object.entries(lag.by_topic).sort().map(([topic, n]) => h("tr", {}, h("td", {}, h("code", {}, topic)), h("td", { class: "num" }, n.toLocaleString("en-GB"))))
-    : [h("tr", {}, h("td", { colspan: 2, class: "muted" }, lag.error ? `Consumer lag unavailable: ${lag.error}` : "Consumer lag not measured yet."))];
-  const hooks = s.webhooks ?? {};
-  const hookRows = Object.entries(hooks).sort().map(([m, o]) => h("tr", {},
-    h("td", {}, marketplace(m)),
-    h("td", { class: "num" }, (o.accepted ?? 0).toLocaleString("en-GB")),
-    h("td", { class: "num" }, (o.duplicate ?? 0).toLocaleString("en-GB")),
-    h("td", { class: "num" }, (o.rejected ?? 0).toLocaleString("en-GB")),
-    h("td", { class: "num" }, (o.failed ?? 0).toLocaleString("en-GB"))));
-  const worker = s.worker ?? {};
-  const state = (ok) => h("td", { class: ok ? "ok" : "bad" }, ok ? "reachable" : "unavailable");
-  const workerRows = worker.fresh
-    ? [h("tr", {}, h("td", {}, "Kafka"), state(worker.kafka)), h("tr", {}, h("td", {}, "Redis"), state(worker.redis))]
-    : [h("tr", {}, h("td", { colspan: 2, class: "bad" }, "The worker has not reported for a while (stopped, or cut off from Redis)."))];
-  const rebuilding = s.read_model?.rebuilding
-    ? [h("p", { id: "read-model-rebuilding", class: "bad" }, "Read model rebuilding from Kafka: Redis lost it, the worker is refilling it; counts are partial meanwhile.")]
-    : [];
-  $("health").replaceChildren(...rebuilding, h("div", { class: "health-grid" },
-    h("div", {}, h("h4", {}, "Worker"), h("table", {}, h("tbody", {}, ...workerRows))),
-    h("div", {}, h("h4", {}, "Worker consumer lag"), h("table", {}, h("tbody", {}, ...lagRows))),
-    h("div", {}, h("h4", {}, "Webhooks"), h("table", {},
-      h("thead", {}, h("tr", {}, h("th", {}, ""), h("th", { class: "num" }, "accepted"), h("th", { class: "num" }, "dup."), h("th", { class: "num" }, "rejected"), h("th", { class: "num" }, "failed"))),
-      h("tbody", {}, ...(hookRows.length ? hookRows : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No webhooks yet."))]))))));
-}
-
-function takeStats(s) {
-  state.stats = s;
-  renderKpis(s);
-  renderPipeline();
-  renderCharts(s);
-  renderBottlenecks(s);
-  renderDeadLetters(s);
-  renderHealth(s);
-}
-
-// --- order detail ----------------------------------------------------------------------------
+// --- order detail ------------------------------------------------------------------------------
 
 function closeDetail() {
+  if (history.state?.app && history.length > 1) history.back();
+  else go(`/${listQueryOf()}`, {}, { replace: true });
+}
+
+function hideDetail() {
+  if (!state.detailUuid) return;
   state.detailUuid = null;
+  state.detail = null;
   $("detail").hidden = true;
   $("scrim").hidden = true;
-  renderOrders();
+  for (const tr of document.querySelectorAll("tr.selected")) tr.classList.remove("selected");
 }
 
 async function openDetail(uuid) {
+  if (state.detailUuid === uuid && !$("detail").hidden) return;
   state.detailUuid = uuid;
+  state.detail = null;
   $("detail").hidden = false;
   $("scrim").hidden = false;
-  renderOrders();
+  $("detail-title").textContent = t("detail.loading");
+  $("detail-sub").textContent = uuid;
+  $("detail-body").replaceChildren();
+  for (const tr of document.querySelectorAll("tr[data-uuid]")) tr.classList.toggle("selected", tr.dataset.uuid === uuid);
   await loadDetail(uuid);
 }
 
@@ -461,79 +869,122 @@ async function loadDetail(uuid) {
   const reply = await api(`/api/orders/${uuid}`);
   if (state.detailUuid !== uuid) return;
   if (!reply.ok) {
-    $("detail-body").replaceChildren(h("p", { class: "error" }, `Could not load the order (${reply.status}).`));
+    $("detail-title").textContent = t("detail.failed", { status: reply.status });
+    $("detail-body").replaceChildren(h("p", { class: "error" }, await reasonOf(reply)));
     return;
   }
-  renderDetail(await reply.json());
+  state.detail = await reply.json();
+  renderDetail(state.detail);
 }
 
 function linesTable(o) {
   const lines = o.lines ?? [];
-  if (!lines.length) return h("p", { class: "muted" }, "Lines appear once the engine publishes them for this order.");
+  if (!lines.length) return h("p", { class: "muted" }, t("detail.lines.none"));
   const sum = (key) => lines.reduce((total, l) => total + Number(l[key] ?? 0), 0).toFixed(2);
-  return h("table", { class: "lines" },
-    h("thead", {}, h("tr", {}, h("th", {}, "SKU"), h("th", {}, "Description"), h("th", { class: "num" }, "Qty"), h("th", { class: "num" }, "Net"), h("th", { class: "num" }, "VAT %"), h("th", { class: "num" }, "VAT"), h("th", { class: "num" }, "Gross"))),
+  const th = (key, num) => h("th", { class: num ? "num" : null }, t(key));
+  return h("div", { class: "scroll-x" }, h("table", { class: "lines" },
+    h("thead", {}, h("tr", {}, th("detail.sku"), th("detail.description"), th("detail.qty", true), th("detail.net", true), th("detail.vat_rate", true), th("detail.vat", true), th("detail.gross", true))),
     h("tbody", {}, ...lines.map((l) => h("tr", {},
-      h("td", {}, h("code", {}, l.sku)), h("td", {}, l.description), h("td", { class: "num" }, l.quantity),
-      h("td", { class: "num" }, money(l.net, o.currency)), h("td", { class: "num" }, `${(Number(l.vat_rate) * 100).toFixed(Number(l.vat_rate) * 100 % 1 ? 1 : 0)}%`),
+      h("td", {}, h("code", {}, l.sku)), h("td", {}, l.description), h("td", { class: "num" }, number(l.quantity)),
+      h("td", { class: "num" }, money(l.net, o.currency)), h("td", { class: "num" }, percent(Number(l.vat_rate))),
       h("td", { class: "num" }, money(l.vat, o.currency)), h("td", { class: "num" }, money(l.gross, o.currency))))),
-    h("tfoot", {}, h("tr", {}, h("td", { colspan: 3 }, "Total"), h("td", { class: "num" }, money(sum("net"), o.currency)), h("td", {}), h("td", { class: "num" }, money(sum("vat"), o.currency)), h("td", { class: "num" }, money(sum("gross"), o.currency)))));
+    h("tfoot", {}, h("tr", {}, h("td", { colspan: 3 }, t("detail.sum")), h("td", { class: "num" }, money(sum("net"), o.currency)), h("td", {}), h("td", { class: "num" }, money(sum("vat"), o.currency)), h("td", { class: "num" }, money(sum("gross"), o.currency))))));
 }
 
-// Shipments with the marketplace's carrier, tracking and origin; older summaries have none.
+// Shipments by the marketplace's own id, carrier and tracking numbers.
 function shipmentsTable(o) {
   const shipments = o.shipments ?? [];
-  if (!shipments.length) return h("p", { class: "muted" }, "No shipment reported yet.");
-  const units = (parts) => (parts ?? []).map((p) => `${p.line_id} ×${p.quantity}`).join(", ");
-  return h("table", { class: "lines shipments" },
-    h("thead", {}, h("tr", {}, h("th", {}, "Shipment"), h("th", {}, "Sent"), h("th", {}, "Units"), h("th", {}, "From"), h("th", {}, "Carrier"), h("th", {}, "Tracking"))),
-    h("tbody", {}, ...shipments.map((s) => h("tr", {},
-      h("td", {}, h("code", {}, s.shipment_id), s.confirms?.length ? h("div", { class: "sub" }, `matches operator's ${units(s.confirms)}`) : null),
-      h("td", {}, when(s.shipped_at)), h("td", {}, units(s.lines)),
-      h("td", {}, s.ship_from_country ?? "–", h("div", { class: "sub" }, s.company_id ?? "")),
-      h("td", {}, s.carrier ?? "–"), h("td", {}, (s.tracking_numbers ?? []).join(", ") || "–")))));
+  if (!shipments.length) return h("p", { class: "muted" }, t("detail.shipments.none"));
+  const units = (parts) => (parts ?? []).map((p) => `${p.line_id} ×${number(p.quantity)}`).join(", ");
+  return h("div", { class: "scroll-x" }, h("table", { class: "lines shipments" },
+    h("thead", {}, h("tr", {}, ...["detail.shipment", "detail.sent", "detail.units", "detail.from", "detail.carrier", "detail.tracking"].map((k) => h("th", {}, t(k))))),
+    h("tbody", {}, ...shipments.map((s) => h("tr", { dataset: { shipment: s.shipment_id } },
+      h("td", {}, shipmentName(s.shipment_id), s.confirms?.length ? sub(t("detail.confirms", { units: units(s.confirms) })) : null),
+      h("td", {}, dateTimeZone(s.shipped_at)), h("td", {}, units(s.lines)),
+      h("td", {}, s.ship_from_country ?? t("dash"), sub(s.company_id ?? "")),
+      h("td", {}, s.carrier ?? t("dash")), h("td", { class: "tracking" }, (s.tracking_numbers ?? []).join(", ") || t("dash")))))));
 }
 
-function triggerList(triggers) {
-  if (!triggers.length) return h("p", { class: "muted" }, "No invoice or credit-note trigger yet.");
-  return h("div", { class: "triggers" }, ...triggers.map((t) => h("div", { class: "trigger" },
+// An operator's own shipment has an engine id, not a marketplace one: it is named as such.
+function shipmentName(id) {
+  if (typeof id === "string" && id.startsWith("operator:")) return h("span", { class: "muted" }, t("detail.by_operator"));
+  return h("code", {}, id ?? t("dash"));
+}
+
+function feesTable(fees, currency) {
+  if (!fees?.length) return h("p", { class: "muted" }, t("detail.fees.none"));
+  return h("table", { class: "lines fees" }, h("tbody", {}, ...fees.map((f) => h("tr", { dataset: { kind: f.kind } },
+    h("td", {}, tOr(`fee.${f.kind}`, f.kind)), h("td", { class: "muted" }, f.description ?? ""),
+    h("td", { class: "num" }, money(f.amount, f.currency ?? currency))))));
+}
+
+function triggerList(triggers, o) {
+  if (!triggers.length) return h("p", { class: "muted" }, t("detail.triggers.none"));
+  const shipmentLabel = (id) => {
+    const s = (o.shipments ?? []).find((x) => x.shipment_id === id);
+    if (typeof id === "string" && id.startsWith("operator:")) return t("detail.by_operator");
+    return [id, s?.carrier, ...(s?.tracking_numbers ?? [])].filter(Boolean).join(" · ");
+  };
+  return h("div", { class: "triggers" }, ...triggers.map((tr) => h("div", { class: "trigger" },
     h("div", { class: "top" },
-      h("span", { class: `badge ${t.kind === "credit_note" ? "violet" : "blue"}` }, label(t.kind)),
-      h("span", { class: "badge gray" }, t.scope === "shipment" ? `shipment ${t.shipment_id}` : "whole order"),
-      t.vat ? h("span", { class: "badge gray" }, `VAT ${label(t.vat.scheme)} · ${t.vat.country}`) : null,
-      h("span", { class: "amount" }, money(t.totals?.gross, t.currency))),
-    h("div", { class: "muted" }, t.reason, " · ", when(t.created_at), t.totals ? ` · net ${money(t.totals.net, t.currency)}, VAT ${money(t.totals.vat, t.currency)}` : ""),
-    h("code", {}, t.trigger_id))));
+      h("span", { class: `badge ${tr.kind === "credit_note" ? "violet" : "blue"}` }, tOr(`trigger.${tr.kind}`, tr.kind)),
+      h("span", { class: "badge gray" }, tr.scope === "shipment" ? t("detail.trigger.shipment", { shipment: shipmentLabel(tr.shipment_id) }) : t("detail.whole_order")),
+      tr.vat ? h("span", { class: "badge gray" }, t("detail.trigger.vat", { scheme: String(tr.vat.scheme ?? "").replaceAll("_", " "), country: tr.vat.country })) : null,
+      h("span", { class: "amount" }, money(tr.totals?.gross, tr.currency))),
+    h("div", { class: "muted" }, dateTimeZone(tr.created_at), tr.totals ? ` · ${t("detail.trigger.totals", { net: money(tr.totals.net, tr.currency), vat: money(tr.totals.vat, tr.currency) })}` : ""))));
+}
+
+const MARKETPLACE_ACTORS = ["system", "shopify", "woocommerce", "bol", "amazon"];
+
+// One audit entry in words: a stable event code from the catalogue with its parameters; entries
+// of an older read model (from/to stage and a reason) read as a stage change.
+function eventText(e) {
+  const p = e.params ?? {};
+  if (e.event) {
+    const head = tOr(`event.${e.event}`, e.event);
+    const details = [];
+    if (p.shipment_id || p.tracking_numbers) {
+      details.push(t("event.shipment", {
+        shipment: p.by_operator ? t("detail.by_operator") : (p.shipment_id ?? ""),
+        carrier: p.carrier ?? "", tracking: (p.tracking_numbers ?? []).join(", "),
+      }).trim());
+    }
+    if (p.action || p.reason) details.push(t("event.operator_action", { action: tOr(`action.${p.action}`, p.action ?? ""), reason: p.reason ?? "" }));
+    return { head, details };
+  }
+  const refused = e.from_stage === e.to_stage && String(e.reason).startsWith("refused");
+  const head = refused ? t("event.refused", { reason: stageName(e.to_stage) })
+    : e.from_stage && e.from_stage !== e.to_stage ? t("event.stage", { from: stageName(e.from_stage), to: stageName(e.to_stage) }) : stageName(e.to_stage);
+  return { head, details: e.reason ? [e.reason] : [], refused };
 }
 
 function timelineList(entries) {
-  if (!entries.length) return h("p", { class: "muted" }, "No audit entries yet.");
+  if (!entries.length) return h("p", { class: "muted" }, t("detail.timeline.none"));
   return h("ol", { class: "timeline", id: "timeline" }, ...entries.map((e) => {
-    const refused = e.from_stage === e.to_stage && String(e.reason).startsWith("refused");
-    const person = !["system", "shopify", "woocommerce", "bol", "amazon"].includes(e.actor);
-    const what = e.from_stage && e.from_stage !== e.to_stage ? `${label(e.from_stage)} → ${label(e.to_stage)}` : label(e.to_stage);
-    return h("li", { class: `s-${e.to_stage}${refused ? " refused" : ""}`, dataset: { actor: e.actor, entry: e.entry_id } },
-      h("div", { class: "what" }, refused ? `Refused (${label(e.to_stage)})` : what),
-      h("div", {}, e.reason),
-      h("div", { class: "meta" }, h("span", { class: `actor${person ? " person" : ""}` }, e.actor), " · ", when(e.at)));
+    const { head, details, refused } = eventText(e);
+    const actor = e.actor ?? "system";
+    const person = !MARKETPLACE_ACTORS.includes(actor);
+    return h("li", { class: `s-${e.to_stage ?? e.params?.stage ?? ""}${refused ? " refused" : ""}`, dataset: { actor, entry: e.entry_id ?? "", event: e.event ?? "" } },
+      h("div", { class: "what" }, head),
+      ...details.map((d) => h("div", { class: "why" }, d)),
+      h("div", { class: "meta" }, h("span", { class: `actor${person ? " person" : ""}` }, MARKETPLACE_ACTORS.includes(actor) && actor !== "system" ? marketplaceName(actor) : tOr(`actor.${actor}`, actor)), " · ", dateTimeZone(e.at)));
   }));
 }
 
 function renderActionNote() {
   const note = document.querySelector("#status-form .note");
-  if (note) note.textContent = mayAct() ? `as ${sessionStorage.getItem(OPERATOR_KEY)}` : "viewers may only read: the change needs an operator token";
+  if (note) note.textContent = mayAct() ? t("action.as", { operator: sessionStorage.getItem(OPERATOR_KEY) }) : t("action.viewer");
 }
 
-function actionForm(o) {
+// Only the changes the API lists as valid for the order's state now.
+function actionForm(o, actions) {
+  if (!actions.length) return h("p", { class: "muted", id: "no-actions" }, t("detail.actions.none"));
   const form = h("form", { class: "action-form", id: "status-form", novalidate: true },
     h("div", { class: "fields" },
-      h("select", { id: "action", name: "action", "aria-label": "Action" },
-        h("option", { value: "mark_paid" }, "Mark as paid"),
-        h("option", { value: "mark_shipped" }, "Mark as shipped"),
-        h("option", { value: "cancel" }, "Cancel order")),
-      h("textarea", { id: "reason", name: "reason", rows: 2, placeholder: "Reason (required, kept in the audit trail)", "aria-label": "Reason" })),
+      h("select", { id: "action", name: "action", "aria-label": t("action.aria") }, ...actions.map((a) => h("option", { value: a }, tOr(`action.${a}`, a)))),
+      h("textarea", { id: "reason", name: "reason", rows: 2, placeholder: t("action.reason"), "aria-label": t("action.reason.aria") })),
     h("div", { class: "foot" },
-      h("button", { type: "submit", class: "btn btn-primary", id: "status-submit" }, "Apply change"),
+      h("button", { type: "submit", class: "btn btn-primary", id: "status-submit" }, t("action.apply")),
       h("span", { class: "note" }),
       h("span", { class: "message", id: "action-message", role: "status" })));
   form.addEventListener("submit", async (event) => {
@@ -542,7 +993,7 @@ function actionForm(o) {
     const reason = $("reason").value.trim();
     if (!reason) {
       message.className = "message error";
-      message.textContent = "A reason is required.";
+      message.textContent = t("action.reason.required");
       return;
     }
     $("status-submit").disabled = true;
@@ -550,52 +1001,57 @@ function actionForm(o) {
     $("status-submit").disabled = false;
     if (status === 202) {
       message.className = "message ok";
-      message.textContent = "Sent. The change appears in the timeline once the engine has applied it.";
+      message.textContent = t("action.sent");
       $("reason").value = "";
     } else if (status === 401) {
       message.className = "message error";
-      message.textContent = "Refused (401): sign in as an operator first.";
+      message.textContent = t("action.signin");
     } else {
       message.className = "message error";
-      message.textContent = `Refused (${status}): ${payload.error ?? "unknown error"}`;
+      message.textContent = t("action.refused", { status, reason: payload.error ?? t("error.unknown") });
     }
   });
   return form;
 }
 
-function renderDetail({ order: o, triggers, timeline }) {
+const LEGACY_ACTIONS = ["mark_paid", "mark_shipped", "cancel"];
+
+function renderDetail({ order: o, triggers = [], timeline = [], actions, stuck = null, fees }) {
   $("detail-title").replaceChildren(o.name ?? o.external_order_id, stagePill(o.stage));
-  $("detail-sub").textContent = `${o.order_uuid}`;
-  const fact = (name, value) => h("div", {}, h("span", {}, name), h("b", {}, value ?? "–"));
-  const existingForm = $("status-form");
-  const keep = existingForm ? { action: $("action").value, reason: $("reason").value, message: $("action-message").cloneNode(true) } : null;
-  const form = actionForm(o);
+  $("detail-sub").textContent = o.order_uuid;
+  const fact = (key, value) => h("div", {}, h("span", {}, t(key)), h("b", {}, value ?? t("dash")));
+  const existing = $("status-form");
+  const keep = existing ? { action: $("action").value, reason: $("reason").value, message: $("action-message").cloneNode(true) } : null;
+  const valid = (actions ?? LEGACY_ACTIONS.map((a) => ({ action: a }))).map((a) => (typeof a === "string" ? a : a.action));
   $("detail-body").replaceChildren(
+    stuck ? h("p", { class: "stuck-note", id: "detail-stuck" }, t("detail.stuck", { reason: stuckReason(stuck, o), limit: duration(stuck.limit_seconds) })) : null,
     h("section", {}, h("div", { class: "facts" },
-      fact("Marketplace", marketplace(o.marketplace)), fact("Store", o.store_id), fact("Company", companies(o)),
-      fact("Customer", o.customer), fact("Country", o.country), fact("Total", money(o.total_gross, o.currency)),
-      fact("Payment", badge("payment", o.payment_status)), fact("Fulfilment", badge("fulfilment", o.fulfilment_status)), fact("Invoice", badge("invoice", o.invoice_status)),
-      fact("Return", badge("return", o.return_status)), fact("In stage", duration(secondsInStage(o))), fact("Last change", when(o.updated_at)))),
-    h("section", {}, h("h4", {}, "Lines and VAT"), linesTable(o)),
-    h("section", {}, h("h4", {}, "Shipments"), shipmentsTable(o)),
-    h("section", {}, h("h4", {}, "Triggers"), triggerList(triggers)),
-    h("section", {}, h("h4", {}, "Change status"), form),
-    h("section", {}, h("h4", {}, "Audit timeline"), timelineList(timeline)),
+      fact("detail.marketplace", marketplace(o.marketplace)), fact("detail.store", o.store_id), fact("detail.company", companies(o)),
+      fact("detail.customer", o.customer), fact("detail.country", o.country), fact("detail.total", money(o.total_gross, o.currency)),
+      fact("detail.payment", badge("payment", o.payment_status)), fact("detail.fulfilment", badge("fulfilment", o.fulfilment_status)), fact("detail.invoice", badge("invoice", o.invoice_status)),
+      fact("detail.return", badge("return", o.return_status)), fact("detail.in_stage", duration(secondsInStage(o))), fact("detail.ordered", dateTimeZone(o.ordered_at)),
+      fact("detail.updated", dateTimeZone(o.updated_at ?? o.updated)))),
+    h("section", {}, h("h4", {}, t("detail.lines")), linesTable(o)),
+    h("section", {}, h("h4", {}, t("detail.shipments")), shipmentsTable(o)),
+    h("section", { id: "detail-fees" }, h("h4", {}, t("detail.fees")), feesTable(fees ?? o.fees, o.currency)),
+    h("section", {}, h("h4", {}, t("detail.triggers")), triggerList(triggers, o)),
+    h("section", {}, h("h4", {}, t("detail.actions")), actionForm(o, valid)),
+    h("section", {}, h("h4", {}, t("detail.timeline")), timelineList(timeline)),
   );
-  if (keep) {
-    $("action").value = keep.action;
+  if (keep && $("status-form")) {
+    if (valid.includes(keep.action)) $("action").value = keep.action;
     $("reason").value = keep.reason;
     $("action-message").replaceWith(keep.message);
   }
   renderActionNote();
 }
 
-// --- live connection -------------------------------------------------------------------------
+// --- live connection ---------------------------------------------------------------------------
 
-function setLive(stateName, text) {
+function setLive(name) {
   const el = $("live");
-  el.dataset.state = stateName;
-  el.querySelector(".label").textContent = text;
+  el.dataset.state = name;
+  el.querySelector(".label").textContent = t(`live.${name === "offline" ? "reconnecting" : name}`);
 }
 
 // The socket cannot carry an Authorization header, and a token in its URL would land in logs:
@@ -607,127 +1063,87 @@ async function connect() {
     if (reply.status === 401) { signOut(); return; }
     if (reply.ok) ticket = (await reply.json()).ticket;
   } catch { /* the web process is away: try again below */ }
-  if (!ticket) { setLive("offline", "Reconnecting"); setTimeout(connect, 1000); return; }
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
-  const ws = new WebSocket(url, ["winkel.v1", `winkel.ticket.${ticket}`]);
+  if (!ticket) { setLive("offline"); setTimeout(connect, 1000); return; }
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`, ["winkel.v1", `winkel.ticket.${ticket}`]);
   ws.binaryType = "arraybuffer";
-  ws.onopen = () => setLive("live", "Live");
-  ws.onclose = () => { setLive("offline", "Reconnecting"); setTimeout(connect, 1000); };
+  let reconnected = false;
+  ws.onopen = () => setLive("live");
+  ws.onclose = () => { setLive("offline"); reconnected = true; setTimeout(connect, 1000); };
   ws.onmessage = (msg) => {
     const frame = JSON.parse(typeof msg.data === "string" ? msg.data : new TextDecoder().decode(msg.data));
+    if (frame.stats) takeStats(frame.stats);
     if (frame.type === "snapshot") {
-      if (frame.stats) takeStats(frame.stats);
-      if (Object.values(state.filters).some(Boolean)) reloadOrders();
-      else { state.orders = new Map(); takeOrders(frame.orders); renderOrders(); }
-    } else if (frame.type === "orders") {
-      const fresh = new Set();
-      takeOrders(frame.orders, fresh);
-      renderOrders(fresh);
-      const changed = new Set([...(frame.touched ?? []), ...frame.orders.map((o) => o.order_uuid)]);
-      if (state.detailUuid && changed.has(state.detailUuid)) loadDetail(state.detailUuid);
-    } else if (frame.type === "stats") {
-      takeStats(frame.stats);
+      // What changed while the socket was away: the views on screen are read again.
+      if (state.view === "list" && state.listKey !== null && reconnected) loadList(listQueryOf(), { force: true });
+      else takeOrders(frame.orders ?? []);
+      return;
     }
+    if (frame.orders?.length) takeOrders(frame.orders);
+    const changed = new Set([...(frame.touched ?? []), ...(frame.orders ?? []).map((o) => o.order_uuid)]);
+    if (state.detailUuid && changed.has(state.detailUuid)) loadDetail(state.detailUuid);
   };
 }
 
-// --- OSS threshold gauges (GET /api/vat/thresholds; docs/vat.md §3) --------------------------
+// --- language ------------------------------------------------------------------------------------
 
-const THRESHOLD_REFRESH_MS = 10_000;
-
-function thresholdCard() {
-  let card = $("vat-thresholds-card");
-  if (card) return card;
-  card = h("section", { class: "card", id: "vat-thresholds-card", "aria-label": "OSS threshold" },
-    h("div", { class: "card-head" }, h("h2", {}, "OSS threshold"),
-      h("span", { class: "hint" }, "EU distance sales to consumers per company and year · EUR 10,000 · alerts at 80 % and 100 %")),
-    h("div", { id: "vat-thresholds", class: "vat-thresholds" }));
-  const anchor = document.querySelector(".pipeline-card");
-  if (anchor) anchor.after(card); else document.querySelector("main")?.append(card);
-  return card;
+function renderLanguage() {
+  applyStatic();
+  document.title = t("app.title");
+  for (const code of LANGUAGES) $(`lang-${code}`).setAttribute("aria-pressed", String(language() === code));
+  $("zone").textContent = timeZone();
+  $("zone").title = t("zone.title", { zone: timeZone() });
+  renderOperator();
+  renderFilterOptions();
+  renderHead();
+  setLive($("live").dataset.state);
+  tick();
 }
 
-function thresholdGauge(row) {
-  const total = Number(row.total_eur);
-  const limit = Number(row.threshold_eur || 10000);
-  const percent = limit ? (total / limit) * 100 : 0;
-  const color = row.destination_vat ? "var(--bad, #c0392b)" : percent >= 80 ? "var(--warn, #d68910)" : "var(--ok, #1e8449)";
-  const status = row.destination_vat ? "destination VAT (OSS)" : percent >= 80 ? "80 % reached" : "home VAT";
-  return h("div", { class: "vat-gauge", dataset: { company: row.company_id, year: String(row.year) }, style: "margin:0.4rem 0" },
-    h("div", { style: "display:flex;justify-content:space-between;gap:1rem" },
-      h("span", {}, h("b", {}, row.company_id), ` · ${row.year}`),
-      h("span", { class: "num" }, `${money(row.total_eur, "EUR")} of ${money(limit, "EUR")} · ${percent.toFixed(1)} % · ${status}`)),
-    h("div", { role: "meter", "aria-valuemin": "0", "aria-valuemax": String(limit), "aria-valuenow": String(total),
-      style: "position:relative;height:0.6rem;background:rgba(127,127,127,0.2);border-radius:0.3rem;overflow:hidden" },
-    h("div", { style: `width:${Math.min(100, percent).toFixed(1)}%;height:100%;background:${color}` }),
-    h("div", { style: "position:absolute;left:80%;top:0;bottom:0;width:1px;background:rgba(0,0,0,0.4)" })));
-}
-
-async function loadThresholds() {
-  try {
-    const reply = await api("/api/vat/thresholds");
-    if (!reply.ok) return;
-    const { thresholds } = await reply.json();
-    thresholdCard();
-    $("vat-thresholds").replaceChildren(...(thresholds.length
-      ? thresholds.map(thresholdGauge)
-      : [h("p", { class: "muted" }, "No cross-border consumer sales counted yet.")]));
-  } catch {
-    // the next refresh tries again
+function switchLanguage(code) {
+  setLanguage(code);
+  renderLanguage();
+  renderFresh();
+  if (state.listKey !== null) {
+    for (const tr of $("orders").querySelectorAll("tr[data-uuid]")) patchRow(tr, state.rows.get(tr.dataset.uuid));
+    if (!state.rows.size) loadList(listQueryOf(), { force: true });
+    renderPager();
   }
+  if (state.stats) takeStats(state.stats);
+  if (state.worklist) renderWorklist();
+  if (state.view === "dead" && state.deadLetters) renderDeadLetters(state.deadLetters.dead_letters ?? [], state.deadLetters.count ?? 0);
+  if (state.detail) renderDetail(state.detail);
 }
 
-// --- poller status per store (GET /api/pollers), in the engine-health card ------------------
-
-const POLLER_REFRESH_MS = 5_000;
-
-function clock(epoch) {
-  return epoch ? new Date(epoch * 1000).toLocaleTimeString("en-GB") : "–";
-}
-
-function pollerRow(p) {
-  const failing = p.failures > 0 && p.last_error;
-  return h("tr", { dataset: { store: p.store_id } },
-    h("td", {}, h("code", {}, p.store_id), " ", marketplace(p.marketplace)),
-    h("td", {}, clock(p.last_success)),
-    h("td", {}, clock(p.next_run)),
-    h("td", { class: "num" }, (p.orders_seen ?? 0).toLocaleString("en-GB")),
-    h("td", { class: failing ? "" : "muted", title: p.last_error ?? "" },
-      p.last_error ? `${failing ? "" : "(recovered) "}${clock(p.last_error_at)} ${p.last_error.slice(0, 80)}` : "none"));
-}
-
-async function loadPollers() {
-  try {
-    const reply = await api("/api/pollers");
-    if (!reply.ok) return;
-    const { pollers } = await reply.json();
-    let box = $("pollers");
-    if (!box) {
-      box = h("div", { id: "pollers", class: "health", style: "margin-top:14px" });
-      $("health").after(box);
-    }
-    box.replaceChildren(h("h4", {}, "Pollers"), h("table", {},
-      h("thead", {}, h("tr", {}, h("th", {}, "store"), h("th", {}, "last success"), h("th", {}, "next run"),
-        h("th", { class: "num" }, "orders seen"), h("th", {}, "last error"))),
-      h("tbody", {}, ...(pollers.length ? pollers.map(pollerRow)
-        : [h("tr", {}, h("td", { colspan: 5, class: "muted" }, "No polled stores configured."))]))));
-  } catch {
-    // the next refresh tries again
-  }
-}
-
-// --- start -----------------------------------------------------------------------------------
+// --- start -------------------------------------------------------------------------------------
 
 function tick() {
-  $("clock").textContent = new Date().toLocaleTimeString("en-GB");
+  $("clock").textContent = clockTime(Date.now() / 1000);
 }
 
 function start() {
-  $("filters").addEventListener("submit", (e) => { e.preventDefault(); readFilters(); });
+  $("filters").addEventListener("submit", (e) => { e.preventDefault(); applyFilters(); });
   let typing;
-  $("q").addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(readFilters, 250); });
-  for (const id of ["f-marketplace", "f-store", "f-stage"]) $(id).addEventListener("change", readFilters);
-  $("f-clear").addEventListener("click", () => { $("filters").reset(); readFilters(); });
+  for (const id of ["q", "f-store", "f-company", "f-country"]) {
+    $(id).addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(applyFilters, 350); });
+  }
+  for (const id of ["f-marketplace", "f-stage", "f-payment", "f-fulfilment", "f-invoice", "f-return", "f-from", "f-to"]) $(id).addEventListener("change", applyFilters);
+  $("f-more").addEventListener("click", () => showMoreFilters($("more-filters").hidden));
+  $("f-clear").addEventListener("click", () => { $("filters").reset(); applyFilters(); });
+  $("page-next").addEventListener("click", nextPage);
+  $("page-prev").addEventListener("click", previousPage);
+  $("stuck-next").addEventListener("click", () => worklistPage(true));
+  $("stuck-prev").addEventListener("click", () => worklistPage(false));
+  $("fresh").addEventListener("click", () => loadList(listQueryOf(), { force: true }));
+  $("export").addEventListener("click", exportCsv);
+  for (const a of document.querySelectorAll("#nav a, a.kpi")) {
+    a.addEventListener("click", (e) => {
+      if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey) return;
+      e.preventDefault();
+      const href = a.getAttribute("href");
+      go(href === "/" ? `/${listQueryOf()}` : href, { listQuery: listQueryOf() });
+    });
+  }
+  for (const code of LANGUAGES) $(`lang-${code}`).addEventListener("click", () => switchLanguage(code));
   $("signin-open").addEventListener("click", showSignIn);
   $("signin-cancel").addEventListener("click", () => $("signin").close());
   $("signin-form").addEventListener("submit", signIn);
@@ -735,11 +1151,10 @@ function start() {
   $("detail-close").addEventListener("click", closeDetail);
   $("scrim").addEventListener("click", closeDetail);
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && state.detailUuid) closeDetail(); });
-  window.addEventListener("resize", () => {
-    for (const [id, c] of Object.entries(state.charts)) c.setSize({ width: $(id).clientWidth, height: 170 });
-  });
-  renderOperator();
-  tick();
+  window.addEventListener("popstate", () => { if (begun) applyRoute(); });
+  let resizing;
+  window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(resizeCharts, 100); });
+  renderLanguage();
   setInterval(tick, 1000);
   if (token()) begin(); else showSignIn();
 }
@@ -750,11 +1165,8 @@ function begin() {
   if (begun) return;
   begun = true;
   $("page").hidden = false;
-  loadThresholds();
-  setInterval(loadThresholds, THRESHOLD_REFRESH_MS);
-  loadPollers();
-  setInterval(loadPollers, POLLER_REFRESH_MS);
-  setInterval(() => renderOrders(), 30_000); // time in stage moves on
+  $("nav").hidden = false;
+  applyRoute();
   connect();
 }
 
