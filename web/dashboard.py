@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
 from engine.shell import readmodel as rm
+from web import api
 from web.health import worker_report
 from web.state import HEALTH, REDIS, SETTINGS, SOCKETS
 from web.tasks import stop_tasks
@@ -198,6 +199,9 @@ async def gather_stats(app: web.Application, now: float | None = None) -> dict[s
         # The worker refills a read model that Redis lost; until then the counts are partial.
         "read_model": {"rebuilding": rebuilding},
         "worker": await worker_report(app, moment),
+        # What GET /api/vat/thresholds and GET /api/pollers answer, so the page polls nothing.
+        "thresholds": await api.threshold_rows(app),
+        "pollers": await api.poller_rows(app),
     }
 
 
