@@ -6,10 +6,17 @@ downloads are never used (there is no network for them here).
 
 from __future__ import annotations
 
+import csv
+import io
+import os
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -18,7 +25,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
 from tests import shopify_payloads as shop
-from tests.support import OPERATOR_TOKEN, VIEWER_TOKEN, Stack, read_topic, wait_until
+from tests.support import OPERATOR_TOKEN, VIEWER, VIEWER_TOKEN, Stack, read_topic, wait_until
 
 # One browser and one stack (module scope) serve every test here, on one event loop.
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -248,3 +255,424 @@ async def test_a_viewers_action_and_an_anonymous_one_are_refused(
         5,
         what="the order still paid",
     )
+
+
+# --- the operator's workbench (issue #16): one seeded set of orders for all of it ---------------
+
+WORKBENCH_ORDERS = 56  # one page of 50 and a second of 6
+WIDTHS = (1440, 1024, 390)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """Orders posted through the real pipeline, all findable by `tag` (their customer's name)."""
+
+    tag: str
+    ids: list[int]
+
+    @property
+    def query(self) -> str:
+        return f"q={self.tag}"
+
+    def uuid(self, index: int) -> str:
+        return order_uuid(self.ids[index])
+
+    @staticmethod
+    def total(index: int) -> Decimal:
+        return Decimal("12.10") * (index + 1) + Decimal("4.95")
+
+    @staticmethod
+    def country(index: int) -> str:
+        return "BE" if index % 7 == 0 else "NL"
+
+    @staticmethod
+    def day(index: int) -> int:
+        return 1 + index % 20
+
+    @staticmethod
+    def paid(index: int) -> bool:
+        return index % 4 == 0
+
+
+def seeded_order(seeded_tag: str, external_id: int, index: int) -> dict[str, Any]:
+    """Order `index`: its quantity, ship-to country and day vary with it (see `Seeded`)."""
+    mug = dict(
+        shop.MUG,
+        quantity=index + 1,
+        tax_lines=[{"title": "BTW", "price": f"{Decimal('2.10') * (index + 1)}", "rate": 0.21}],
+    )
+    document = shop.order(
+        external_id, line_items=[mug], country=Seeded.country(index), updated_at=ordered(index)
+    )
+    document["created_at"] = ordered(index)
+    for address in ("billing_address", "shipping_address"):
+        document[address] = dict(document[address], first_name=seeded_tag, last_name=f"K{index}")
+    return document
+
+
+def ordered(index: int) -> str:
+    return f"2026-11-{Seeded.day(index):02d}T09:55:00+01:00"
+
+
+async def api_json(stack: Stack, path: str) -> Any:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{stack.url}{path}", headers=VIEWER) as response,
+    ):
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def seeded(stack: Stack) -> Seeded:
+    """WORKBENCH_ORDERS Shopify orders through webhooks, Kafka, the worker and the projection;
+    every fourth one paid (on its order day, so long past its stage limit)."""
+    tag = f"wb{secrets.token_hex(3)}"
+    base = 846000 + secrets.randbelow(30) * 100  # this module's id range, fresh on a kept Redis
+    ids = [base + index for index in range(WORKBENCH_ORDERS)]
+    for index, external_id in enumerate(ids):
+        document = seeded_order(tag, external_id, index)
+        assert await post(stack, "orders/create", document) == 200
+        if Seeded.paid(index):
+            paid = dict(document, financial_status="paid")
+            paid["updated_at"] = ordered(index).replace("09:55", "10:05")
+            assert await post(stack, "orders/paid", paid) == 200
+    expected_paid = sum(Seeded.paid(i) for i in range(WORKBENCH_ORDERS))
+
+    async def all_there() -> bool:
+        listed = await api_json(stack, f"/api/orders?q={tag}&limit=1")
+        paid = await api_json(stack, f"/api/orders?q={tag}&stage=paid&limit=1")
+        return bool(listed["total"] == WORKBENCH_ORDERS and paid["total"] == expected_paid)
+
+    await wait_until(all_there, 120, what="the seeded orders in the read model")
+    return Seeded(tag, ids)
+
+
+async def rows(page: Page) -> list[str]:
+    return list(
+        await page.eval_on_selector_all(
+            "#orders tr[data-uuid]", "rows => rows.map(row => row.dataset.uuid)"
+        )
+    )
+
+
+async def wait_rows(page: Page, count: int) -> list[str]:
+    await page.wait_for_function(
+        f"document.querySelectorAll('#orders tr[data-uuid]').length === {count}"
+    )
+    return await rows(page)
+
+
+async def test_the_list_pages_through_every_order_and_its_count_agrees(
+    browser: Browser, stack: Stack, seeded: Seeded
+) -> None:
+    page, problems = await open_dashboard(browser, stack, path=f"/?{seeded.query}")
+    first = await wait_rows(page, 50)
+    assert await page.inner_text("#orders-count") == f"{WORKBENCH_ORDERS} orders"
+    assert await page.inner_text("#page-info") == f"1\N{EN DASH}50 of {WORKBENCH_ORDERS}"
+    assert await page.is_disabled("#page-prev")
+
+    await page.click("#page-next")
+    second = await wait_rows(page, WORKBENCH_ORDERS - 50)
+    assert "after=" in page.url
+    assert (
+        await page.inner_text("#page-info")
+        == f"51\N{EN DASH}{WORKBENCH_ORDERS} of {WORKBENCH_ORDERS}"
+    )
+    assert await page.is_disabled("#page-next")
+    # Every order exactly once over the two pages.
+    assert sorted(first + second) == sorted(seeded.uuid(i) for i in range(WORKBENCH_ORDERS))
+
+    await page.go_back()  # the browser's back button: the first page again
+    assert await wait_rows(page, 50) == first
+    assert "after=" not in page.url
+    await page.go_forward()
+    assert await wait_rows(page, WORKBENCH_ORDERS - 50) == second
+    await page.click("#page-prev")
+    assert await wait_rows(page, 50) == first
+    assert problems == []
+
+
+async def test_a_column_header_sorts_the_list_on_the_server(
+    browser: Browser, stack: Stack, seeded: Seeded
+) -> None:
+    page, problems = await open_dashboard(browser, stack, path=f"/?{seeded.query}")
+    await wait_rows(page, 50)
+    await page.click('th[data-sort="total_gross"] button')
+    await page.wait_for_function("location.search.includes('sort=total_gross')")
+    assert "dir=desc" in page.url
+    await page.wait_for_function(
+        f"document.querySelector('#orders tr[data-uuid]')?.dataset.uuid === '{seeded.uuid(55)}'"
+    )
+    expected = [seeded.uuid(i) for i in reversed(range(WORKBENCH_ORDERS))][:50]
+    assert await rows(page) == expected
+    assert await page.get_attribute('th[data-sort="total_gross"]', "aria-sort") == "descending"
+
+    await page.click('th[data-sort="total_gross"] button')
+    await page.wait_for_function("location.search.includes('dir=asc')")
+    await page.wait_for_function(
+        f"document.querySelector('#orders tr[data-uuid]')?.dataset.uuid === '{seeded.uuid(0)}'"
+    )
+    assert await rows(page) == [seeded.uuid(i) for i in range(50)]
+    first_total = await page.inner_text(f'tr[data-uuid="{seeded.uuid(0)}"] td:nth-child(6)')
+    assert first_total == "€17.05"  # 12.10 + 4.95 shipping, en-GB
+    assert problems == []
+
+
+async def test_filters_narrow_the_list_and_live_in_the_url(
+    browser: Browser, stack: Stack, seeded: Seeded
+) -> None:
+    page, problems = await open_dashboard(browser, stack, path=f"/?{seeded.query}")
+    await wait_rows(page, 50)
+    await page.click("#f-more")
+    await page.fill("#f-country", "be")
+    belgian = [seeded.uuid(i) for i in range(WORKBENCH_ORDERS) if Seeded.country(i) == "BE"]
+    await page.wait_for_function("location.search.includes('country=BE')")
+    assert sorted(await wait_rows(page, len(belgian))) == sorted(belgian)
+    assert await page.inner_text("#orders-count") == f"{len(belgian)} orders"
+
+    await page.fill("#f-country", "")
+    await page.fill("#f-from", "2026-11-05")
+    await page.fill("#f-to", "2026-11-09")
+    await page.dispatch_event("#f-to", "change")
+    in_range = [seeded.uuid(i) for i in range(WORKBENCH_ORDERS) if 5 <= Seeded.day(i) <= 9]
+    await page.wait_for_function("location.search.includes('to=2026-11-09')")
+    assert sorted(await wait_rows(page, len(in_range))) == sorted(in_range)
+
+    await page.select_option("#f-stage", "paid")
+    paid_in_range = [
+        seeded.uuid(i)
+        for i in range(WORKBENCH_ORDERS)
+        if 5 <= Seeded.day(i) <= 9 and Seeded.paid(i)
+    ]
+    assert sorted(await wait_rows(page, len(paid_in_range))) == sorted(paid_in_range)
+    for stage in await page.eval_on_selector_all(
+        "#orders .stage-pill", "pills => pills.map(p => p.dataset.stage)"
+    ):
+        assert stage == "paid"
+
+    # The view is the URL: a reload shows the same rows and the same form.
+    await page.reload()
+    await page.wait_for_selector('#live[data-state="live"]')
+    assert sorted(await wait_rows(page, len(paid_in_range))) == sorted(paid_in_range)
+    assert await page.input_value("#f-from") == "2026-11-05"
+    assert await page.input_value("#f-stage") == "paid"
+    assert await page.is_visible("#more-filters")
+
+    await page.click("#f-clear")
+    await page.wait_for_function("!location.search.includes('stage=')")
+    await page.fill("#q", seeded.tag)
+    await page.wait_for_function(f"location.search === '?{seeded.query}'")
+    await wait_rows(page, 50)
+    assert await page.inner_text("#orders-count") == f"{WORKBENCH_ORDERS} orders"
+    # A bad value in a hand-edited URL: the API's reason, not an empty list.
+    await page.goto(f"{stack.url}/?{seeded.query}&stage=lost")
+    await page.wait_for_selector("#orders tr.empty.error")
+    assert "stage" in await page.inner_text("#orders tr.empty.error")
+    assert [p for p in problems if "400" not in p] == []
+
+
+async def test_every_order_has_a_url_that_reloads_and_the_back_button_leaves(
+    browser: Browser, stack: Stack, seeded: Seeded
+) -> None:
+    page, problems = await open_dashboard(browser, stack, path=f"/?{seeded.query}")
+    await wait_rows(page, 50)
+    target = seeded.uuid(3)
+    await page.click(f'tr[data-uuid="{target}"] td:nth-child(4)')
+    await page.wait_for_function(f"location.pathname === '/orders/{target}'")
+    await page.wait_for_selector("#detail:not([hidden]) #timeline")
+    assert f"#{seeded.ids[3]}" in await page.inner_text("#detail-title")
+    detail = await api_json(stack, f"/api/orders/{target}")
+    offered = await page.eval_on_selector_all("#action option", "o => o.map(x => x.value)")
+    assert offered == [action["action"] for action in detail["actions"]]
+    assert "Order received" in await page.inner_text("#timeline")  # the code, in words
+
+    await page.reload()  # the URL alone brings the order back
+    await page.wait_for_selector("#detail:not([hidden]) #timeline")
+    assert f"#{seeded.ids[3]}" in await page.inner_text("#detail-title")
+
+    await page.go_back()
+    await page.wait_for_selector("#detail", state="hidden")
+    assert page.url.endswith(f"/?{seeded.query}")
+    await wait_rows(page, 50)
+
+    # Shared: a fresh browser opens the same URL.
+    other, _ = await open_dashboard(browser, stack, path=f"/orders/{target}")
+    await other.wait_for_selector("#detail:not([hidden]) #timeline")
+    assert f"#{seeded.ids[3]}" in await other.inner_text("#detail-title")
+    assert problems == []
+
+
+async def test_the_csv_export_downloads_the_view(
+    browser: Browser, stack: Stack, seeded: Seeded
+) -> None:
+    page, problems = await open_dashboard(browser, stack, path=f"/?{seeded.query}&country=BE")
+    belgian = {seeded.uuid(i) for i in range(WORKBENCH_ORDERS) if Seeded.country(i) == "BE"}
+    await wait_rows(page, len(belgian))
+    async with page.expect_download() as waiting:
+        await page.click("#export")
+    download = await waiting.value
+    assert download.suggested_filename.startswith("orders-")
+    assert download.suggested_filename.endswith(".csv")
+    text = (await download.path()).read_bytes().decode()
+    records = list(csv.DictReader(io.StringIO(text)))
+    assert {record["order_uuid"] for record in records} == belgian
+    for record in records:
+        index = seeded.ids.index(int(record["external_order_id"]))
+        assert record["country"] == "BE"
+        assert record["currency"] == "EUR"
+        assert Decimal(record["total_gross"]) == Seeded.total(index)
+    assert problems == []
+
+
+async def test_the_worklist_says_what_each_stuck_order_waits_for(
+    browser: Browser, stack: Stack, seeded: Seeded
+) -> None:
+    page, problems = await open_dashboard(browser, stack, path="/stuck")
+    await page.wait_for_selector("#worklist tr[data-uuid]")
+    stuck = await api_json(stack, "/api/stuck?limit=50")
+    shown = await page.eval_on_selector_all(
+        "#worklist tr[data-uuid]", "r => r.map(x => x.dataset.uuid)"
+    )
+    assert shown == [o["order_uuid"] for o in stuck["orders"]]  # oldest first, as the API says
+    ages = [o["stuck"]["age_seconds"] for o in stuck["orders"]]
+    assert ages == sorted(ages, reverse=True)
+    assert str(stuck["total"]) in await page.inner_text("#stuck-count")
+
+    paid = next(o for o in stuck["orders"] if o["stuck"]["reason"] == "awaiting_shipment")
+    row = page.locator(f'#worklist tr[data-uuid="{paid["order_uuid"]}"]')
+    reason = await row.locator("td.reason").inner_text()
+    assert reason.startswith("paid ")
+    assert "ago, no shipment reported by Shopify" in reason
+    # The order's own URL from the worklist, and back.
+    await row.locator("a.order-link").click()
+    await page.wait_for_function(f"location.pathname === '/orders/{paid['order_uuid']}'")
+    await page.wait_for_selector("#detail-stuck")
+    assert "no shipment reported by Shopify" in await page.inner_text("#detail-stuck")
+    await page.go_back()
+    await page.wait_for_function("location.pathname === '/stuck'")
+    await page.wait_for_selector("#detail", state="hidden")
+    assert await page.is_visible("#worklist-card")
+    assert problems == []
+
+
+async def test_dutch_or_english_with_one_format_for_numbers_money_and_times(
+    browser: Browser, stack: Stack, seeded: Seeded
+) -> None:
+    # A Dutch browser gets Dutch without asking.
+    page, problems = await open_dashboard(
+        browser, stack, path=f"/?{seeded.query}&sort=total_gross&dir=asc", locale="nl-NL"
+    )
+    await wait_rows(page, 50)
+    assert await page.get_attribute("html", "lang") == "nl"
+    assert await page.inner_text('#nav a[data-route="stuck"] [data-i18n]') == "Werklijst"
+    assert await page.inner_text('th[data-col="ordered"]') == "Besteld"
+    assert await page.inner_text("#orders-count") == f"{WORKBENCH_ORDERS} orders"
+    first = page.locator(f'tr[data-uuid="{seeded.uuid(0)}"]')
+    assert await first.locator("td:nth-child(6)").inner_text() == "€\N{NO-BREAK SPACE}17,05"
+    assert await first.locator(".badge").first.inner_text() == "Betaald"
+    assert await page.inner_text("#zone") == "Europe/Amsterdam"
+    # Detail: percentages, money and times in the same Dutch format.
+    await first.locator("a.order-link").click()
+    await page.wait_for_selector("#detail:not([hidden]) .lines")
+    lines = await page.inner_text("#detail .lines")
+    assert "21%" in lines
+    assert "€\N{NO-BREAK SPACE}12,10" in lines
+    assert "CET" in await page.inner_text("#detail .facts")  # times say their zone
+    await page.go_back()
+
+    # The switch: English at once, and remembered over a reload.
+    await page.click("#lang-en")
+    assert await page.inner_text('#nav a[data-route="stuck"] [data-i18n]') == "Worklist"
+    assert await first.locator("td:nth-child(6)").inner_text() == "€17.05"
+    assert await first.locator(".badge").first.inner_text() == "Paid"
+    await page.reload()
+    await page.wait_for_selector('#live[data-state="live"]')
+    assert await page.get_attribute("html", "lang") == "en"
+    assert await page.inner_text('th[data-col="ordered"]') == "Ordered"
+    await page.click("#lang-nl")
+    assert await page.inner_text('th[data-col="ordered"]') == "Besteld"
+    assert problems == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+async def test_the_page_fits_the_screen(
+    browser: Browser, stack: Stack, seeded: Seeded, width: int
+) -> None:
+    page, problems = await open_dashboard(browser, stack, path=f"/?{seeded.query}", width=width)
+    await wait_rows(page, 50)
+    await page.wait_for_function("document.getElementById('kpi-orders').textContent !== '\\u2013'")
+    layout = await page.evaluate(
+        """() => {
+            const wrap = document.getElementById('table-wrap');
+            wrap.scrollLeft = wrap.scrollWidth;
+            const heads = [...document.querySelectorAll('#orders-head th')];
+            const last = heads[heads.length - 1].getBoundingClientRect();
+            const box = wrap.getBoundingClientRect();
+            return {
+                page: document.documentElement.scrollWidth,
+                viewport: window.innerWidth,
+                tableFits: wrap.scrollWidth <= wrap.clientWidth,
+                lastInside: last.left >= box.left - 1 && last.right <= box.right + 1,
+                clipped: heads.filter(th => th.scrollWidth > th.clientWidth)
+                    .map(th => th.innerText),
+                card: document.getElementById('orders-card').getBoundingClientRect().right,
+            };
+        }"""
+    )
+    assert layout["page"] <= layout["viewport"]
+    assert layout["card"] <= layout["viewport"]
+    assert layout["lastInside"]
+    assert layout["clipped"] == []
+    if width == 1440:
+        assert layout["tableFits"]  # no scrolling needed on a desktop
+        target = os.environ.get("WINKEL_SCREENSHOT")
+        if target:  # the README's picture: WINKEL_SCREENSHOT=docs/dashboard.png
+            await page.screenshot(path=target, full_page=False)
+    assert problems == []
+
+
+async def test_live_updates_patch_the_row_in_place(
+    browser: Browser, stack: Stack, seeded: Seeded
+) -> None:
+    page, problems = await open_dashboard(
+        browser, stack, path=f"/?{seeded.query}&sort=total_gross&dir=asc"
+    )
+    await wait_rows(page, 50)
+    index = 5  # not paid yet
+    target = seeded.uuid(index)
+    await page.evaluate(
+        """(uuid) => {
+            const wrap = document.getElementById('table-wrap');
+            wrap.scrollTop = 120;
+            window.__row = document.querySelector(`tr[data-uuid="${uuid}"]`);
+            window.__row.__marked = true;
+            window.__others = [...document.querySelectorAll('#orders tr')];
+            window.__structural = 0;
+            new MutationObserver(m => { window.__structural += m.length; })
+                .observe(document.getElementById('orders'), { childList: true });
+        }""",
+        target,
+    )
+    scroll_before = await page.evaluate("document.getElementById('table-wrap').scrollTop")
+    assert scroll_before > 0
+    document = seeded_order(seeded.tag, seeded.ids[index], index)
+    assert await post(stack, "orders/paid", dict(document, financial_status="paid")) == 200
+
+    await page.wait_for_selector(f'tr[data-uuid="{target}"] .stage-pill.s-paid', timeout=30_000)
+    same = await page.evaluate(
+        """(uuid) => {
+            const row = document.querySelector(`tr[data-uuid="${uuid}"]`);
+            const now = [...document.querySelectorAll('#orders tr')];
+            return {
+                sameNode: row === window.__row && row.__marked === true,
+                sameRows: now.length === window.__others.length
+                    && now.every((r, i) => r === window.__others[i]),
+                structural: window.__structural,
+                scroll: document.getElementById('table-wrap').scrollTop,
+            };
+        }""",
+        target,
+    )
+    assert same == {"sameNode": True, "sameRows": True, "structural": 0, "scroll": scroll_before}
+    assert problems == []

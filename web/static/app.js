@@ -98,7 +98,10 @@ function toast(text) {
 }
 
 async function reasonOf(reply) {
-  try { return (await reply.json()).error ?? t("error.unknown"); } catch { return t("error.unknown"); }
+  try {
+    const body = await reply.json();
+    return body.reason ?? body.error ?? t("error.unknown");
+  } catch { return t("error.unknown"); }
 }
 
 // --- badges ----------------------------------------------------------------------------------
@@ -430,10 +433,13 @@ function inView(o) {
   const ordered = o.ordered_at?.slice(0, 10);
   if (params.get("from") && ordered && ordered < params.get("from").slice(0, 10)) return false;
   if (params.get("to") && ordered && ordered > params.get("to").slice(0, 10)) return false;
-  const q = params.get("q")?.toLowerCase();
-  if (q) {
-    const hay = [o.name, o.external_order_id, o.customer, o.order_uuid, ...(o.lines ?? []).map((l) => l.sku)];
-    if (!hay.some((v) => typeof v === "string" && v.toLowerCase().includes(q))) return false;
+  // As the API searches: every word of q starts a word of the name, id, customer, SKU or uuid.
+  const fold = (text) => String(text ?? "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  const words = fold(params.get("q") ?? "").split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  if (words.length) {
+    const hay = [o.name, o.external_order_id, o.customer, o.order_uuid, ...(o.lines ?? []).map((l) => l.sku)]
+      .flatMap((v) => fold(v).split(/[^\p{L}\p{N}]+/u)).filter(Boolean);
+    if (!words.every((w) => hay.some((word) => word.startsWith(w)))) return false;
   }
   return true;
 }
@@ -445,7 +451,7 @@ function renderFresh() {
 }
 
 // Rows on screen change in place; others that fit the view are counted, never jammed in.
-function takeOrders(orders) {
+function takeOrders(orders, { count = true } = {}) {
   for (const o of orders) {
     remember(o);
     const tr = state.rows.has(o.order_uuid) ? $("orders").querySelector(`tr[data-uuid="${o.order_uuid}"]`) : null;
@@ -456,7 +462,7 @@ function takeOrders(orders) {
         void tr.offsetWidth; // restart the highlight
         tr.classList.add("fresh");
       }
-    } else if (state.view === "list" && inView(o)) {
+    } else if (count && state.view === "list" && inView(o)) {
       state.fresh.add(o.order_uuid);
     }
   }
@@ -833,7 +839,7 @@ async function replay(id, button) {
   button.disabled = false;
   if (status === 202) toast(t("dead.replay.ok", { id, topic: payload.source_topic }));
   else if (status === 401) toast(t("dead.replay.signin"));
-  else toast(t("dead.replay.failed", { status, reason: payload.error ?? "" }));
+  else toast(t("dead.replay.failed", { status, reason: payload.reason ?? payload.error ?? "" }));
 }
 
 // --- order detail ------------------------------------------------------------------------------
@@ -941,19 +947,25 @@ const MARKETPLACE_ACTORS = ["system", "shopify", "woocommerce", "bol", "amazon"]
 function eventText(e) {
   const p = e.params ?? {};
   if (e.event) {
-    const head = tOr(`event.${e.event}`, e.event);
     const details = [];
-    if (p.shipment_id || p.tracking_numbers) {
+    if (["shipped", "partly_shipped"].includes(e.event) && (p.shipment_id || p.by_operator || p.tracking_numbers?.length)) {
       details.push(t("event.shipment", {
         shipment: p.by_operator ? t("detail.by_operator") : (p.shipment_id ?? ""),
         carrier: p.carrier ?? "", tracking: (p.tracking_numbers ?? []).join(", "),
       }).trim());
     }
-    if (p.action || p.reason) details.push(t("event.operator_action", { action: tOr(`action.${p.action}`, p.action ?? ""), reason: p.reason ?? "" }));
-    return { head, details };
+    if (e.event === "status_changed_by_operator") {
+      details.push(t("event.operator_action", { action: tOr(`action.${p.action}`, p.action ?? ""), reason: p.reason ?? "" }));
+    } else if (p.reason) {
+      details.push(p.reason);
+    }
+    if (p.field) details.push(p.field);
+    if (p.text && e.event !== "note") details.push(p.text);
+    const head = e.event === "note" ? (p.text ?? tOr("event.note", "note")) : tOr(`event.${e.event}`, e.event);
+    return { head, details, refused: e.event === "refused" };
   }
   const refused = e.from_stage === e.to_stage && String(e.reason).startsWith("refused");
-  const head = refused ? t("event.refused", { reason: stageName(e.to_stage) })
+  const head = refused ? t("event.refused")
     : e.from_stage && e.from_stage !== e.to_stage ? t("event.stage", { from: stageName(e.from_stage), to: stageName(e.to_stage) }) : stageName(e.to_stage);
   return { head, details: e.reason ? [e.reason] : [], refused };
 }
@@ -1008,7 +1020,7 @@ function actionForm(o, actions) {
       message.textContent = t("action.signin");
     } else {
       message.className = "message error";
-      message.textContent = t("action.refused", { status, reason: payload.error ?? t("error.unknown") });
+      message.textContent = t("action.refused", { status, reason: payload.reason ?? payload.error ?? t("error.unknown") });
     }
   });
   return form;
@@ -1075,7 +1087,7 @@ async function connect() {
     if (frame.type === "snapshot") {
       // What changed while the socket was away: the views on screen are read again.
       if (state.view === "list" && state.listKey !== null && reconnected) loadList(listQueryOf(), { force: true });
-      else takeOrders(frame.orders ?? []);
+      else takeOrders(frame.orders ?? [], { count: false }); // the newest orders, not news
       return;
     }
     if (frame.orders?.length) takeOrders(frame.orders);
