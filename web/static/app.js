@@ -51,7 +51,8 @@ const state = {
   listKey: null,            // the query the rows on screen answer
   rows: new Map(),          // uuid -> summary, the rows on screen
   page: { total: null, next: null, cursors: [] },
-  fresh: new Set(),         // uuids outside this page that changed and match the view
+  fresh: new Set(),         // uuids new to this page that fit the view
+  known: new Set(),         // uuids this page has seen (lists, frames): changes to them are no news
   stats: null,
   detailUuid: null,
   detail: null,
@@ -332,7 +333,7 @@ async function loadList(query, { force = false } = {}) {
     next: body.next ?? null,
     cursors: history.state?.cursors ?? [],
   };
-  for (const o of orders) remember(o);
+  for (const o of orders) { remember(o); state.known.add(o.order_uuid); }
   renderRows(orders);
   renderPager();
 }
@@ -462,9 +463,10 @@ function takeOrders(orders, { count = true } = {}) {
         void tr.offsetWidth; // restart the highlight
         tr.classList.add("fresh");
       }
-    } else if (count && state.view === "list" && inView(o)) {
+    } else if (count && !state.known.has(o.order_uuid) && state.view === "list" && inView(o)) {
       state.fresh.add(o.order_uuid);
     }
+    state.known.add(o.order_uuid);
   }
   renderFresh();
 }
