@@ -24,6 +24,7 @@ from typing import Any, cast
 
 import orjson
 from aiohttp import web
+from multidict import MultiDict
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
@@ -299,9 +300,11 @@ async def change_status(request: web.Request) -> web.Response:
 
 async def stuck_orders(request: web.Request) -> web.Response:
     """Every order over its stage's limit, oldest first, keyset-paged (docs/api.md)."""
-    query = workbench.parse_list_query(request.query, _known(request), workbench.STUCK_PARAMETERS)
+    # The worklist's cursor is by age, not a list sort: read apart from the filters.
+    filters = MultiDict((k, v) for k, v in request.query.items() if k != "after")
+    query = workbench.parse_list_query(filters, _known(request), workbench.STUCK_PARAMETERS)
     after = None
-    if "after" in request.query:
+    if request.query.get("after"):
         after = workbench.Cursor.decode(request.query["after"], "age", "asc")
     config = request.app[CONFIG]
     now = datetime.now(UTC)
