@@ -311,6 +311,13 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_read_model(args: argparse.Namespace) -> int:
+    from engine.dev.bench_readmodel import bench_read_model as measure
+
+    print(measure(_config(args), args.orders, args.requests, args.seed).text())
+    return 0
+
+
 # --- all in one ----------------------------------------------------------------------------
 
 
@@ -555,6 +562,13 @@ def parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--json", help="also write the report as JSON to this file")
     p_bench.add_argument("--keep", action="store_true", help="keep logs and data afterwards")
     p_bench.set_defaults(handler=bench)
+    p_bench_rm = sub.add_parser(
+        "bench-read-model", help="order list and detail latency over a large read model"
+    )
+    p_bench_rm.add_argument("--orders", type=int, default=100_000)
+    p_bench_rm.add_argument("--requests", type=int, default=200, help="per scenario")
+    p_bench_rm.add_argument("--seed", type=int, default=1)
+    p_bench_rm.set_defaults(handler=bench_read_model)
     return top
 
 

@@ -24,10 +24,10 @@ from typing import Any, cast
 
 import orjson
 from aiohttp import web
-from multidict import MultiDict
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from multidict import MultiDict
 from redis.exceptions import RedisError
 
 from engine.domain import stuck, topics, workbench
