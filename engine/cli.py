@@ -91,10 +91,11 @@ def _numeric(locations: Mapping[str, str]) -> tuple[int, ...]:
 def _fake_stores(config: Config, seed: int) -> dict[str, _FakeStore]:
     """A fake marketplace per configured store that receives webhooks."""
     from engine.dev.fakes.woocommerce import WooCommerceStore
-    from engine.dev.simulator import ShopifyStore
+    from engine.dev.simulator import DueBy, ShopifyStore
     from models.order import Marketplace
 
-    start = datetime.now(UTC) - timedelta(days=1)
+    # Stories are dated in the past and present, never the future (engine/dev/simulator.py).
+    now = datetime.now(UTC)
     fakes: dict[str, _FakeStore] = {}
     for number, store in enumerate(config.stores.values()):
         if store.marketplace is Marketplace.SHOPIFY:
@@ -103,16 +104,19 @@ def _fake_stores(config: Config, seed: int) -> dict[str, _FakeStore]:
                 shop_domain=store.shop_domain or f"{store.id}.myshopify.com",
                 secret=store.webhook_secrets(os.environ)[0],
                 seed=seed + number,
-                start=start,
                 location_ids=_numeric(store.locations) or (70001,),
+                clock=lambda: datetime.now(UTC),
+                refund_share=0.15,
+                stall_share=0.08,
             )
         elif store.marketplace is Marketplace.WOOCOMMERCE:
-            fakes[store.id] = WooCommerceStore(
+            woo = WooCommerceStore(
                 store_id=store.id,
                 secret=store.webhook_secrets(os.environ)[0],
                 seed=seed + number,
-                start=start,
+                start=now - timedelta(days=1),
             )
+            fakes[store.id] = DueBy(woo, lambda: datetime.now(UTC))
     if not fakes:
         raise ConfigError("no Shopify or WooCommerce store in the config to simulate")
     return fakes

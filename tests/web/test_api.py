@@ -682,3 +682,26 @@ async def test_dead_letters_say_whose_they_are_and_the_page_serves_its_own_urls(
     stats = await get_json(web, "/api/stats")
     assert stats["thresholds"] == []
     assert stats["pollers"] == []
+
+
+async def test_narrow_and_wide_views_page_alike(web: Web) -> None:
+    # Under 1/20 of all orders the list intersects into a small set; above, it walks the sort.
+    now = datetime.now(UTC)
+    orders = [
+        summary_document(
+            name=f"#{7000 + i}",
+            stage="paid",
+            country="BE" if i in (5, 30) else "NL",
+            total=f"{(i * 37) % 100}.00",
+            ordered_at=now - timedelta(minutes=i),
+            updated=now - timedelta(minutes=i),
+        )
+        for i in range(45)
+    ]
+    await place(web, *orders)
+    narrow, total = await walk(web, "country=BE", limit=1)
+    assert (narrow, total) == ([orders[5]["order_uuid"], orders[30]["order_uuid"]], 2)
+    wide, total = await walk(web, "country=NL&sort=total_gross&dir=asc", limit=10)
+    dutch = [o for i, o in enumerate(orders) if i not in (5, 30)]
+    by_total = ranked(dutch, lambda o: (float(o["total_gross"]), o["order_uuid"]), False)
+    assert (wide, total) == (by_total, 43)
