@@ -295,6 +295,10 @@ async def change_status(request: web.Request) -> web.Response:
     )
 
 
+#: A dead letter's owner fields, for rows the read model kept from before it named them.
+OWNER_UNKNOWN = rm.dead_letter_owner("")
+
+
 # --- stuck orders ----------------------------------------------------------------------------
 
 
@@ -368,7 +372,7 @@ async def list_dead_letters(request: web.Request) -> web.Response:
     letters = []
     for row, replayed in zip(rows, replays, strict=False):
         if row:
-            letter = orjson.loads(row)
+            letter = {**OWNER_UNKNOWN, **orjson.loads(row)}  # rows written before owners
             letter["replayed"] = orjson.loads(replayed) if replayed else None
             letters.append(letter)
     return _json({"count": count, "dead_letters": letters})

@@ -94,7 +94,7 @@ local restore = nil
 if cursor_score ~= '' then
   -- the cursor row at its cursor score for this moment: its rank is where the page begins
   local had = redis.call('ZSCORE', source, cursor_uuid)
-  if had ~= cursor_score then
+  if not had or tonumber(had) ~= tonumber(cursor_score) then
     redis.call('ZADD', source, cursor_score, cursor_uuid)
     restore = had or false
   end
