@@ -55,7 +55,9 @@ WEBHOOK_TOTALS = "winkel:webhooks"
 DELIVERY_PREFIX = "winkel:delivery"  # webhook dedupe keys
 #: Written with the read model's first row and by every refill; a read model without it was
 #: lost (a new Redis, a flush) and is refilled from Kafka by the worker (engine/selfheal.py).
-EPOCH_KEY = "winkel:readmodel:epoch"
+#: Its name carries the layout's version: a read model of an older layout (2: the list
+#: indexes) is refilled once after an upgrade, which writes the new indexes for every order.
+EPOCH_KEY = "winkel:readmodel:epoch:2"
 #: Present while the worker refills the read model (the dashboard says "rebuilding").
 REBUILDING_KEY = "winkel:readmodel:rebuilding"
 #: The worker's own report: Kafka and Redis as it sees them, refreshed every few seconds.
@@ -382,7 +384,10 @@ def summary_row(value: bytes) -> SummaryRow | None:
         stage=_text(order, "stage"),
         stage_since=stage_since,
         updated=updated,
-        document=orjson.dumps(order),
+        # `updated`, `ordered_at` and `fees` on every row the list, the detail and /ws show.
+        document=orjson.dumps(
+            {"ordered_at": None, "fees": [], **order, "updated": order.get("updated_at")}
+        ),
         index=list_index(order, updated, stage_since),
     )
 
