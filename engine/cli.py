@@ -178,6 +178,11 @@ def _first_demo_order(seed: int) -> int:
     return 1 + (seed - 1) * 1_000
 
 
+#: How fast the polled demo marketplaces play their stories: fast enough that returns and
+#: marketplace-invoiced orders show within the demo's first minutes.
+DEMO_STEPS_PER_SECOND = 0.5
+
+
 def _bol_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
     from engine.dev.fakes.bol import FakeBol, SigningKey, play_demo, throwaway_signing_key
 
@@ -187,7 +192,15 @@ def _bol_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
     key = SigningKey.from_pem(pem) if pem else throwaway_signing_key()
     fake = FakeBol(client_id=client_id, client_secret=secret, signing_key=key)
     push_url = f"{url.rstrip('/')}/webhooks/bol/{store.id}"
-    return play_demo(fake, host, port, push_url, seed=seed, first_order=_first_demo_order(seed))
+    return play_demo(
+        fake,
+        host,
+        port,
+        push_url,
+        seed=seed,
+        first_order=_first_demo_order(seed),
+        steps_per_second=DEMO_STEPS_PER_SECOND,
+    )
 
 
 def _amazon_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
@@ -203,7 +216,14 @@ def _amazon_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any
     )
     relay_url = f"{url.rstrip('/')}/webhooks/amazon/{store.id}" if relay_secret else None
     return play_demo(
-        fake, host, port, relay_url, relay_secret, seed=seed, first_order=_first_demo_order(seed)
+        fake,
+        host,
+        port,
+        relay_url,
+        relay_secret,
+        seed=seed,
+        first_order=_first_demo_order(seed),
+        steps_per_second=DEMO_STEPS_PER_SECOND,
     )
 
 

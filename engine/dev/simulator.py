@@ -102,6 +102,8 @@ class ShopifyStore:
     def _story(self, order_id: int, now: datetime | None) -> list[Delivery]:
         rng = self._rng
         stalled = bool(self.stall_share) and rng.random() < self.stall_share
+        # Where it stalled: 0 not paid, 1 paid and not shipped, 2 partly shipped.
+        stall = rng.randrange(3) if stalled else 0
         refunded = bool(self.refund_share) and rng.random() < self.refund_share
         created = self._created(order_id, stalled, now)
         first, last, country, company = rng.choice(CUSTOMERS)
@@ -112,9 +114,9 @@ class ShopifyStore:
         paid_at = created + timedelta(minutes=2)
         order = {**order, "financial_status": "paid", "updated_at": paid_at.isoformat()}
         deliveries.append(self.deliver("orders/paid", order, paid_at))
-        if stalled and order_id % 3 == 0:
+        if stalled and stall == 0:
             return deliveries[:1]  # never paid
-        if stalled and (len(order["line_items"]) == 1 or order_id % 3 == 1):
+        if stalled and (len(order["line_items"]) == 1 or stall == 1):
             return deliveries  # paid, and then nothing: waiting for a shipment
         if not stalled and rng.random() < self.cancel_share:
             at = paid_at + timedelta(hours=1)
