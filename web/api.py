@@ -131,6 +131,7 @@ CSV_COLUMNS = (
     "fees",
 )
 CSV_PAGE = 500
+CSV_TEXT_COLUMNS = frozenset({"name", "external_order_id", "customer"})
 
 
 def _csv_value(order: dict[str, Any], column: str) -> str:
@@ -139,7 +140,11 @@ def _csv_value(order: dict[str, Any], column: str) -> str:
         fees = [Decimal(str(fee.get("amount", "0"))) for fee in order.get("fees") or []]
         return str(sum(fees, Decimal("0.00"))) if fees else ""
     value = order.get(column)
-    return "" if value is None else str(value)
+    text = "" if value is None else str(value)
+    # A customer's text starting like a formula would run in a spreadsheet (CSV injection).
+    if column in CSV_TEXT_COLUMNS and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
 
 
 async def orders_csv(request: web.Request) -> web.StreamResponse:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -566,57 +566,6 @@ def latency_series(
             n, ms = n + count, ms + total
         points.append([start, round(ms / n, 1) if n else None])
     return points
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    """What the order list is narrowed to; every given criterion must hold."""
-
-    marketplace: str | None = None
-    store_id: str | None = None
-    stage: str | None = None
-    payment_status: str | None = None
-    fulfilment_status: str | None = None
-    invoice_status: str | None = None
-    return_status: str | None = None
-    text: str | None = None  # in the order name or number, the customer or the uuid
-
-    def index_key(self) -> str:
-        """The narrowest sorted set to walk (newest first) for the matching orders."""
-        if self.stage:
-            return stage_key(self.stage)
-        if self.store_id:
-            return store_key(self.store_id)
-        if self.marketplace:
-            return marketplace_key(self.marketplace)
-        return RECENT_ORDERS
-
-    @property
-    def empty(self) -> bool:
-        return not any(getattr(self, f.name) for f in fields(self))
-
-    def matches(self, order: dict[str, Any]) -> bool:
-        exact = {
-            "marketplace": self.marketplace,
-            "store_id": self.store_id,
-            "stage": self.stage,
-            "payment_status": self.payment_status,
-            "fulfilment_status": self.fulfilment_status,
-            "invoice_status": self.invoice_status,
-            "return_status": self.return_status,
-        }
-        if any(wanted and order.get(key) != wanted for key, wanted in exact.items()):
-            return False
-        if not self.text:
-            return True
-        needle = self.text.casefold()
-        haystack = (
-            order.get("name"),
-            order.get("external_order_id"),
-            order.get("customer"),
-            order.get("order_uuid"),
-        )
-        return any(isinstance(value, str) and needle in value.casefold() for value in haystack)
 
 
 def timeline(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

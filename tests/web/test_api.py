@@ -559,6 +559,7 @@ async def test_the_csv_export_streams_the_current_view(web: Web) -> None:
     ]
     orders[1]["fees"] = [{"kind": "commission", "description": "Commission", "amount": "1.10"}]
     orders[1]["fees"].append({"kind": "fba_fee", "description": "FBA", "amount": "2.05"})
+    orders[3]["customer"] = '=HYPERLINK("http://evil.example")'  # no formula in a spreadsheet
     await place(web, *orders)
     response = await web.client.get("/api/orders.csv?stage=paid&sort=name&dir=asc", headers=VIEWER)
     assert response.status == 200
@@ -572,6 +573,7 @@ async def test_the_csv_export_streams_the_current_view(web: Web) -> None:
     assert rows[0]["currency"] == "EUR"
     assert rows[0]["fees"] == "3.15"
     assert rows[0]["updated_at"] == orders[1]["updated_at"]
+    assert rows[1]["customer"] == "'" + orders[3]["customer"]
     assert (await web.client.get("/api/orders.csv")).status == 401
 
 
