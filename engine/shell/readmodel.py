@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 
 from engine.domain.stuck import waiting_for
+from engine.domain.workbench import SORTS
 from models.codec import parse_utc
 from models.exceptions import InputError
 
@@ -88,19 +89,9 @@ SEARCH = "winkel:search"
 #: Temporary keys of list queries live only inside one Lua call; the prefix keeps them apart.
 TEMP_PREFIX = "winkel:tmp:"
 
-#: List columns sortable server-side; `updated` is `RECENT_ORDERS`, the others `sort_key`.
-SORT_COLUMNS = (
-    "ordered_at",
-    "updated",
-    "stage_since",
-    "total_gross",
-    "name",
-    "customer",
-    "marketplace",
-    "store",
-    "country",
-    "stage",
-)
+#: List columns sortable server-side (engine/domain/workbench.py); `updated` is
+#: `RECENT_ORDERS`, the others `sort_key`.
+SORT_COLUMNS = SORTS
 #: Filters held as plain sets (`filter_key`); marketplace, store and stage use their zsets.
 SET_FILTERS = (
     "company",
