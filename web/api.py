@@ -27,6 +27,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+from multidict import MultiDict
 from redis.exceptions import RedisError
 
 from engine.domain import stuck, topics, workbench
@@ -130,6 +131,7 @@ CSV_COLUMNS = (
     "fees",
 )
 CSV_PAGE = 500
+CSV_TEXT_COLUMNS = frozenset({"name", "external_order_id", "customer"})
 
 
 def _csv_value(order: dict[str, Any], column: str) -> str:
@@ -138,7 +140,11 @@ def _csv_value(order: dict[str, Any], column: str) -> str:
         fees = [Decimal(str(fee.get("amount", "0"))) for fee in order.get("fees") or []]
         return str(sum(fees, Decimal("0.00"))) if fees else ""
     value = order.get(column)
-    return "" if value is None else str(value)
+    text = "" if value is None else str(value)
+    # A customer's text starting like a formula would run in a spreadsheet (CSV injection).
+    if column in CSV_TEXT_COLUMNS and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
 
 
 async def orders_csv(request: web.Request) -> web.StreamResponse:
@@ -294,14 +300,20 @@ async def change_status(request: web.Request) -> web.Response:
     )
 
 
+#: A dead letter's owner fields, for rows the read model kept from before it named them.
+OWNER_UNKNOWN = rm.dead_letter_owner("")
+
+
 # --- stuck orders ----------------------------------------------------------------------------
 
 
 async def stuck_orders(request: web.Request) -> web.Response:
     """Every order over its stage's limit, oldest first, keyset-paged (docs/api.md)."""
-    query = workbench.parse_list_query(request.query, _known(request), workbench.STUCK_PARAMETERS)
+    # The worklist's cursor is by age, not a list sort: read apart from the filters.
+    filters = MultiDict((k, v) for k, v in request.query.items() if k != "after")
+    query = workbench.parse_list_query(filters, _known(request), workbench.STUCK_PARAMETERS)
     after = None
-    if "after" in request.query:
+    if request.query.get("after"):
         after = workbench.Cursor.decode(request.query["after"], "age", "asc")
     config = request.app[CONFIG]
     now = datetime.now(UTC)
@@ -365,7 +377,7 @@ async def list_dead_letters(request: web.Request) -> web.Response:
     letters = []
     for row, replayed in zip(rows, replays, strict=False):
         if row:
-            letter = orjson.loads(row)
+            letter = {**OWNER_UNKNOWN, **orjson.loads(row)}  # rows written before owners
             letter["replayed"] = orjson.loads(replayed) if replayed else None
             letters.append(letter)
     return _json({"count": count, "dead_letters": letters})

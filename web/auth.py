@@ -44,9 +44,10 @@ _ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 #: Open without a token: no personal data is served there (module doc).
-#: The dashboard's page URLs serve the empty page shell; its data needs a token.
-PAGE_PATHS = frozenset({"/stuck", "/dead-letters"})
-OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/api/openapi.json"}) | PAGE_PATHS
+OPEN_PATHS = frozenset(
+    {"/", "/stuck", "/dead-letters", "/healthz", "/readyz", "/metrics", "/api/openapi.json"}
+)
+#: `/orders/<uuid>` is the page (index.html) too: it holds no data, the API behind it does.
 OPEN_PREFIXES = ("/static/", "/webhooks/", "/orders/")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: POST routes that only read (a viewer may use them).

@@ -176,7 +176,7 @@ async def gather_stats(app: web.Application, now: float | None = None) -> dict[s
     recent_letters = []
     for letter, replay in zip(letters, replays, strict=False):
         if letter:
-            row = orjson.loads(letter)
+            row = {**api.OWNER_UNKNOWN, **orjson.loads(letter)}
             row["replayed"] = orjson.loads(replay) if replay else None
             recent_letters.append(row)
     health = app[HEALTH]

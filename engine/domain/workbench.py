@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -81,7 +82,8 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             score, order_uuid, was_sort, was_direction = orjson.loads(raw)
-            float(score)
+            if not isinstance(score, str) or not math.isfinite(float(score)):
+                raise ValueError(score)
         except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
             raise BadParameter("after is not a cursor this API gave out") from None
         if (was_sort, was_direction) != (sort, direction):
@@ -112,13 +114,17 @@ def _moment(raw: str, name: str, end_of_day: bool) -> datetime:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
             start = datetime.combine(day, time(0), tzinfo=UTC)
-            return start + timedelta(days=1, microseconds=-1) if end_of_day else start
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+            moment = start + timedelta(days=1, microseconds=-1) if end_of_day else start
+        else:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+            moment = moment.astimezone(UTC)
+        moment.timestamp()  # the years 1 and 9999 at their edges have none
+    except (ValueError, OverflowError):
         raise BadParameter(
             f"{name} must be an ISO 8601 date or date-time (2026-12-01, 2026-12-01T10:00:00Z)"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment
 
 
 def _single(query: Mapping[str, str], getall: Any, name: str) -> str:

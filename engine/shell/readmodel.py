@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from engine.domain.stuck import waiting_for
+from engine.domain.workbench import SORTS
 from models.codec import parse_utc
 from models.exceptions import InputError
 
@@ -55,7 +56,9 @@ WEBHOOK_TOTALS = "winkel:webhooks"
 DELIVERY_PREFIX = "winkel:delivery"  # webhook dedupe keys
 #: Written with the read model's first row and by every refill; a read model without it was
 #: lost (a new Redis, a flush) and is refilled from Kafka by the worker (engine/selfheal.py).
-EPOCH_KEY = "winkel:readmodel:epoch"
+#: Its name carries the layout's version: a read model of an older layout (2: the list
+#: indexes) is refilled once after an upgrade, which writes the new indexes for every order.
+EPOCH_KEY = "winkel:readmodel:epoch:2"
 #: Present while the worker refills the read model (the dashboard says "rebuilding").
 REBUILDING_KEY = "winkel:readmodel:rebuilding"
 #: The worker's own report: Kafka and Redis as it sees them, refreshed every few seconds.
@@ -86,19 +89,9 @@ SEARCH = "winkel:search"
 #: Temporary keys of list queries live only inside one Lua call; the prefix keeps them apart.
 TEMP_PREFIX = "winkel:tmp:"
 
-#: List columns sortable server-side; `updated` is `RECENT_ORDERS`, the others `sort_key`.
-SORT_COLUMNS = (
-    "ordered_at",
-    "updated",
-    "stage_since",
-    "total_gross",
-    "name",
-    "customer",
-    "marketplace",
-    "store",
-    "country",
-    "stage",
-)
+#: List columns sortable server-side (engine/domain/workbench.py); `updated` is
+#: `RECENT_ORDERS`, the others `sort_key`.
+SORT_COLUMNS = SORTS
 #: Filters held as plain sets (`filter_key`); marketplace, store and stage use their zsets.
 SET_FILTERS = (
     "company",
@@ -382,7 +375,10 @@ def summary_row(value: bytes) -> SummaryRow | None:
         stage=_text(order, "stage"),
         stage_since=stage_since,
         updated=updated,
-        document=orjson.dumps(order),
+        # `updated`, `ordered_at` and `fees` on every row the list, the detail and /ws show.
+        document=orjson.dumps(
+            {"ordered_at": None, "fees": [], **order, "updated": order.get("updated_at")}
+        ),
         index=list_index(order, updated, stage_since),
     )
 
@@ -561,57 +557,6 @@ def latency_series(
             n, ms = n + count, ms + total
         points.append([start, round(ms / n, 1) if n else None])
     return points
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    """What the order list is narrowed to; every given criterion must hold."""
-
-    marketplace: str | None = None
-    store_id: str | None = None
-    stage: str | None = None
-    payment_status: str | None = None
-    fulfilment_status: str | None = None
-    invoice_status: str | None = None
-    return_status: str | None = None
-    text: str | None = None  # in the order name or number, the customer or the uuid
-
-    def index_key(self) -> str:
-        """The narrowest sorted set to walk (newest first) for the matching orders."""
-        if self.stage:
-            return stage_key(self.stage)
-        if self.store_id:
-            return store_key(self.store_id)
-        if self.marketplace:
-            return marketplace_key(self.marketplace)
-        return RECENT_ORDERS
-
-    @property
-    def empty(self) -> bool:
-        return not any(getattr(self, f.name) for f in fields(self))
-
-    def matches(self, order: dict[str, Any]) -> bool:
-        exact = {
-            "marketplace": self.marketplace,
-            "store_id": self.store_id,
-            "stage": self.stage,
-            "payment_status": self.payment_status,
-            "fulfilment_status": self.fulfilment_status,
-            "invoice_status": self.invoice_status,
-            "return_status": self.return_status,
-        }
-        if any(wanted and order.get(key) != wanted for key, wanted in exact.items()):
-            return False
-        if not self.text:
-            return True
-        needle = self.text.casefold()
-        haystack = (
-            order.get("name"),
-            order.get("external_order_id"),
-            order.get("customer"),
-            order.get("order_uuid"),
-        )
-        return any(isinstance(value, str) and needle in value.casefold() for value in haystack)
 
 
 def timeline(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

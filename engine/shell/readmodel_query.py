@@ -1,12 +1,15 @@
 """Reading the order list from the Redis read model: one Lua call per page.
 
-The page is cut from one sorted set per sort column (`winkel:sort:<column>`), narrowed by
-intersecting it with the filter sets, the ordered-at range and the search prefixes into a
-temporary set that lives only inside the script (so concurrent writes never see it, and it is
-never left behind). Paging is keyset: the cursor is the last row's (score, uuid); the script
+The page is cut from one sorted set per sort column (`winkel:sort:<column>`), narrowed by the
+filter sets, the ordered-at range and the search prefixes. The count is ZINTERCARD of those. A
+view of few orders (under 1/20 of all) is intersected with the sort set into a temporary set
+that lives only inside the script (concurrent writes never see it, it is never left behind); a
+view of many walks the sort set and keeps the rows in every filter, which costs about
+`limit * all / matching` look-ups instead of sorting every match.
+Paging is keyset: the cursor is the last row's (score, uuid); the script
 finds its position by rank, with the cursor row put back at its cursor score for that moment if
 it has moved since, so a page never repeats or skips rows while others change.
-An unfiltered page costs O(log n); a filtered one the intersection (O(smallest set)).
+An unfiltered page costs O(log n + limit).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from engine.shell import readmodel as rm
 # KEYS: sort set, temp result, then one temp set per search word, then the filter keys
 # ARGV: dir, limit, cursor score ('' for none), cursor uuid, date key ('' for none), date low,
 #       date high, search set, number of search words, the words...
+# Returns {total, {uuid, score, uuid, score, ...}} with up to limit + 1 rows (one more: a next).
 LIST_PAGE = """
 local sort, result = KEYS[1], KEYS[2]
 local direction, limit = ARGV[1], tonumber(ARGV[2])
@@ -51,17 +55,32 @@ for i = 1, words do
 end
 for i = 3 + words, #KEYS do inputs[#inputs + 1] = KEYS[i] end
 if date_key ~= '' then
-  if date_key == sort then
-    low, high = date_low, date_high
-  else
-    local range = result .. ':date'
-    temps[#temps + 1] = range
-    redis.call('ZRANGESTORE', range, date_key, date_low, date_high, 'BYSCORE')
-    inputs[#inputs + 1] = range
-  end
+  if date_key == sort then low, high = date_low, date_high end
+  local range = result .. ':date'
+  temps[#temps + 1] = range
+  redis.call('ZRANGESTORE', range, date_key, date_low, date_high, 'BYSCORE')
+  inputs[#inputs + 1] = range
 end
+-- how many orders match: every order is in every sort set, so the inputs alone decide
+local kinds = {}
+for i, key in ipairs(inputs) do kinds[i] = redis.call('TYPE', key).ok end
+local everything = redis.call('ZCARD', sort)
+local total
+if #inputs == 0 then
+  total = everything
+elseif #inputs == 1 then
+  if kinds[1] == 'set' then total = redis.call('SCARD', inputs[1])
+  else total = redis.call('ZCARD', inputs[1]) end
+else
+  local args = {'ZINTERCARD', #inputs}
+  for _, key in ipairs(inputs) do args[#args + 1] = key end
+  total = redis.call(unpack(args))
+end
+-- few matches: intersect them into a small sorted set and page that; many: walk the sort set
+-- and keep the rows in every input (about limit * everything / total look-ups)
 local source = sort
-if #inputs > 0 then
+local walk = #inputs == 0 or total * 20 >= everything
+if not walk then
   local args = {'ZINTERSTORE', result, #inputs + 1, sort}
   for _, key in ipairs(inputs) do args[#args + 1] = key end
   args[#args + 1] = 'WEIGHTS'
@@ -70,12 +89,12 @@ if #inputs > 0 then
   redis.call(unpack(args))
   source = result
 end
-local total = redis.call('ZCOUNT', source, low, high)
 local start
 local restore = nil
 if cursor_score ~= '' then
+  -- the cursor row at its cursor score for this moment: its rank is where the page begins
   local had = redis.call('ZSCORE', source, cursor_uuid)
-  if had ~= cursor_score then
+  if not had or tonumber(had) ~= tonumber(cursor_score) then
     redis.call('ZADD', source, cursor_score, cursor_uuid)
     restore = had or false
   end
@@ -89,26 +108,50 @@ elseif direction == 'desc' then
 else
   start = redis.call('ZCOUNT', source, '-inf', '(' .. low)
 end
-local rows
-if direction == 'desc' then
-  rows = redis.call('ZRANGE', source, start, start + limit, 'REV', 'WITHSCORES')
-else
-  rows = redis.call('ZRANGE', source, start, start + limit, 'WITHSCORES')
+local low_n = low == '-inf' and -math.huge or tonumber(low)
+local high_n = high == '+inf' and math.huge or tonumber(high)
+local function wanted(member)
+  if member == cursor_uuid then return false end
+  if not walk then return true end
+  for i, key in ipairs(inputs) do
+    if kinds[i] == 'set' then
+      if redis.call('SISMEMBER', key, member) == 0 then return false end
+    elseif not redis.call('ZSCORE', key, member) then
+      return false
+    end
+  end
+  return true
+end
+local chunk = limit + 1
+if walk and total > 0 then
+  chunk = math.min(5000, math.ceil((limit + 1) * everything / total * 1.2) + 8)
+end
+local page = {}
+local position = start
+local finished = false
+while not finished and #page < 2 * (limit + 1) do
+  local rows
+  if direction == 'desc' then
+    rows = redis.call('ZRANGE', source, position, position + chunk - 1, 'REV', 'WITHSCORES')
+  else
+    rows = redis.call('ZRANGE', source, position, position + chunk - 1, 'WITHSCORES')
+  end
+  if #rows == 0 then break end
+  position = position + #rows / 2
+  for i = 1, #rows, 2 do
+    local score = tonumber(rows[i + 1])
+    if score < low_n or score > high_n then finished = true; break end
+    if wanted(rows[i]) then
+      page[#page + 1] = rows[i]
+      page[#page + 1] = rows[i + 1]
+      if #page == 2 * (limit + 1) then break end
+    end
+  end
+  if not walk then break end
 end
 if restore ~= nil and source == sort then
   if restore then redis.call('ZADD', sort, restore, cursor_uuid)
   else redis.call('ZREM', sort, cursor_uuid) end
-end
-local low_n = low == '-inf' and -math.huge or tonumber(low)
-local high_n = high == '+inf' and math.huge or tonumber(high)
-local page = {}
-for i = 1, #rows, 2 do
-  local score = tonumber(rows[i + 1])
-  if score < low_n or score > high_n then break end
-  if rows[i] ~= cursor_uuid then
-    page[#page + 1] = rows[i]
-    page[#page + 1] = rows[i + 1]
-  end
 end
 redis.call('DEL', unpack(temps))
 return {total, page}
