@@ -6,7 +6,7 @@
 
 import {
   LANGUAGES, ago, applyStatic, clockTime, date, dateTimeZone, decimal, duration, hourMinute,
-  known, language, money, number, percent, setLanguage, t, tOr, timeZone,
+  known, language, milliseconds, money, number, percent, setLanguage, t, tOr, timeZone,
 } from "/static/i18n.js";
 
 const STAGES = ["new", "paid", "partially_shipped", "shipped", "invoiced", "cancelled",
@@ -615,7 +615,7 @@ function renderKpis(s) {
     $("kpi-latency-note").textContent = t("kpi.latency.unknown");
   } else if (recent.length) {
     const mean = recent.reduce((sum, [, v]) => sum + v, 0) / recent.length;
-    $("kpi-latency").textContent = `${number(Math.round(mean))} ms`;
+    $("kpi-latency").textContent = milliseconds(mean);
     $("kpi-latency-note").textContent = t("kpi.latency.note");
   } else {
     $("kpi-latency").textContent = t("dash");

@@ -696,6 +696,9 @@ export function money(amount, currency = "EUR") {
   return format ? format.format(Number(amount)) : `${code} ${amount}`;
 }
 
+/** A latency: "155 ms" in either language. */
+export const milliseconds = (value) => (missing(value) ? t("dash")
+  : new Intl.NumberFormat(LOCALES[current], { style: "unit", unit: "millisecond", unitDisplay: "short", maximumFractionDigits: 0 }).format(value));
 export const number = (value) => (missing(value) ? t("dash") : formats.number.format(value));
 export const decimal = (value) => (missing(value) ? t("dash") : formats.decimal.format(value));
 /** `ratio` 0.94 -> "94%" (en) / "94%" (nl), one decimal at most. */
