@@ -219,6 +219,11 @@ async def test_an_operator_status_change_appears_in_the_audit_timeline(
     entry = page.locator("#timeline li[data-actor='operator']", has_text=reason)
     await entry.wait_for(timeout=30_000)
     assert page.url == f"{stack.url}/orders/{target}"
+    # The audit entry in words: its event code and the action from the catalogue.
+    assert await entry.get_attribute("data-event") == "status_changed_by_operator"
+    words = await entry.inner_text()
+    assert "Status changed by an operator" in words
+    assert f"Mark as shipped: \N{LEFT DOUBLE QUOTATION MARK}{reason}" in words
 
 
 async def test_a_viewers_action_and_an_anonymous_one_are_refused(

@@ -922,7 +922,9 @@ function shipmentName(id) {
 function feesTable(fees, currency) {
   if (!fees?.length) return h("p", { class: "muted" }, t("detail.fees.none"));
   return h("table", { class: "lines fees" }, h("tbody", {}, ...fees.map((f) => h("tr", { dataset: { kind: f.kind } },
-    h("td", {}, tOr(`fee.${f.kind}`, f.kind)), h("td", { class: "muted" }, f.description ?? ""),
+    h("td", {}, tOr(`fee.${f.kind}`, f.kind)),
+    // The marketplace's own words, where they say more than the kind.
+    h("td", { class: "muted" }, String(f.description ?? "").toLowerCase() === String(f.kind).replaceAll("_", " ") ? "" : f.description ?? ""),
     h("td", { class: "num" }, money(f.amount, f.currency ?? currency))))));
 }
 
@@ -951,10 +953,9 @@ function eventText(e) {
   if (e.event) {
     const details = [];
     if (["shipped", "partly_shipped"].includes(e.event) && (p.shipment_id || p.by_operator || p.tracking_numbers?.length)) {
-      details.push(t("event.shipment", {
-        shipment: p.by_operator ? t("detail.by_operator") : (p.shipment_id ?? ""),
-        carrier: p.carrier ?? "", tracking: (p.tracking_numbers ?? []).join(", "),
-      }).trim());
+      const shipment = p.by_operator ? t("detail.by_operator") : (p.shipment_id ?? "");
+      const sent = [p.carrier, (p.tracking_numbers ?? []).join(", ")].filter(Boolean).join(" ");
+      details.push(sent ? t("event.shipment", { shipment, sent }) : t("event.shipment.bare", { shipment }));
     }
     if (e.event === "status_changed_by_operator") {
       details.push(t("event.operator_action", { action: tOr(`action.${p.action}`, p.action ?? ""), reason: p.reason ?? "" }));
@@ -1037,7 +1038,7 @@ function renderDetail({ order: o, triggers = [], timeline = [], actions, stuck =
   const existing = $("status-form");
   const keep = existing ? { action: $("action").value, reason: $("reason").value, message: $("action-message").cloneNode(true) } : null;
   const valid = (actions ?? LEGACY_ACTIONS.map((a) => ({ action: a }))).map((a) => (typeof a === "string" ? a : a.action));
-  $("detail-body").replaceChildren(
+  $("detail-body").replaceChildren(...[
     stuck ? h("p", { class: "stuck-note", id: "detail-stuck" }, t("detail.stuck", { reason: stuckReason(stuck, o), limit: duration(stuck.limit_seconds) })) : null,
     h("section", {}, h("div", { class: "facts" },
       fact("detail.marketplace", marketplace(o.marketplace)), fact("detail.store", o.store_id), fact("detail.company", companies(o)),
@@ -1051,7 +1052,7 @@ function renderDetail({ order: o, triggers = [], timeline = [], actions, stuck =
     h("section", {}, h("h4", {}, t("detail.triggers")), triggerList(triggers, o)),
     h("section", {}, h("h4", {}, t("detail.actions")), actionForm(o, valid)),
     h("section", {}, h("h4", {}, t("detail.timeline")), timelineList(timeline)),
-  );
+  ].filter(Boolean));
   if (keep && $("status-form")) {
     if (valid.includes(keep.action)) $("action").value = keep.action;
     $("reason").value = keep.reason;
