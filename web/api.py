@@ -190,8 +190,9 @@ def _order_uuid(request: web.Request) -> str:
         raise _not_found("no such order") from None
 
 
-def _store_limits(request: web.Request, store_id: object) -> Mapping[str, float]:
-    store = request.app[CONFIG].store(str(store_id))
+def _store_limits(request: web.Request | web.Application, store_id: object) -> Mapping[str, float]:
+    app = request.app if isinstance(request, web.Request) else request
+    store = app[CONFIG].store(str(store_id))
     return DEFAULT_LIMITS if store is None else store.stuck_after
 
 
@@ -315,21 +316,15 @@ async def stuck_orders(request: web.Request) -> web.Response:
     after = None
     if request.query.get("after"):
         after = workbench.Cursor.decode(request.query["after"], "age", "asc")
-    config = request.app[CONFIG]
     now = datetime.now(UTC)
-    store_limits = [store.stuck_after for store in config.stores.values()] or [DEFAULT_LIMITS]
-    cutoffs: dict[str, float] = {}
-    uniform = not query.filters
-    for reason, limit_key in stuck.REASONS.items():
-        limits = {limits.get(limit_key, DEFAULT_LIMITS[limit_key]) for limits in store_limits}
-        cutoffs[reason] = now.timestamp() - min(limits)
-        uniform = uniform and len(limits) == 1
+    cutoffs, uniform = _cutoffs(request.app, now)
+    uniform = uniform and not query.filters
     if uniform:
         # Every store allows the same wait: whatever is under a reason's cutoff is stuck, so
         # the count is ZCOUNT and only the page's own orders are read.
         total, rows = await _stuck_page(request, cutoffs, after, query.limit)
     else:
-        rows = await _stuck_rows(request, cutoffs, query.filters, now)
+        rows = await _stuck_rows(request.app, cutoffs, query.filters, now)
         total = len(rows)
     if after is not None:
         position = (float(after.score), after.order_uuid)
@@ -350,11 +345,35 @@ async def stuck_orders(request: web.Request) -> web.Response:
 StuckRow = tuple[float, str, dict[str, Any]]  # since (epoch s), uuid, summary
 
 
+def _cutoffs(app: web.Application, now: datetime) -> tuple[dict[str, float], bool]:
+    """Per stuck reason, the latest start of a wait that is over the shortest limit any store
+    sets; and whether every store sets the same limits (then that cutoff is exact)."""
+    store_limits = [store.stuck_after for store in app[CONFIG].stores.values()] or [DEFAULT_LIMITS]
+    cutoffs: dict[str, float] = {}
+    uniform = True
+    for reason, limit_key in stuck.REASONS.items():
+        limits = {limits.get(limit_key, DEFAULT_LIMITS[limit_key]) for limits in store_limits}
+        cutoffs[reason] = now.timestamp() - min(limits)
+        uniform = uniform and len(limits) == 1
+    return cutoffs, uniform
+
+
+async def stuck_count(app: web.Application, now: datetime) -> int:
+    """How many orders the worklist shows (its `total`), for the dashboard's stats."""
+    cutoffs, uniform = _cutoffs(app, now)
+    if not uniform:
+        return len(await _stuck_rows(app, cutoffs, {}, now))
+    pipe = app[REDIS].pipeline(transaction=False)
+    for reason, cutoff in cutoffs.items():
+        pipe.zcount(rm.waiting_key(reason), "-inf", cutoff)
+    return sum(int(count) for count in await pipe.execute())
+
+
 async def _stuck_rows(
-    request: web.Request, cutoffs: Mapping[str, float], wanted: Mapping[str, str], now: datetime
+    app: web.Application, cutoffs: Mapping[str, float], wanted: Mapping[str, str], now: datetime
 ) -> list[StuckRow]:
     """Every stuck order matching `wanted`, judged by its own store's limits, oldest first."""
-    redis = request.app[REDIS]
+    redis = app[REDIS]
     pipe = redis.pipeline(transaction=False)
     for reason, cutoff in cutoffs.items():
         pipe.zrangebyscore(rm.waiting_key(reason), "-inf", cutoff)
@@ -367,7 +386,7 @@ async def _stuck_rows(
         order = _listed(raw)
         if any(order.get(rm.SUMMARY_FIELDS[name]) != value for name, value in wanted.items()):
             continue
-        found = stuck.stuck(order, _store_limits(request, order.get("store_id")), now)
+        found = stuck.stuck(order, _store_limits(app, order.get("store_id")), now)
         if found is not None:
             rows.append((found.since.timestamp(), str(order["order_uuid"]), order))
     rows.sort(key=lambda row: (row[0], row[1]))

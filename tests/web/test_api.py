@@ -635,6 +635,7 @@ async def test_the_stuck_worklist_lists_orders_over_their_limit_oldest_first(web
     await place(web, *orders)
     listed = await get_json(web, "/api/stuck?limit=2")
     assert listed["total"] == 4
+    assert (await get_json(web, "/api/stats"))["stuck_total"] == 4  # the dashboard's count
     assert [o["name"] for o in listed["orders"]] == ["#6004", "#6003"]
     assert listed["orders"][0]["stuck"]["reason"] == "awaiting_return"
     rest = await get_json(web, f"/api/stuck?limit=2&after={listed['next']}")
@@ -729,8 +730,9 @@ async def test_each_store_s_own_limit_decides_whether_its_order_is_stuck(
     try:
         response = await client.get("/api/stuck", headers=VIEWER)
         listed = await response.json()
+        stats = await (await client.get("/api/stats", headers=VIEWER)).json()
     finally:
         await client.close()
     assert [o["name"] for o in listed["orders"]] == ["#8001"]
     assert listed["orders"][0]["stuck"]["limit_seconds"] == 24 * 3600
-    assert listed["total"] == 1
+    assert listed["total"] == stats["stuck_total"] == 1
