@@ -210,6 +210,8 @@ def _timeline(entries: list[dict[str, Any]], order: dict[str, Any]) -> list[dict
                 "from_stage": entry.get("from_stage"),
                 "to_stage": entry.get("to_stage"),
                 "entry_id": entry.get("entry_id"),
+                # The audit's own text (English, as logged); `event` and `params` are for display.
+                "reason": entry.get("reason"),
             }
         )
     return shown
