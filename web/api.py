@@ -27,7 +27,6 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from multidict import MultiDict
 from redis.exceptions import RedisError
 
 from engine.domain import stuck, topics, workbench
@@ -313,8 +312,9 @@ OWNER_UNKNOWN = rm.dead_letter_owner("")
 async def stuck_orders(request: web.Request) -> web.Response:
     """Every order over its stage's limit, oldest first, keyset-paged (docs/api.md)."""
     # The worklist's cursor is by age, not a list sort: read apart from the filters.
-    filters = MultiDict((k, v) for k, v in request.query.items() if k != "after")
-    query = workbench.parse_list_query(filters, _known(request), workbench.STUCK_PARAMETERS)
+    query = workbench.parse_list_query(
+        request.query, _known(request), workbench.STUCK_PARAMETERS, list_cursor=False
+    )
     after = None
     if request.query.get("after"):
         after = workbench.Cursor.decode(request.query["after"], "age", "asc")
