@@ -27,7 +27,6 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from multidict import MultiDict
 from redis.exceptions import RedisError
 
 from engine.domain import stuck, topics, workbench
@@ -190,8 +189,9 @@ def _order_uuid(request: web.Request) -> str:
         raise _not_found("no such order") from None
 
 
-def _store_limits(request: web.Request, store_id: object) -> Mapping[str, float]:
-    store = request.app[CONFIG].store(str(store_id))
+def _store_limits(request: web.Request | web.Application, store_id: object) -> Mapping[str, float]:
+    app = request.app if isinstance(request, web.Request) else request
+    store = app[CONFIG].store(str(store_id))
     return DEFAULT_LIMITS if store is None else store.stuck_after
 
 
@@ -209,6 +209,8 @@ def _timeline(entries: list[dict[str, Any]], order: dict[str, Any]) -> list[dict
                 "from_stage": entry.get("from_stage"),
                 "to_stage": entry.get("to_stage"),
                 "entry_id": entry.get("entry_id"),
+                # The audit's own text (English, as logged); `event` and `params` are for display.
+                "reason": entry.get("reason"),
             }
         )
     return shown
@@ -310,48 +312,125 @@ OWNER_UNKNOWN = rm.dead_letter_owner("")
 async def stuck_orders(request: web.Request) -> web.Response:
     """Every order over its stage's limit, oldest first, keyset-paged (docs/api.md)."""
     # The worklist's cursor is by age, not a list sort: read apart from the filters.
-    filters = MultiDict((k, v) for k, v in request.query.items() if k != "after")
-    query = workbench.parse_list_query(filters, _known(request), workbench.STUCK_PARAMETERS)
+    query = workbench.parse_list_query(
+        request.query, _known(request), workbench.STUCK_PARAMETERS, list_cursor=False
+    )
     after = None
     if request.query.get("after"):
         after = workbench.Cursor.decode(request.query["after"], "age", "asc")
-    config = request.app[CONFIG]
     now = datetime.now(UTC)
-    store_limits = [store.stuck_after for store in config.stores.values()] or [DEFAULT_LIMITS]
-    redis = request.app[REDIS]
-    pipe = redis.pipeline(transaction=False)
+    cutoffs, uniform = _cutoffs(request.app, now)
+    uniform = uniform and not query.filters
+    if uniform:
+        # Every store allows the same wait: whatever is under a reason's cutoff is stuck, so
+        # the count is ZCOUNT and only the page's own orders are read.
+        total, rows = await _stuck_page(request, cutoffs, after, query.limit)
+    else:
+        rows = await _stuck_rows(request.app, cutoffs, query.filters, now)
+        total = len(rows)
+    if after is not None:
+        position = (float(after.score), after.order_uuid)
+        rows = [row for row in rows if (row[0], row[1]) > position]
+    page = rows[: query.limit]
+    next_cursor = None
+    if len(rows) > query.limit and page:
+        since, order_uuid, _ = page[-1]
+        next_cursor = workbench.Cursor(repr(since), order_uuid, "age", "asc").encode()
+    documents = []
+    for _, _, order in page:
+        found = stuck.stuck(order, _store_limits(request, order.get("store_id")), now)
+        if found is not None:  # None only for an order that moved on meanwhile
+            documents.append({**order, "stuck": found.document()})
+    return _json({"orders": documents, "next": next_cursor, "total": total})
+
+
+StuckRow = tuple[float, str, dict[str, Any]]  # since (epoch s), uuid, summary
+
+
+def _cutoffs(app: web.Application, now: datetime) -> tuple[dict[str, float], bool]:
+    """Per stuck reason, the latest start of a wait that is over the shortest limit any store
+    sets; and whether every store sets the same limits (then that cutoff is exact)."""
+    store_limits = [store.stuck_after for store in app[CONFIG].stores.values()] or [DEFAULT_LIMITS]
+    cutoffs: dict[str, float] = {}
+    uniform = True
     for reason, limit_key in stuck.REASONS.items():
-        shortest = min(limits.get(limit_key, DEFAULT_LIMITS[limit_key]) for limits in store_limits)
-        pipe.zrangebyscore(rm.waiting_key(reason), "-inf", now.timestamp() - shortest)
+        limits = {limits.get(limit_key, DEFAULT_LIMITS[limit_key]) for limits in store_limits}
+        cutoffs[reason] = now.timestamp() - min(limits)
+        uniform = uniform and len(limits) == 1
+    return cutoffs, uniform
+
+
+async def stuck_count(app: web.Application, now: datetime) -> int:
+    """How many orders the worklist shows (its `total`), for the dashboard's stats."""
+    cutoffs, uniform = _cutoffs(app, now)
+    if not uniform:
+        return len(await _stuck_rows(app, cutoffs, {}, now))
+    pipe = app[REDIS].pipeline(transaction=False)
+    for reason, cutoff in cutoffs.items():
+        pipe.zcount(rm.waiting_key(reason), "-inf", cutoff)
+    return sum(int(count) for count in await pipe.execute())
+
+
+async def _stuck_rows(
+    app: web.Application, cutoffs: Mapping[str, float], wanted: Mapping[str, str], now: datetime
+) -> list[StuckRow]:
+    """Every stuck order matching `wanted`, judged by its own store's limits, oldest first."""
+    redis = app[REDIS]
+    pipe = redis.pipeline(transaction=False)
+    for reason, cutoff in cutoffs.items():
+        pipe.zrangebyscore(rm.waiting_key(reason), "-inf", cutoff)
     candidates = sorted({member for found in await pipe.execute() for member in found})
-    rows: list[tuple[float, str, dict[str, Any]]] = []
+    rows: list[StuckRow] = []
     summaries = await redis.hmget(rm.ORDERS_HASH, candidates) if candidates else []
-    wanted = query.filters
     for raw in summaries:
         if raw is None:
             continue
         order = _listed(raw)
         if any(order.get(rm.SUMMARY_FIELDS[name]) != value for name, value in wanted.items()):
             continue
-        found = stuck.stuck(order, _store_limits(request, order.get("store_id")), now)
+        found = stuck.stuck(order, _store_limits(app, order.get("store_id")), now)
         if found is not None:
-            order["stuck"] = found.document()
             rows.append((found.since.timestamp(), str(order["order_uuid"]), order))
     rows.sort(key=lambda row: (row[0], row[1]))
-    if after is not None:
-        position = (float(after.score), after.order_uuid)
-        rows_after = [row for row in rows if (row[0], row[1]) > position]
-    else:
-        rows_after = rows
-    page = rows_after[: query.limit]
-    more = len(rows_after) > query.limit
-    next_cursor = None
-    if more and page:
-        since, order_uuid, _ = page[-1]
-        next_cursor = workbench.Cursor(repr(since), order_uuid, "age", "asc").encode()
-    return _json(
-        {"orders": [order for _, _, order in page], "next": next_cursor, "total": len(rows)}
+    return rows
+
+
+async def _stuck_page(
+    request: web.Request,
+    cutoffs: Mapping[str, float],
+    after: workbench.Cursor | None,
+    limit: int,
+) -> tuple[int, list[StuckRow]]:
+    """The count of stuck orders, and the oldest `limit + 1` (and their ties) after `after`."""
+    redis = request.app[REDIS]
+    start = "-inf" if after is None else after.score
+    pipe = redis.pipeline(transaction=False)
+    for reason, cutoff in cutoffs.items():
+        pipe.zcount(rm.waiting_key(reason), "-inf", cutoff)
+        pipe.zcount(rm.waiting_key(reason), start, start)  # rows tied with the cursor
+    replies = iter(await pipe.execute())
+    counted = {reason: (int(next(replies)), int(next(replies))) for reason in cutoffs}
+    pipe = redis.pipeline(transaction=False)
+    for reason, cutoff in cutoffs.items():
+        tied = counted[reason][1] if after is not None else 0
+        pipe.zrangebyscore(
+            rm.waiting_key(reason), start, cutoff, start=0, num=limit + 1 + tied, withscores=True
+        )
+    found = sorted(
+        (float(score), member.decode())
+        for members in await pipe.execute()
+        for member, score in members
     )
+    if after is not None:
+        found = [row for row in found if row > (float(after.score), after.order_uuid)]
+    found = found[: limit + 1]
+    summaries = await redis.hmget(rm.ORDERS_HASH, [u for _, u in found]) if found else []
+    rows = [
+        (since, order_uuid, _listed(raw))
+        for (since, order_uuid), raw in zip(found, summaries, strict=True)
+        if raw is not None
+    ]
+    return sum(total for total, _ in counted.values()), rows
 
 
 # --- dead letters ----------------------------------------------------------------------------

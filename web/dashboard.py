@@ -17,6 +17,7 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -202,6 +203,8 @@ async def gather_stats(app: web.Application, now: float | None = None) -> dict[s
         # What GET /api/vat/thresholds and GET /api/pollers answer, so the page polls nothing.
         "thresholds": await api.threshold_rows(app),
         "pollers": await api.poller_rows(app),
+        # The stuck worklist's `total` (GET /api/stuck), by each store's own limits.
+        "stuck_total": await api.stuck_count(app, datetime.fromtimestamp(moment, UTC)),
     }
 
 

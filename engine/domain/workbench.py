@@ -138,11 +138,14 @@ def parse_list_query(
     query: Mapping[str, str],
     known: Mapping[str, Collection[str]],
     allowed: Collection[str] = LIST_PARAMETERS,
+    *,
+    list_cursor: bool = True,
 ) -> ListQuery:
     """The list question in `query` (a query string), or `BadParameter` naming what is wrong.
 
     `known` holds the configured `store` and `company` ids; `allowed` the parameter names
-    this route takes (the CSV export takes no paging).
+    this route takes (the CSV export takes no paging); without `list_cursor` the caller reads
+    `after` itself (the stuck worklist pages by age).
     """
     getall = getattr(query, "getall", None)
     unknown = sorted(name for name in query if name not in allowed)
@@ -185,7 +188,9 @@ def parse_list_query(
     ordered_to = _moment(values["to"], "to", True) if values.get("to") else None
     if ordered_from and ordered_to and ordered_from > ordered_to:
         raise BadParameter("from is after to")
-    after = Cursor.decode(values["after"], sort, direction) if values.get("after") else None
+    after = None
+    if list_cursor and values.get("after"):
+        after = Cursor.decode(values["after"], sort, direction)
     return ListQuery(
         filters=filters,
         text=values.get("q") or None,

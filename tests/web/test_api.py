@@ -7,11 +7,13 @@ import io
 import re
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -21,6 +23,7 @@ from engine.shell import replay
 from models.codec import decode_command
 from tests.support import OPERATOR, OPERATOR_TOKEN, VIEWER, read_topic, wait_until
 from tests.web.conftest import Web
+from web.app import create_app
 
 AUTH = OPERATOR
 
@@ -632,6 +635,7 @@ async def test_the_stuck_worklist_lists_orders_over_their_limit_oldest_first(web
     await place(web, *orders)
     listed = await get_json(web, "/api/stuck?limit=2")
     assert listed["total"] == 4
+    assert (await get_json(web, "/api/stats"))["stuck_total"] == 4  # the dashboard's count
     assert [o["name"] for o in listed["orders"]] == ["#6004", "#6003"]
     assert listed["orders"][0]["stuck"]["reason"] == "awaiting_return"
     rest = await get_json(web, f"/api/stuck?limit=2&after={listed['next']}")
@@ -707,3 +711,28 @@ async def test_narrow_and_wide_views_page_alike(web: Web) -> None:
     dutch = [o for i, o in enumerate(orders) if i not in (5, 30)]
     by_total = ranked(dutch, lambda o: (float(o["total_gross"]), o["order_uuid"]), False)
     assert (wide, total) == (by_total, 43)
+
+
+async def test_each_store_s_own_limit_decides_whether_its_order_is_stuck(
+    web: Web, env: dict[str, str]
+) -> None:
+    stores = dict(web.config.stores)
+    stores["shop-woo"] = replace(
+        stores["shop-woo"], stuck_after={**stores["shop-woo"].stuck_after, "paid": 24 * 3600.0}
+    )
+    config = replace(web.config, stores=stores)
+    since = datetime.now(UTC) - timedelta(hours=30)
+    strict = summary_document(name="#8001", stage="paid", store="shop-woo", updated=since)
+    lenient = summary_document(name="#8002", stage="paid", store="shop-order", updated=since)
+    await place(web, strict, lenient)
+    client = TestClient(TestServer(create_app(config, env)))
+    await client.start_server()
+    try:
+        response = await client.get("/api/stuck", headers=VIEWER)
+        listed = await response.json()
+        stats = await (await client.get("/api/stats", headers=VIEWER)).json()
+    finally:
+        await client.close()
+    assert [o["name"] for o in listed["orders"]] == ["#8001"]
+    assert listed["orders"][0]["stuck"]["limit_seconds"] == 24 * 3600
+    assert listed["total"] == stats["stuck_total"] == 1
