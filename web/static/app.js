@@ -621,7 +621,8 @@ function renderKpis(s) {
     $("kpi-latency").textContent = t("dash");
     $("kpi-latency-note").textContent = t("kpi.latency.idle");
   }
-  const stuck = (s.bottlenecks ?? []).reduce((sum, b) => sum + (b.stuck_count ?? 0), 0);
+  // The worklist's own count where the server sends it (per-store limits), so badge and list agree.
+  const stuck = s.stuck_total ?? (s.bottlenecks ?? []).reduce((sum, b) => sum + (b.stuck_count ?? 0), 0);
   $("kpi-stuck").textContent = number(stuck);
   $("nav-stuck").textContent = stuck ? number(stuck) : "";
   $("kpi-stuck-card").classList.toggle("warn", stuck > 0);
