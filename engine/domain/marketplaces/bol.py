@@ -382,7 +382,7 @@ def parse_notification(body: bytes) -> Notification | None:
     )
 
 
-def delivery_id(body: bytes, headers: Mapping[str, str] | None = None) -> str | None:
+def delivery_id(headers: Mapping[str, str], body: bytes) -> str | None:
     """bol sends no delivery id header: the id is (resource, resourceId, type, timestamp)."""
     del headers  # same shape as the other marketplaces; bol puts everything in the body
     notification = parse_notification(body)
