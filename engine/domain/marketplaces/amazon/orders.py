@@ -1170,7 +1170,7 @@ def normalise(delivery: RawDelivery, store: Store) -> list[OrderEvent]:
 
     A notification carries no order data and yields nothing: the fetcher reads the order.
     """
-    from engine.domain.marketplaces import amazon_v2026  # it builds on this module
+    from engine.domain.marketplaces.amazon import v2026 as amazon_v2026  # it builds on this module
 
     if delivery.topic == ORDER_DOCUMENT_TOPIC:
         source = f"poll:{delivery.delivery_id}"

@@ -51,7 +51,7 @@ import orjson
 
 from engine.domain.config import InvoiceGranularity, Store
 from engine.domain.exceptions import NormalisationError
-from engine.domain.marketplaces.amazon import (
+from engine.domain.marketplaces.amazon.orders import (
     DEEMED_RESELLER_CATEGORIES,
     MARKETPLACE_CURRENCIES,
     MAX_RESULTS_PER_PAGE,
