@@ -30,7 +30,8 @@ from engine.domain import polling
 from engine.domain.config import Store
 from engine.domain.exceptions import NormalisationError
 from engine.domain.identity import order_uuid
-from engine.domain.marketplaces import amazon, amazon_v2026
+from engine.domain.marketplaces import amazon
+from engine.domain.marketplaces.amazon import v2026 as amazon_v2026
 from engine.shell.pollers.oauth import RateHolds, SharedToken
 from engine.shell.pollers.seen import SeenDocuments
 from engine.shell.pollers.sink import PollError, Sink

@@ -51,27 +51,27 @@ import orjson
 
 from engine.domain.config import InvoiceGranularity, Store
 from engine.domain.exceptions import NormalisationError
+from engine.domain.marketplaces.amazon.api import ApiRequest, OrderSummary, _get
+from engine.domain.marketplaces.amazon.fees import Finances
 from engine.domain.marketplaces.amazon.orders import (
+    ItemProgress,
+    Stage,
+    _as_of_time,
+    _check_marketplace,
+    _Events,
+    _finances,
+    _line,
+    _payload_object,
+    order_facts,
+    prices_include_vat,
+)
+from engine.domain.marketplaces.amazon.wire import (
     DEEMED_RESELLER_CATEGORIES,
     MARKETPLACE_CURRENCIES,
     MAX_RESULTS_PER_PAGE,
     VCS_REASON,
-    ApiRequest,
-    Finances,
-    ItemProgress,
-    OrderSummary,
-    Stage,
-    _as_of_time,
-    _check_marketplace,
     _Doc,
-    _Events,
-    _finances,
-    _get,
-    _line,
-    _payload_object,
     amazon_time,
-    order_facts,
-    prices_include_vat,
 )
 from engine.domain.money import ZERO, parse_amount
 from models.events import DetailsReported, OrderEvent
