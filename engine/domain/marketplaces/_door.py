@@ -8,6 +8,7 @@ with an exception. A signature check must say yes or no, never throw.
 from __future__ import annotations
 
 import hmac
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -52,3 +53,18 @@ def json_object(body: bytes) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def header_number(value: str | None, *, positive: bool = False) -> float | None:
+    """A finite number of at least zero (`positive`: above zero) in a header, else None:
+    a rate or a wait a marketplace sends, which a garbled value must never turn into an
+    exception or an endless wait."""
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        return None
+    return number

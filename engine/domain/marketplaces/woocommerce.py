@@ -505,11 +505,6 @@ def _status(order: _Doc) -> str:
 class _Events(OrderEvents):
     """One WooCommerce order's events, with ids derived from WooCommerce's ids and times."""
 
-    def __init__(
-        self, store: Store, external_order_id: str, received_at: datetime, source: str
-    ) -> None:
-        super().__init__(MARKETPLACE, store, external_order_id, received_at, source)
-
     def cancelled(self, cancellation_id: str, at: datetime, reason: str) -> OrderEvent:
         cancellation = Cancellation(cancellation_id, at, reason)
         # The time is in the event id: after a withdrawal, cancelling again is a new event.
@@ -618,12 +613,16 @@ def normalise(
     """The order events one verified WooCommerce delivery (or polled order) carries."""
     body = _Doc.parse(delivery.body)
     if delivery.topic == DELETED_TOPIC:
-        events = _Events(store, body.ident("id"), delivery.received_at, _source(delivery))
+        events = _Events(
+            MARKETPLACE, store, body.ident("id"), delivery.received_at, _source(delivery)
+        )
         # The body is only {"id": …}: no time but when it reached us.
         at = delivery.received_at
         return [events.cancelled(DELETED_CANCELLATION_ID, at, "deleted in WooCommerce")]
     if delivery.topic in ORDER_TOPICS:
-        events = _Events(store, body.ident("id"), delivery.received_at, _source(delivery))
+        events = _Events(
+            MARKETPLACE, store, body.ident("id"), delivery.received_at, _source(delivery)
+        )
         vat_id_meta_keys = store.vat_id_fields or vat_id_meta_keys
         location_meta_keys = store.location_fields or location_meta_keys
         return _order_events(body, events, vat_id_meta_keys, location_meta_keys)
@@ -649,7 +648,7 @@ def refund_events(
         raise NormalisationError(f"refunds response is not JSON: {exc}") from None
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise NormalisationError("refunds response is not a JSON list of objects")
-    events = _Events(store, order_id, received_at, source)
+    events = _Events(MARKETPLACE, store, order_id, received_at, source)
     return [events.refund(_Doc(item, f"$[{index}]")) for index, item in enumerate(data)]
 
 

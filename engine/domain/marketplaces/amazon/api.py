@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 from engine.domain.exceptions import NormalisationError
 from engine.domain.marketplaces._door import json_object
+from engine.domain.marketplaces._oauth import BearerToken
+from engine.domain.marketplaces._oauth import TokenRequest as TokenRequest
 from engine.domain.marketplaces.amazon.door import OrderChange
 from engine.domain.marketplaces.amazon.wire import (
     ACCESS_TOKEN_HEADER,
@@ -23,12 +25,6 @@ from engine.domain.marketplaces.amazon.wire import (
     _Doc,
     amazon_time,
 )
-
-
-class TokenRequest(NamedTuple):
-    url: str
-    headers: Mapping[str, str]
-    body: bytes
 
 
 def token_request(
@@ -73,30 +69,15 @@ def parse_token_error(body: bytes) -> TokenError:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class TokenCache:
+class TokenCache(BearerToken):
     """An LWA access token and when it expires (an hour after issue).
 
     Keep one per refresh token, shared by every fetcher process, and reuse it for its whole
     lifetime minus `margin` (clock skew and a request started just before expiry).
     """
 
-    token: str
-    expires_at: datetime
-
-    def valid(self, now: datetime, margin: timedelta = TOKEN_MARGIN) -> bool:
-        return bool(self.token) and now < self.expires_at - margin
-
-    @classmethod
-    def from_response(cls, body: bytes, now: datetime) -> TokenCache:
-        """`{"access_token", "token_type": "bearer", "expires_in": 3600, "refresh_token"}`."""
-        document = _Doc.parse(body)
-        token = document.text("access_token")
-        if not token:
-            raise NormalisationError("$.access_token is missing")
-        if document.text("token_type", "bearer").lower() != "bearer":
-            raise NormalisationError(f"unexpected token_type {document.get('token_type')!r}")
-        return cls(token, now + timedelta(seconds=document.count("expires_in")))
+    __slots__ = ()
+    MARGIN = TOKEN_MARGIN
 
 
 class ApiRequest(NamedTuple):

@@ -152,13 +152,6 @@ def document_order_id(body: bytes) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-class _Events(OrderEvents):
-    """One Amazon order's events, with ids derived from its order id and change times."""
-
-    def __init__(self, store: Store, order_id: str, received_at: datetime, source: str) -> None:
-        super().__init__(MARKETPLACE, store, order_id, received_at, source)
-
-
 def marketplace_invoicing(order: _Doc, items: Sequence[_Doc], store: Store) -> str | None:
     """Why Amazon, not the seller, invoices this order; None when the seller does
     (docs/marketplaces.md §2.4, §8.7).
@@ -355,7 +348,7 @@ def _order_events(
     if order is None:
         raise NormalisationError("$.Order is missing")
     order_id = order.ident("AmazonOrderId")
-    events = _Events(store, order_id, received_at, source)
+    events = OrderEvents(MARKETPLACE, store, order_id, received_at, source)
     items = envelope.children("OrderItems")
     if not items:
         raise NormalisationError("$.OrderItems is empty or missing")
@@ -426,7 +419,7 @@ class ItemProgress(NamedTuple):
 
 
 def order_facts(
-    events: _Events,
+    events: OrderEvents,
     stage: Stage,
     placed_at: datetime,
     updated: datetime,

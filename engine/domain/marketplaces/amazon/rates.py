@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from engine.domain.marketplaces._door import header_value
+from engine.domain.marketplaces._door import header_number, header_value
 
 RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
 REQUEST_ID_HEADER = "x-amzn-RequestId"
@@ -36,21 +36,9 @@ MAX_BACKOFF_SECONDS = 300.0
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-def _number(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        return None
-    if not math.isfinite(value) or value <= 0:
-        return None
-    return value
-
-
 def reported_rate(headers: Mapping[str, str]) -> float | None:
     """`x-amzn-RateLimit-Limit`: the operation's rate in requests per second, when sent."""
-    return _number(header_value(headers, RATE_LIMIT_HEADER))
+    return header_number(header_value(headers, RATE_LIMIT_HEADER), positive=True)
 
 
 def retry_after(
@@ -71,7 +59,7 @@ def retry_after(
     """
     if status not in RETRYABLE_STATUSES:
         return None
-    explicit = _number(header_value(headers, RETRY_AFTER_HEADER))
+    explicit = header_number(header_value(headers, RETRY_AFTER_HEADER), positive=True)
     if explicit is not None:
         return min(explicit, MAX_BACKOFF_SECONDS)
     plan = DEFAULT_RATES.get(operation, UsagePlan(0.5, 1))

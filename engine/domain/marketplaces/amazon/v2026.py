@@ -51,6 +51,7 @@ import orjson
 
 from engine.domain.config import InvoiceGranularity, Store
 from engine.domain.exceptions import NormalisationError
+from engine.domain.marketplaces._events import OrderEvents
 from engine.domain.marketplaces.amazon.api import ApiRequest, OrderSummary, _get
 from engine.domain.marketplaces.amazon.fees import Finances
 from engine.domain.marketplaces.amazon.orders import (
@@ -58,7 +59,6 @@ from engine.domain.marketplaces.amazon.orders import (
     Stage,
     _as_of_time,
     _check_marketplace,
-    _Events,
     _finances,
     _line,
     _payload_object,
@@ -67,6 +67,7 @@ from engine.domain.marketplaces.amazon.orders import (
 )
 from engine.domain.marketplaces.amazon.wire import (
     DEEMED_RESELLER_CATEGORIES,
+    MARKETPLACE,
     MARKETPLACE_CURRENCIES,
     MAX_RESULTS_PER_PAGE,
     VCS_REASON,
@@ -500,7 +501,7 @@ def _order_events(
     order_id = order.ident("orderId")
     sales = order.child("salesChannel")
     _check_marketplace(sales.text("marketplaceId") if sales else "", store, "$.order.salesChannel")
-    events = _Events(store, order_id, received_at, source)
+    events = OrderEvents(MARKETPLACE, store, order_id, received_at, source)
     items = order.children("orderItems")
     if not items:
         raise NormalisationError("$.order.orderItems is empty or missing")

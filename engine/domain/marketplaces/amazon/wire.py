@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from engine.domain.exceptions import NormalisationError
-from engine.domain.marketplaces._document import Document
+from engine.domain.marketplaces._document import ApiDocument
 from engine.domain.money import ZERO, parse_amount
-from models.codec import DecodeError, parse_utc
 from models.order import Marketplace
 
 MARKETPLACE = Marketplace.AMAZON
@@ -62,7 +61,7 @@ DEEMED_RESELLER_CATEGORIES = frozenset({"IOSS", "UOSS"})
 VCS_REASON = "Amazon issues the invoice (VAT Calculation Service, store setting)"
 
 
-class _Doc(Document):
+class _Doc(ApiDocument):
     """Typed reads from SP-API JSON; every failure names the field."""
 
     def ident(self, key: str) -> str:
@@ -71,38 +70,10 @@ class _Doc(Document):
             raise NormalisationError(f"{self.path}.{key} must be an id, got {value!r}")
         return value.strip()
 
-    def text(self, key: str, default: str = "") -> str:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise NormalisationError(f"{self.path}.{key} must be text, got {value!r}")
-        return value.strip()
-
     def flag(self, key: str) -> bool:
         """v0 sends some booleans as text (`IsGift`, `IsBuyerRequestedCancel`: "true")."""
         value = self.data.get(key)
         return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-    def time(self, key: str) -> datetime:
-        raw = self.data.get(key)
-        if not isinstance(raw, str):
-            raise NormalisationError(f"{self.path}.{key} must be an ISO-8601 time, got {raw!r}")
-        try:
-            return parse_utc(raw, f"{self.path}.{key}")
-        except DecodeError as exc:
-            raise NormalisationError(str(exc)) from None
-
-    def opt_time(self, key: str) -> datetime | None:
-        return None if self.data.get(key) in (None, "") else self.time(key)
-
-    def count(self, key: str, default: int | None = None) -> int:
-        value = self.data.get(key)
-        if value is None and default is not None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise NormalisationError(f"{self.path}.{key} must be a count, got {value!r}")
-        return value
 
     def money(self, key: str) -> tuple[Decimal, str] | None:
         """Orders API `Money`: `{"CurrencyCode": "EUR", "Amount": "12.30"}` (Amount is text)."""

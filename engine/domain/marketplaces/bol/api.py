@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
-from engine.domain.exceptions import NormalisationError
+from engine.domain.marketplaces._oauth import BearerToken
+from engine.domain.marketplaces._oauth import TokenRequest as TokenRequest
 from engine.domain.marketplaces.bol.door import parse_notification, path_id
 from engine.domain.marketplaces.bol.wire import (
     MEDIA_TYPE,
@@ -23,12 +24,6 @@ from engine.domain.marketplaces.bol.wire import (
     StatusFilter,
     _Doc,
 )
-
-
-class TokenRequest(NamedTuple):
-    url: str
-    headers: Mapping[str, str]
-    body: bytes
 
 
 def token_request(client_id: str, client_secret: str, url: str = TOKEN_URL) -> TokenRequest:
@@ -42,8 +37,7 @@ def token_request(client_id: str, client_secret: str, url: str = TOKEN_URL) -> T
     return TokenRequest(url, headers, b"grant_type=client_credentials")
 
 
-@dataclass(frozen=True, slots=True)
-class TokenCache:
+class TokenCache(BearerToken):
     """An access token and when it expires.
 
     bol IP-blocks callers that request tokens too often, so a token is reused for its whole
@@ -53,23 +47,8 @@ class TokenCache:
     one per request or per worker.
     """
 
-    token: str
-    expires_at: datetime
-
-    def valid(self, now: datetime, margin: timedelta = TOKEN_MARGIN) -> bool:
-        return bool(self.token) and now < self.expires_at - margin
-
-    @classmethod
-    def from_response(cls, body: bytes, now: datetime) -> TokenCache:
-        """The token endpoint's answer: `access_token`, `token_type` Bearer, `expires_in`."""
-        document = _Doc.parse(body)
-        token = document.text("access_token")
-        if not token:
-            raise NormalisationError("$.access_token is missing")
-        if document.text("token_type", "Bearer").lower() != "bearer":
-            raise NormalisationError(f"unexpected token_type {document.get('token_type')!r}")
-        lifetime = document.count("expires_in")
-        return cls(token, now + timedelta(seconds=lifetime))
+    __slots__ = ()
+    MARGIN = TOKEN_MARGIN
 
 
 class ApiRequest(NamedTuple):

@@ -30,13 +30,6 @@ from models.order import (
 )
 
 
-class _Events(OrderEvents):
-    """One bol order's events, with ids derived from bol's ids and change times."""
-
-    def __init__(self, store: Store, order_id: str, received_at: datetime, source: str) -> None:
-        super().__init__(MARKETPLACE, store, order_id, received_at, source)
-
-
 def _person(address: _Doc | None) -> str:
     if address is None:
         return ""
@@ -120,7 +113,7 @@ def _order_events(
     order: _Doc, store: Store, received_at: datetime, source: str
 ) -> list[OrderEvent]:
     order_id = order.ident("orderId")
-    events = _Events(store, order_id, received_at, source)
+    events = OrderEvents(MARKETPLACE, store, order_id, received_at, source)
     items = order.children("orderItems")
     if not items:
         raise NormalisationError("$.orderItems is empty or missing")
@@ -197,7 +190,7 @@ def _shipment_event(shipment: _Doc, store: Store, received_at: datetime, source:
     order = shipment.child("order")
     if order is None:
         raise NormalisationError(f"{shipment.path}.order is missing")
-    events = _Events(store, order.ident("orderId"), received_at, source)
+    events = OrderEvents(MARKETPLACE, store, order.ident("orderId"), received_at, source)
     shipment_id = shipment.ident("shipmentId")
     lines: dict[str, int] = {}
     methods: list[str] = []

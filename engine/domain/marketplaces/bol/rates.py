@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from engine.domain.marketplaces._door import header_value
+from engine.domain.marketplaces._door import header_number, header_value
 from engine.domain.marketplaces.bol.wire import DEFAULT_BACKOFF_SECONDS
 
 RATE_LIMIT_HEADER = "x-ratelimit-limit"
@@ -16,16 +15,6 @@ RATE_REMAINING_HEADER = "x-ratelimit-remaining"
 #: Seconds until the budget is replenished.
 RATE_RESET_HEADER = "x-ratelimit-reset"
 RETRY_AFTER_HEADER = "Retry-After"
-
-
-def _number(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +27,12 @@ class RateLimit:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> RateLimit:
-        limit = _number(header_value(headers, RATE_LIMIT_HEADER))
-        remaining = _number(header_value(headers, RATE_REMAINING_HEADER))
+        limit = header_number(header_value(headers, RATE_LIMIT_HEADER))
+        remaining = header_number(header_value(headers, RATE_REMAINING_HEADER))
         return cls(
             limit=None if limit is None else int(limit),
             remaining=None if remaining is None else int(remaining),
-            reset_seconds=_number(header_value(headers, RATE_RESET_HEADER)),
+            reset_seconds=header_number(header_value(headers, RATE_RESET_HEADER)),
         )
 
     @property
@@ -53,7 +42,7 @@ class RateLimit:
 
 def _retry_after_value(raw: str | None, now: datetime | None) -> float | None:
     """`Retry-After` is delta-seconds, or an HTTP date (then `now` is needed)."""
-    seconds = _number(raw)
+    seconds = header_number(raw)
     if seconds is not None or raw is None or now is None:
         return seconds
     try:

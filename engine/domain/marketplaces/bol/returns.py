@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.domain.config import Store
-from engine.domain.marketplaces.bol.orders import _Events
+from engine.domain.marketplaces._events import OrderEvents
 from engine.domain.marketplaces.bol.wire import (
     CREDITED_HANDLING_RESULTS,
+    MARKETPLACE,
     REFUSED_PROCESSING_RESULTS,
     _Doc,
 )
@@ -137,7 +138,7 @@ def parse_returns(
                 why = "order not fetched" if known is None else "EAN not in the order"
                 unplaced.append(UnplacedReturnItem(rma_id, order_id, item.text("ean"), why))
                 continue
-            order_events = _Events(store, order_id, received_at, source)
+            order_events = OrderEvents(MARKETPLACE, store, order_id, received_at, source)
             reason = _reason(item)
             expected = item.count("expectedQuantity")
             request = Return(rma_id, registered_at, (LineQuantity(line_id, expected),), reason)

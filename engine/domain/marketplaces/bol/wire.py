@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Literal
 
 from engine.domain.exceptions import NormalisationError
-from engine.domain.marketplaces._document import Document
+from engine.domain.marketplaces._document import ApiDocument
 from engine.domain.money import parse_amount
-from models.codec import DecodeError, parse_utc
 from models.order import (
     Marketplace,
 )
@@ -66,7 +65,7 @@ SHIPMENT_DOCUMENT_TOPIC = "retailer/shipment"
 RETURN_DOCUMENT_TOPIC = "retailer/return"
 
 
-class _Doc(Document):
+class _Doc(ApiDocument):
     """Typed reads from a bol JSON object; every failure names the field."""
 
     def ident(self, key: str) -> str:
@@ -78,42 +77,14 @@ class _Doc(Document):
     def opt_ident(self, key: str) -> str | None:
         return None if self.data.get(key) in (None, "") else self.ident(key)
 
-    def text(self, key: str, default: str = "") -> str:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise NormalisationError(f"{self.path}.{key} must be text, got {value!r}")
-        return value.strip()
-
     def flag(self, key: str) -> bool:
         return self.data.get(key) is True
-
-    def time(self, key: str) -> datetime:
-        raw = self.data.get(key)
-        if not isinstance(raw, str):
-            raise NormalisationError(f"{self.path}.{key} must be an ISO-8601 time, got {raw!r}")
-        try:
-            return parse_utc(raw, f"{self.path}.{key}")
-        except DecodeError as exc:
-            raise NormalisationError(str(exc)) from None
-
-    def opt_time(self, key: str) -> datetime | None:
-        return None if self.data.get(key) in (None, "") else self.time(key)
 
     def amount(self, key: str) -> Decimal:
         return parse_amount(self.data.get(key), f"{self.path}.{key}")
 
     def opt_amount(self, key: str) -> Decimal | None:
         return None if self.data.get(key) is None else self.amount(key)
-
-    def count(self, key: str, default: int | None = None) -> int:
-        value = self.data.get(key)
-        if value is None and default is not None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise NormalisationError(f"{self.path}.{key} must be a count, got {value!r}")
-        return value
 
     def opt_count(self, key: str) -> int | None:
         return None if self.data.get(key) is None else self.count(key)
