@@ -71,8 +71,9 @@ class WebhookDoor(Protocol):
         duplicate)."""
 
 
-class _Signed:
-    """Shopify and WooCommerce: HMAC-signed bodies that carry the order itself."""
+class _Door:
+    """What a door does unless it says otherwise: no ping, no topics of its own, no body it
+    refuses before reading its ids, nothing to fetch after."""
 
     engine_topics: frozenset[str] = frozenset()
 
@@ -86,7 +87,9 @@ class _Signed:
         return None
 
 
-class ShopifyDoor(_Signed):
+class ShopifyDoor(_Door):
+    """HMAC-signed bodies that carry the order itself."""
+
     marketplace = Marketplace.SHOPIFY
     kept_headers = shopify.KEPT_HEADERS
 
@@ -106,7 +109,9 @@ class ShopifyDoor(_Signed):
         return shopify.external_order_id(topic, body)
 
 
-class WooCommerceDoor(_Signed):
+class WooCommerceDoor(_Door):
+    """HMAC-signed bodies that carry the order itself; a refund lists only its ids."""
+
     marketplace = Marketplace.WOOCOMMERCE
     kept_headers = woocommerce.KEPT_HEADERS
     engine_topics = frozenset({woocommerce.POLLED_TOPIC, polling.WOOCOMMERCE_REFUNDS_TOPIC})
@@ -144,15 +149,11 @@ class WooCommerceDoor(_Signed):
         )
 
 
-class BolDoor:
+class BolDoor(_Door):
     """bol.com: RSA-signed pushes that name what changed and carry no order data."""
 
     marketplace = Marketplace.BOL
     kept_headers: tuple[str, ...] = ()
-    engine_topics: frozenset[str] = frozenset()
-
-    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return False
 
     def verify(
         self, headers: Mapping[str, str], body: bytes, store: Store, keys: Sequence[bytes]
@@ -181,16 +182,12 @@ class BolDoor:
         return PromptFetch(fetch) if fetch is not None and first else None
 
 
-class AmazonDoor:
+class AmazonDoor(_Door):
     """Amazon: ORDER_CHANGE notifications relayed from the seller's SQS queue with a shared
     secret. A relay may only prompt a fetch, never write order data (`amazon_relay`)."""
 
     marketplace = Marketplace.AMAZON
     kept_headers = amazon.KEPT_HEADERS
-    engine_topics: frozenset[str] = frozenset()
-
-    def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return False
 
     def verify(
         self, headers: Mapping[str, str], body: bytes, store: Store, keys: Sequence[bytes]
