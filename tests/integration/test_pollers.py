@@ -20,7 +20,15 @@ from engine.dev.fakes import shopify as fake_shopify
 from engine.dev.fakes.woocommerce import FakeShop, fake_api
 from engine.dev.simulator import ShopifyStore
 from tests import woocommerce_payloads as woo
-from tests.support import OPERATOR, SECRET, Stack, ThreadedServer, read_topic, tails, wait_until
+from tests.support import (
+    OPERATOR,
+    SECRET,
+    Stack,
+    Stacks,
+    ThreadedServer,
+    read_topic,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -72,31 +80,20 @@ def shopify() -> Iterator[tuple[fake_shopify.FakeShopify, ThreadedServer]]:
 
 @pytest.fixture(scope="module")
 def stack(
-    kafka_bootstrap: str,
-    redis_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
+    stacks: Stacks,
     woo_shop: tuple[FakeShop, ThreadedServer],
     shopify: tuple[fake_shopify.FakeShopify, ThreadedServer],
-) -> Iterator[Stack]:
-    engine = Stack(
-        tmp_path_factory.mktemp("poll-stack"),
-        kafka_bootstrap,
-        redis_url,
-        extra_config=STORES.format(woo=woo_shop[1].url, shopify=shopify[1].url),
-        extra_env={
+) -> Stack:
+    stores = STORES.format(woo=woo_shop[1].url, shopify=shopify[1].url)
+    return stacks.start(
+        "poll-stack",
+        stores,
+        {
             "TEST_WOO_CONSUMER_KEY": CONSUMER_KEY,
             "TEST_WOO_CONSUMER_SECRET": CONSUMER_SECRET,
             "TEST_SHOPIFY_ACCESS_TOKEN": shopify[0].access_token,
         },
     )
-    engine.start_web()
-    engine.start_worker()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
 
 
 def key_of(store: str, marketplace: str, order_id: int) -> bytes:

@@ -21,7 +21,7 @@ import pytest
 
 from engine.dev.fakes.woocommerce import FakeShop, fake_api
 from tests import woocommerce_payloads as woo
-from tests.support import Stack, ThreadedServer, read_topic, tails, wait_until
+from tests.support import Stack, Stacks, ThreadedServer, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -54,30 +54,12 @@ def woo_shop() -> Iterator[tuple[FakeShop, ThreadedServer]]:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    kafka_bootstrap: str,
-    redis_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    woo_shop: tuple[FakeShop, ThreadedServer],
-) -> Iterator[Stack]:
-    engine = Stack(
-        tmp_path_factory.mktemp("late-refund-stack"),
-        kafka_bootstrap,
-        redis_url,
-        extra_config=STORES.format(woo=woo_shop[1].url),
-        extra_env={
-            "TEST_WOO_CONSUMER_KEY": CONSUMER_KEY,
-            "TEST_WOO_CONSUMER_SECRET": CONSUMER_SECRET,
-        },
+def stack(stacks: Stacks, woo_shop: tuple[FakeShop, ThreadedServer]) -> Stack:
+    return stacks.start(
+        "late-refund-stack",
+        STORES.format(woo=woo_shop[1].url),
+        {"TEST_WOO_CONSUMER_KEY": CONSUMER_KEY, "TEST_WOO_CONSUMER_SECRET": CONSUMER_SECRET},
     )
-    engine.start_web()
-    engine.start_worker()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
 
 
 def gmt(moment: datetime) -> str:
