@@ -7,7 +7,7 @@ time formats differ); navigation and the body check are the same everywhere.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import orjson
 
@@ -70,7 +70,11 @@ class Document:
 
 
 class ApiDocument(Document):
-    """A marketplace API's JSON (bol, Amazon): text is a string, a count a whole number."""
+    """A marketplace API's JSON (bol, Amazon, Shopify): text is a string, a count a whole
+    number."""
+
+    #: Whether text is read without its surrounding white space (Shopify's is kept as sent).
+    STRIP_TEXT: ClassVar[bool] = True
 
     def text(self, key: str, default: str = "") -> str:
         value = self.data.get(key)
@@ -78,7 +82,7 @@ class ApiDocument(Document):
             return default
         if not isinstance(value, str):
             raise NormalisationError(f"{self.path}.{key} must be text, got {value!r}")
-        return value.strip()
+        return value.strip() if self.STRIP_TEXT else value
 
     def count(self, key: str, default: int | None = None) -> int:
         value = self.data.get(key)

@@ -1,5 +1,5 @@
-"""What the OAuth marketplaces (bol, Amazon) share on the wire: the token request and the
-access token their token endpoints answer with."""
+"""What the OAuth marketplaces (bol, Amazon) share on the wire: an API request, the token
+request, and the access token their token endpoints answer with."""
 
 from __future__ import annotations
 
@@ -10,6 +10,14 @@ from typing import ClassVar, NamedTuple, Self
 
 from engine.domain.exceptions import NormalisationError
 from engine.domain.marketplaces._document import ApiDocument
+
+
+class ApiRequest(NamedTuple):
+    """A GET against a marketplace API: path (from the API base URL), query and headers."""
+
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
 
 
 class TokenRequest(NamedTuple):

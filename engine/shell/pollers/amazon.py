@@ -61,18 +61,13 @@ class AmazonClient(OAuthClient[amazon.ApiRequest]):
     TOKEN_REFUSED_STATUS = 403
     KEY_PREFIX = "winkel:amazon"
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        redis: aioredis.Redis,
-        store: Store,
-        env: Mapping[str, str],
-        status: StatusBoard | None = None,
-    ) -> None:
-        self.refresh_token = store.env_value(env, store.refresh_token_env, "refresh_token_env")
-        super().__init__(session, redis, store, env, status, self.refresh_token)
-        #: operation -> the rate the last answer reported (a 429 reports none).
-        self.rates: dict[str, float] = {}
+    def account_of(self, store: Store, env: Mapping[str, str]) -> tuple[str, ...]:
+        """A seller's account is its refresh token (one LWA token per refresh token)."""
+        return (store.env_value(env, store.refresh_token_env, "refresh_token_env"),)
+
+    @property
+    def refresh_token(self) -> str:
+        return self.account_credentials[0]
 
     async def fetch_token(self) -> amazon.TokenCache:
         request = amazon.token_request(

@@ -187,16 +187,16 @@ class OAuthClient(ABC, Generic[Request]):
         store: Store,
         env: Mapping[str, str],
         status: StatusBoard | None = None,
-        *credentials: str,
     ) -> None:
-        """`credentials` beyond the client id that name the account (Amazon's refresh token)."""
         self.session, self.redis, self.status = session, redis, status
         self.base_url = (store.api_base_url or self.API_BASE_URL).rstrip("/")
         self.token_url = store.token_url or self.TOKEN_URL
         self.client_id = store.env_value(env, store.client_id_env, "client_id_env")
         self.client_secret = store.env_value(env, store.client_secret_env, "client_secret_env")
+        #: What names the account besides the client id (Amazon's refresh token).
+        self.account_credentials = self.account_of(store, env)
         account = hashlib.sha256(
-            "|".join((self.token_url, self.client_id, *credentials)).encode()
+            "|".join((self.token_url, self.client_id, *self.account_credentials)).encode()
         ).hexdigest()[:20]
         self.shared_token = SharedToken(
             redis,
@@ -208,6 +208,13 @@ class OAuthClient(ABC, Generic[Request]):
         self.holds = RateHolds(
             redis, f"{self.KEY_PREFIX}:rate:{account}", self.NAME if self.LOG_HOLDS else None
         )
+
+        #: bucket -> the rate the last answer reported (SP-API's usage plans; a 429 reports none).
+        self.rates: dict[str, float] = {}
+
+    def account_of(self, store: Store, env: Mapping[str, str]) -> tuple[str, ...]:
+        """Credentials besides the client id that name the account, from the environment."""
+        return ()
 
     async def token(self) -> str:
         return await self.shared_token.get()

@@ -10,8 +10,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, NamedTuple
+from typing import Literal
 
+from engine.domain.marketplaces._oauth import ApiRequest as ApiRequest
 from engine.domain.marketplaces._oauth import BearerToken
 from engine.domain.marketplaces._oauth import TokenRequest as TokenRequest
 from engine.domain.marketplaces.bol.door import parse_notification, path_id
@@ -49,14 +50,6 @@ class TokenCache(BearerToken):
 
     __slots__ = ()
     MARGIN = TOKEN_MARGIN
-
-
-class ApiRequest(NamedTuple):
-    """A GET against the Retailer API: path (from the API base URL), query and headers."""
-
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
 
 
 def _get(path: str, query: Mapping[str, str] | None = None) -> ApiRequest:
