@@ -104,19 +104,15 @@ async def records_for(stack: Stack, topic: str, key: bytes) -> list[dict[str, An
     return [orjson.loads(r.value) for r in await read_topic(stack.bootstrap, topic) if r.key == key]
 
 
-def gmt(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
-
-
 def completed_order(order_id: int, **changes: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     return woo.order(
         order_id,
         status="completed",
-        created=gmt(now - timedelta(minutes=10)),
-        paid=gmt(now - timedelta(minutes=9)),
-        modified=gmt(now),
-        completed=gmt(now),
+        created=woo.gmt(now - timedelta(minutes=10)),
+        paid=woo.gmt(now - timedelta(minutes=9)),
+        modified=woo.gmt(now),
+        completed=woo.gmt(now),
         **changes,
     )
 
@@ -200,24 +196,10 @@ async def test_woocommerce_refunds_are_polled_into_a_credit_note(
     key = key_of(WOO_STORE, "woocommerce", order_id)
     await wait_for_invoices(stack, key, "the invoice before the refund")
     now = datetime.now(UTC)
-    mug_line = order_id * 10 + woo.MUG["id"]
-    refund = {
-        "id": order_id * 10 + 7,
-        "date_created": gmt(now),
-        "date_created_gmt": gmt(now),
-        "amount": "12.10",
-        "reason": "Beschadigd ontvangen",
-        "refunded_by": 1,
-        "refunded_payment": True,
-        "meta_data": [],
-        "line_items": [woo.refund_line(mug_line, 1, "-10.00", "-2.10")],
-        "shipping_lines": [],
-        "tax_lines": [],
-        "fee_lines": [],
-    }
+    refund = woo.damaged_mug_refund(order_id * 10 + 7, order_id, now)
     listed = [{"id": refund["id"], "reason": refund["reason"], "total": "-12.10"}]
     refunded = completed_order(order_id, refunds=listed)
-    refunded["date_modified_gmt"] = gmt(now + timedelta(seconds=1))
+    refunded["date_modified_gmt"] = woo.gmt(now + timedelta(seconds=1))
 
     def change() -> None:
         shop.add_refund(order_id, refund)

@@ -62,10 +62,6 @@ def stack(stacks: Stacks, woo_shop: tuple[FakeShop, ThreadedServer]) -> Stack:
     )
 
 
-def gmt(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
-
-
 def key_of(order_id: int) -> bytes:
     return str(uuid.uuid5(NAMESPACE, f"{STORE}:woocommerce:{order_id}")).encode()
 
@@ -97,10 +93,10 @@ async def test_a_refund_ten_days_after_the_last_change_is_credited_within_second
     completed = woo.order(
         order_id,
         status="completed",
-        created=gmt(last_change - timedelta(hours=2)),
-        paid=gmt(last_change - timedelta(hours=1)),
-        modified=gmt(last_change),
-        completed=gmt(last_change),
+        created=woo.gmt(last_change - timedelta(hours=2)),
+        paid=woo.gmt(last_change - timedelta(hours=1)),
+        modified=woo.gmt(last_change),
+        completed=woo.gmt(last_change),
     )
     server.call(lambda: shop.put(completed))
     await post(stack, "order.updated", completed)
@@ -110,21 +106,7 @@ async def test_a_refund_ten_days_after_the_last_change_is_credited_within_second
         return await records_for(stack, "winkel.triggers.invoice", key) or None
 
     (invoice,) = await wait_until(invoices, 120, what="the invoice")
-    mug_line = order_id * 10 + woo.MUG["id"]
-    refund = {
-        "id": 7231,
-        "date_created": gmt(now),
-        "date_created_gmt": gmt(now),
-        "amount": "12.10",
-        "reason": "Beschadigd ontvangen",
-        "refunded_by": 1,
-        "refunded_payment": True,
-        "meta_data": [],
-        "line_items": [woo.refund_line(mug_line, 1, "-10.00", "-2.10")],
-        "shipping_lines": [],
-        "tax_lines": [],
-        "fee_lines": [],
-    }
+    refund = woo.damaged_mug_refund(7231, order_id, now)
     listed = [{"id": refund["id"], "reason": refund["reason"], "total": "-12.10"}]
     refunded = dict(completed, refunds=listed)
     server.call(lambda: shop.add_refund(order_id, refund))
