@@ -118,6 +118,10 @@ def webhook(door: WebhookDoor) -> Callable[[web.Request], Awaitable[web.Response
     return handle
 
 
+#: At most this many prompt-fetch requests wait per store (the list poll is the backstop).
+PENDING_FETCHES_KEPT = 10_000
+
+
 async def ask_poller(app: web.Application, store: Store, prompt: PromptFetch) -> None:
     """Put a fetch on the store's list, which its poller waits on. Best effort: the delivery
     is kept all the same, and the poll finds the change later without it."""
@@ -177,10 +181,8 @@ async def accept(app: web.Application, delivery: RawDelivery, order: UUID | None
         ) from None
 
 
-# --- bol.com: RSA-signed pushes that only ask for a fetch ------------------------------------
+# --- the door keys besides the stores' HMAC secrets -------------------------------------------
 
-#: At most this many prompt-fetch requests wait per store (the list poll is the backstop).
-PENDING_FETCHES_KEPT = 10_000
 #: Store id -> the bol public keys its pushes may be signed with (PEM or base64 DER).
 BOL_KEYS = web.AppKey("bol_public_keys", dict[str, tuple[bytes, ...]])
 
@@ -206,8 +208,6 @@ def bol_public_keys(config: Config, env: Mapping[str, str]) -> dict[str, tuple[b
         keys[store.id] = tuple(key.encode() for key in parsed)
     return keys
 
-
-# --- Amazon: relayed ORDER_CHANGE notifications that only ask for a fetch -----------------------
 
 #: Store id -> the shared secrets its notification relay may present in `X-Winkel-Token`.
 AMAZON_SECRETS = web.AppKey("amazon_relay_secrets", dict[str, tuple[bytes, ...]])
