@@ -91,10 +91,11 @@ def _numeric(locations: Mapping[str, str]) -> tuple[int, ...]:
 def _fake_stores(config: Config, seed: int) -> dict[str, _FakeStore]:
     """A fake marketplace per configured store that receives webhooks."""
     from engine.dev.fakes.woocommerce import WooCommerceStore
-    from engine.dev.simulator import ShopifyStore
+    from engine.dev.simulator import DueBy, ShopifyStore
     from models.order import Marketplace
 
-    start = datetime.now(UTC) - timedelta(days=1)
+    # Stories are dated in the past and present, never the future (engine/dev/simulator.py).
+    now = datetime.now(UTC)
     fakes: dict[str, _FakeStore] = {}
     for number, store in enumerate(config.stores.values()):
         if store.marketplace is Marketplace.SHOPIFY:
@@ -103,16 +104,19 @@ def _fake_stores(config: Config, seed: int) -> dict[str, _FakeStore]:
                 shop_domain=store.shop_domain or f"{store.id}.myshopify.com",
                 secret=store.webhook_secrets(os.environ)[0],
                 seed=seed + number,
-                start=start,
                 location_ids=_numeric(store.locations) or (70001,),
+                clock=lambda: datetime.now(UTC),
+                refund_share=0.15,
+                stall_share=0.08,
             )
         elif store.marketplace is Marketplace.WOOCOMMERCE:
-            fakes[store.id] = WooCommerceStore(
+            woo = WooCommerceStore(
                 store_id=store.id,
                 secret=store.webhook_secrets(os.environ)[0],
                 seed=seed + number,
-                start=start,
+                start=now - timedelta(days=1),
             )
+            fakes[store.id] = DueBy(woo, lambda: datetime.now(UTC))
     if not fakes:
         raise ConfigError("no Shopify or WooCommerce store in the config to simulate")
     return fakes
@@ -174,6 +178,11 @@ def _first_demo_order(seed: int) -> int:
     return 1 + (seed - 1) * 1_000
 
 
+#: How fast the polled demo marketplaces play their stories: fast enough that returns and
+#: marketplace-invoiced orders show within the demo's first minutes.
+DEMO_STEPS_PER_SECOND = 0.5
+
+
 def _bol_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
     from engine.dev.fakes.bol import FakeBol, SigningKey, play_demo, throwaway_signing_key
 
@@ -183,7 +192,15 @@ def _bol_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
     key = SigningKey.from_pem(pem) if pem else throwaway_signing_key()
     fake = FakeBol(client_id=client_id, client_secret=secret, signing_key=key)
     push_url = f"{url.rstrip('/')}/webhooks/bol/{store.id}"
-    return play_demo(fake, host, port, push_url, seed=seed, first_order=_first_demo_order(seed))
+    return play_demo(
+        fake,
+        host,
+        port,
+        push_url,
+        seed=seed,
+        first_order=_first_demo_order(seed),
+        steps_per_second=DEMO_STEPS_PER_SECOND,
+    )
 
 
 def _amazon_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any:
@@ -199,7 +216,14 @@ def _amazon_demo(store: Store, host: str, port: int, url: str, seed: int) -> Any
     )
     relay_url = f"{url.rstrip('/')}/webhooks/amazon/{store.id}" if relay_secret else None
     return play_demo(
-        fake, host, port, relay_url, relay_secret, seed=seed, first_order=_first_demo_order(seed)
+        fake,
+        host,
+        port,
+        relay_url,
+        relay_secret,
+        seed=seed,
+        first_order=_first_demo_order(seed),
+        steps_per_second=DEMO_STEPS_PER_SECOND,
     )
 
 
@@ -308,6 +332,13 @@ def bench(args: argparse.Namespace) -> int:
     print(report.text())
     if args.json:
         Path(args.json).write_bytes(report_json(report))
+    return 0
+
+
+def bench_read_model(args: argparse.Namespace) -> int:
+    from engine.dev.bench_readmodel import bench_read_model as measure
+
+    print(measure(_config(args), args.orders, args.requests, args.seed).text())
     return 0
 
 
@@ -555,6 +586,13 @@ def parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--json", help="also write the report as JSON to this file")
     p_bench.add_argument("--keep", action="store_true", help="keep logs and data afterwards")
     p_bench.set_defaults(handler=bench)
+    p_bench_rm = sub.add_parser(
+        "bench-read-model", help="order list and detail latency over a large read model"
+    )
+    p_bench_rm.add_argument("--orders", type=int, default=100_000)
+    p_bench_rm.add_argument("--requests", type=int, default=200, help="per scenario")
+    p_bench_rm.add_argument("--seed", type=int, default=1)
+    p_bench_rm.set_defaults(handler=bench_read_model)
     return top
 
 

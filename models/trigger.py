@@ -216,6 +216,18 @@ class SummaryShipment:
 
 
 @dataclass(frozen=True, slots=True)
+class SummaryFee:
+    """A marketplace fee or cost component of the order (Amazon `Commission`,
+    `FBAPerUnitFulfillmentFee`, ...): `kind` is the stable class the dashboard groups by
+    (`commission`, `fba_fee`, `shipping_fee`, `other`), `description` the marketplace's name
+    for it; `amount` in the order's currency, positive = charged to the seller."""
+
+    kind: str
+    description: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class OrderSummary:
     """The read-model row of one order: what the dashboard list and detail show."""
 
@@ -242,3 +254,11 @@ class OrderSummary:
     companies: tuple[str, ...] = ()
     #: The shipments in the order they were sent, with carrier, tracking and origin.
     shipments: tuple[SummaryShipment, ...] = ()
+    #: When the customer placed the order (the marketplace's time).
+    ordered_at: datetime | None = None
+    #: Marketplace fees and cost components, where the marketplace reports them.
+    fees: tuple[SummaryFee, ...] = ()
+    #: Invoice triggers the invoice service has not confirmed yet (no invoice number).
+    unconfirmed_invoices: int = 0
+    #: Why the marketplace, not the seller, invoices this order (no invoice is asked for).
+    invoiced_by_marketplace: str | None = None

@@ -14,6 +14,7 @@ from engine.domain.exceptions import ConfigError
 from engine.shell import kafka, redisconn
 from engine.shell.producer import ResilientProducer
 from engine.shell.quietlog import DependencyLog
+from engine.shell.readmodel_query import OrderList
 from models.order import Marketplace
 from web import api, auth, dashboard, health, ingest
 from web.auth import DEFAULT_OPERATOR_ID, DEFAULT_VIEWER_ID, operators_from, principals
@@ -104,6 +105,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
 
     async def connections(app: web.Application) -> AsyncIterator[None]:
         app[REDIS] = redisconn.client(config.redis_url)
+        app[api.ORDER_LIST] = OrderList(app[REDIS])
         await kafka.ensure_topics(config.kafka)
         producer = ResilientProducer(lambda: kafka.producer(config.kafka), name="web")
         await producer.start()
@@ -122,9 +124,15 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_post("/webhooks/bol/{store_id}", ingest.bol_webhook)
     app.router.add_post("/webhooks/amazon/{store_id}", ingest.amazon_webhook)
     app.router.add_get("/", dashboard.index)
+    # The dashboard's own URLs (web/static): the page routes them itself.
+    app.router.add_get(r"/orders/{order_uuid}", dashboard.index)
+    app.router.add_get("/stuck", dashboard.index)
+    app.router.add_get("/dead-letters", dashboard.index)
     app.router.add_get("/ws", dashboard.websocket)
     app.router.add_static("/static/", dashboard.STATIC, append_version=False)
     app.router.add_get("/api/orders", api.list_orders)
+    app.router.add_get("/api/orders.csv", api.orders_csv)
+    app.router.add_get("/api/stuck", api.stuck_orders)
     app.router.add_get(r"/api/orders/{order_uuid}", api.order_detail)
     app.router.add_post(r"/api/orders/{order_uuid}/status", api.change_status)
     app.router.add_get("/api/session", auth.session)
@@ -133,6 +141,7 @@ def create_app(config: Config, env: Mapping[str, str] | None = None) -> web.Appl
     app.router.add_get("/api/pollers", api.pollers)
     app.router.add_get("/api/vat/thresholds", api.vat_thresholds)
     app.router.add_get("/api/deadletters", api.list_dead_letters)
+    app.router.add_get("/api/dead-letters", api.list_dead_letters)
     app.router.add_post("/api/deadletters/{dead_letter_id}/replay", api.replay_dead_letter)
     app.router.add_get("/api/openapi.json", api.openapi)
     app.router.add_get("/healthz", health.healthz)

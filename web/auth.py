@@ -44,8 +44,11 @@ _ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 #: Open without a token: no personal data is served there (module doc).
-OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics", "/api/openapi.json"})
-OPEN_PREFIXES = ("/static/", "/webhooks/")
+OPEN_PATHS = frozenset(
+    {"/", "/stuck", "/dead-letters", "/healthz", "/readyz", "/metrics", "/api/openapi.json"}
+)
+#: `/orders/<uuid>` is the page (index.html) too: it holds no data, the API behind it does.
+OPEN_PREFIXES = ("/static/", "/webhooks/", "/orders/")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: POST routes that only read (a viewer may use them).
 READ_POSTS = frozenset({"/api/ws-ticket"})

@@ -17,6 +17,7 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,6 +26,7 @@ from aiohttp import WSMsgType, web
 from redis.exceptions import RedisError
 
 from engine.shell import readmodel as rm
+from web import api
 from web.health import worker_report
 from web.state import HEALTH, REDIS, SETTINGS, SOCKETS
 from web.tasks import stop_tasks
@@ -175,7 +177,7 @@ async def gather_stats(app: web.Application, now: float | None = None) -> dict[s
     recent_letters = []
     for letter, replay in zip(letters, replays, strict=False):
         if letter:
-            row = orjson.loads(letter)
+            row = {**api.OWNER_UNKNOWN, **orjson.loads(letter)}
             row["replayed"] = orjson.loads(replay) if replay else None
             recent_letters.append(row)
     health = app[HEALTH]
@@ -198,6 +200,11 @@ async def gather_stats(app: web.Application, now: float | None = None) -> dict[s
         # The worker refills a read model that Redis lost; until then the counts are partial.
         "read_model": {"rebuilding": rebuilding},
         "worker": await worker_report(app, moment),
+        # What GET /api/vat/thresholds and GET /api/pollers answer, so the page polls nothing.
+        "thresholds": await api.threshold_rows(app),
+        "pollers": await api.poller_rows(app),
+        # The stuck worklist's `total` (GET /api/stuck), by each store's own limits.
+        "stuck_total": await api.stuck_count(app, datetime.fromtimestamp(moment, UTC)),
     }
 
 

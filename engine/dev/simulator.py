@@ -1,14 +1,20 @@
 """A fake Shopify store: realistic, signed webhook deliveries for demos, tests and benchmarks.
 
 Pure generation from a seed; sending them is the caller's business (`winkel simulate`).
-Each order tells a story: created, paid, shipped in one or two fulfilments (or cancelled).
+Each order tells a story: created, paid, shipped in one or two fulfilments (or cancelled),
+sometimes partly refunded afterwards (a credit note), sometimes stalled days ago (paid and never
+shipped, or partly shipped: the stuck worklist's cases).
+
+With a `clock` (the demo), every story is placed before its "now" and cut at it, since
+its steps carry marketplace times, and a time in the future is something no marketplace sends
+(a story started from a fixed `start` plus its hours of fulfilment used to run into the future).
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -60,6 +66,13 @@ class ShopifyStore:
     #: Shopify location ids the fulfilments come from, in turn: a split order's second
     #: fulfilment ships from the second location (another company, where `locations` says so).
     location_ids: tuple[int, ...] = (70001,)
+    #: The demo's clock: each story is placed before its "now" (see the module doc); None: the
+    #: stories start at `start` and are told whole.
+    clock: Callable[[], datetime] | None = None
+    #: Orders partly refunded after shipping (a `refunds/create` delivery: a credit note).
+    refund_share: float = 0.0
+    #: Orders that stalled days before `now`: paid and never shipped, or partly shipped.
+    stall_share: float = 0.0
     _rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -74,15 +87,25 @@ class ShopifyStore:
             shopify.DELIVERY_HEADER: str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
             "X-Shopify-Event-Id": str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
             "X-Shopify-Shop-Domain": self.shop_domain,
-            "X-Shopify-Triggered-At": at.isoformat(),
+            TRIGGERED_AT: at.isoformat(),
             "X-Shopify-API-Version": "2026-01",
         }
         return Delivery(self.store_id, topic, headers, body)
 
     def order_story(self, order_id: int) -> list[Delivery]:
-        """All deliveries of one order, in the order Shopify would send them."""
+        """All deliveries of one order, in the order Shopify would send them; with `now`, only
+        those due by then (a story still under way stops where it is)."""
+        now = None if self.clock is None else self.clock()
+        story = self._story(order_id, now)
+        return story if now is None else due(story, now)
+
+    def _story(self, order_id: int, now: datetime | None) -> list[Delivery]:
         rng = self._rng
-        created = self.start + timedelta(seconds=order_id % 86_400, microseconds=order_id % 997)
+        stalled = bool(self.stall_share) and rng.random() < self.stall_share
+        # Where it stalled: 0 not paid, 1 paid and not shipped, 2 partly shipped.
+        stall = rng.randrange(3) if stalled else 0
+        refunded = bool(self.refund_share) and rng.random() < self.refund_share
+        created = self._created(order_id, stalled, now)
         first, last, country, company = rng.choice(CUSTOMERS)
         picks = rng.sample(PRODUCTS, rng.randint(1, 3))
         items = [(sku, title, price, rng.randint(1, 3)) for sku, title, price in picks]
@@ -91,7 +114,11 @@ class ShopifyStore:
         paid_at = created + timedelta(minutes=2)
         order = {**order, "financial_status": "paid", "updated_at": paid_at.isoformat()}
         deliveries.append(self.deliver("orders/paid", order, paid_at))
-        if rng.random() < self.cancel_share:
+        if stalled and stall == 0:
+            return deliveries[:1]  # never paid
+        if stalled and (len(order["line_items"]) == 1 or stall == 1):
+            return deliveries  # paid, and then nothing: waiting for a shipment
+        if not stalled and rng.random() < self.cancel_share:
             at = paid_at + timedelta(hours=1)
             order = {
                 **order,
@@ -104,6 +131,8 @@ class ShopifyStore:
         line_items: list[dict[str, Any]] = order["line_items"]
         split = len(line_items) > 1 and rng.random() < self.split_share
         groups = [line_items[:1], line_items[1:]] if split else [line_items]
+        if stalled:
+            groups = [line_items[:1]]  # partly shipped, the rest never follows
         fulfillments: list[dict[str, Any]] = []
         for number, group in enumerate(groups, start=1):
             at = paid_at + timedelta(hours=3 * number)
@@ -126,8 +155,14 @@ class ShopifyStore:
                 "fulfillment_status": "fulfilled" if done else "partial",
                 "updated_at": at.isoformat(),
             }
+            if stalled:
+                done = False
+                order["fulfillment_status"] = "partial"
             topic = "orders/fulfilled" if done else "orders/partially_fulfilled"
             deliveries.append(self.deliver(topic, order, at))
+        if refunded and not stalled:
+            at = paid_at + timedelta(hours=3 * len(groups) + REFUND_AFTER_HOURS)
+            deliveries.append(self.deliver(REFUND_TOPIC, _refund(order_id, line_items[0], at), at))
         return deliveries
 
     def stories(self, first_order_id: int = 1001) -> Iterator[list[Delivery]]:
@@ -135,6 +170,80 @@ class ShopifyStore:
         while True:
             yield self.order_story(order_id)
             order_id += 1
+
+    def _created(self, order_id: int, stalled: bool, now: datetime | None) -> datetime:
+        """When the order was placed: from `start`, or (with `now`) within the last
+        `RECENT_HOURS` hours, so the demo shows orders at every step of their story; a stalled
+        one two to five days ago, past any stage's limit, so the worklist shows it."""
+        spread = timedelta(seconds=order_id % 86_400, microseconds=order_id % 997)
+        if now is None:
+            return self.start + spread
+        if stalled:
+            return now - timedelta(days=2) - spread * 3
+        recent = (order_id * 7_919) % (RECENT_HOURS * 3600)
+        return now - timedelta(seconds=recent, microseconds=order_id % 997)
+
+
+#: With `now`, orders are placed within this many hours before it.
+RECENT_HOURS = 10
+TRIGGERED_AT = "X-Shopify-Triggered-At"
+
+
+def delivery_time(delivery: Delivery) -> datetime:
+    """The marketplace time a delivery is dated: Shopify's `X-Shopify-Triggered-At` header,
+    a WooCommerce order's `date_modified_gmt` (UTC without an offset)."""
+    header = delivery.headers.get(TRIGGERED_AT)
+    if header:
+        return datetime.fromisoformat(header)
+    document = orjson.loads(delivery.body)
+    modified = document.get("date_modified_gmt") if isinstance(document, dict) else None
+    if not isinstance(modified, str):
+        raise ValueError(f"a {delivery.topic} delivery names no time")
+    return datetime.fromisoformat(modified).replace(tzinfo=UTC)
+
+
+def due(story: list[Delivery], now: datetime) -> list[Delivery]:
+    """The deliveries of a story dated at or before `now`: a story still under way stops where
+    it is, and nothing is ever dated in the future."""
+    return [delivery for delivery in story if delivery_time(delivery) <= now]
+
+
+@dataclass
+class DueBy:
+    """Another fake store's stories cut at the clock's now (see `due`), e.g. WooCommerce's."""
+
+    store: Any  # has order_story(order_id) -> list[Delivery]
+    clock: Callable[[], datetime]
+
+    def order_story(self, order_id: int) -> list[Delivery]:
+        return due(self.store.order_story(order_id), self.clock())
+
+
+#: A refund follows the last fulfilment by this many hours.
+REFUND_AFTER_HOURS = 2
+REFUND_TOPIC = shopify.REFUND_TOPIC
+
+
+def _refund(order_id: int, line_item: dict[str, Any], at: datetime) -> dict[str, Any]:
+    """A `refunds/create` body: one unit of the first line back (damaged in transit)."""
+    return {
+        "id": order_id * 10 + 9,
+        "order_id": order_id,
+        "created_at": at.isoformat(),
+        "processed_at": at.isoformat(),
+        "note": "damaged in transit",
+        "restock": False,
+        "refund_line_items": [
+            {
+                "id": order_id * 10 + 8,
+                "line_item_id": line_item["id"],
+                "quantity": 1,
+                "restock_type": "no_restock",
+            }
+        ],
+        "order_adjustments": [],
+        "transactions": [],
+    }
 
 
 def _order(

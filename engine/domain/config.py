@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.domain.exceptions import ConfigError
+from engine.domain.stuck import DEFAULT_LIMITS, parse_limits
 from models.order import Marketplace
 
 DEMO_CONFIG = Path(__file__).with_name("demo.toml")
@@ -88,6 +89,9 @@ class Store:
     #: WooCommerce: the order (or line item) meta keys naming the fulfilment location that
     #: `locations` maps to companies; empty: the module's defaults (`mw_warehouse`).
     location_fields: tuple[str, ...] = ()
+    #: How long an order of this store may wait per stage before the stuck worklist shows it
+    #: (engine/domain/stuck.py): the config's `[stuck_after]` defaults, then the store's own.
+    stuck_after: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
 
     def env_value(self, env: Mapping[str, str], variable: str | None, what: str) -> str:
         """The value of the variable the config names for `what`; an error names both."""
@@ -283,7 +287,11 @@ def _company(item: Mapping[str, Any]) -> Company:
     )
 
 
-def _store(item: Mapping[str, Any], companies: Mapping[str, Company]) -> Store:
+def _store(
+    item: Mapping[str, Any],
+    companies: Mapping[str, Company],
+    stuck_after: Mapping[str, float] = DEFAULT_LIMITS,
+) -> Store:
     where = f"store {item.get('id', '?')!r}"
     company_id = _required(item, "company_id", where)
     if company_id not in companies:
@@ -315,6 +323,7 @@ def _store(item: Mapping[str, Any], companies: Mapping[str, Company]) -> Store:
         vat_id_fields=_field_names(item, "vat_id_fields", where),
         company_fields=_field_names(item, "company_fields", where),
         location_fields=_field_names(item, "location_fields", where),
+        stuck_after=parse_limits(item.get("stuck_after"), f"{where} stuck_after", stuck_after),
     )
 
 
@@ -421,7 +430,11 @@ def parse_config(document: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     worker = _table(document, "worker")
     operators = _table(document, "operators")
     companies = {c.id: c for c in map(_company, _tables(document, "companies"))}
-    stores = {s.id: s for s in (_store(item, companies) for item in _tables(document, "stores"))}
+    stuck_after = parse_limits(document.get("stuck_after"), "[stuck_after]")
+    stores = {
+        s.id: s
+        for s in (_store(item, companies, stuck_after) for item in _tables(document, "stores"))
+    }
     web_port = _setting(web, "port", 8080, int, "[web]", env, "WINKEL_WEB_PORT")
     if web_port > 65535:
         raise ConfigError(f"[web] port / WINKEL_WEB_PORT must be a port number, got {web_port}")

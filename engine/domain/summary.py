@@ -6,7 +6,7 @@ from engine.domain.config import Store
 from engine.domain.lifecycle import company_of, order_companies, shipped_units
 from engine.domain.money import ZERO
 from models.order import DocumentKind, LineKind, OrderState, Shipment
-from models.trigger import OrderSummary, SummaryLine, SummaryShipment
+from models.trigger import OrderSummary, SummaryFee, SummaryLine, SummaryShipment
 
 
 def _fulfilment(state: OrderState) -> str:
@@ -45,6 +45,18 @@ def _shipment(shipment: Shipment, store: Store) -> SummaryShipment:
         tracking_numbers=shipment.tracking_numbers,
         confirms=shipment.confirms,
     )
+
+
+def fee_kind(description: str) -> str:
+    """The stable class of a marketplace fee type (Amazon's `FeeType` names, bol's fee names)."""
+    folded = description.casefold()
+    if "commission" in folded or "referral" in folded:
+        return "commission"
+    if "fba" in folded or "fulfil" in folded:
+        return "fba_fee"
+    if "shipping" in folded or "postage" in folded:
+        return "shipping_fee"
+    return "other"
 
 
 def summarise(state: OrderState, store: Store) -> OrderSummary | None:
@@ -88,4 +100,20 @@ def summarise(state: OrderState, store: Store) -> OrderSummary | None:
         updated_at=state.last_changed_at,
         companies=order_companies(state, store),
         shipments=tuple(_shipment(shipment, store) for shipment in state.shipments),
+        ordered_at=details.placed_at,
+        fees=tuple(
+            SummaryFee(kind=fee_kind(name), description=name, amount=amount)
+            for name, amount in details.costs
+        ),
+        unconfirmed_invoices=_unconfirmed_invoices(state),
+        invoiced_by_marketplace=details.invoiced_by_marketplace,
+    )
+
+
+def _unconfirmed_invoices(state: OrderState) -> int:
+    issued = {invoice.trigger_id for invoice in state.issued}
+    return sum(
+        1
+        for document in state.documents
+        if document.kind is DocumentKind.INVOICE and document.trigger_id not in issued
     )

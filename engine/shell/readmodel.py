@@ -11,6 +11,11 @@ Everything here is re-derivable from Kafka, so the layout favours cheap reads fo
 | `winkel:orders:counts` | hash | `marketplace|stage` -> number of orders |
 | `winkel:stage:<stage>` | zset | order uuid scored by when it entered the stage (`stage_since`) |
 | `winkel:marketplace:<m>`, `winkel:store:<id>` | zset | order uuid scored by its last change |
+| `winkel:sort:<column>` | zset | order uuid scored by the list column (`SORT_COLUMNS`) |
+| `winkel:idx:<filter>:<value>` | set | order uuids with that filter value (`SET_FILTERS`) |
+| `winkel:waiting:<reason>` | zset | order uuid scored by when it began to wait (domain/stuck.py) |
+| `winkel:search` | zset | `<token> <uuid>`, all scored 0: prefix search by ZRANGEBYLEX |
+| `winkel:orders:indexed` | hash | order uuid -> the index entries it is in (JSON), to move it |
 | `winkel:order:<uuid>:audit` | hash | audit `entry_id` -> audit entry JSON |
 | `winkel:order:<uuid>:triggers` | hash | `trigger_id` -> trigger JSON |
 | `winkel:deadletters` | hash | `dead_letter_id` -> dead-letter row JSON (original as a preview) |
@@ -26,11 +31,15 @@ idempotent: a replayed record lands on the same field and is neither counted nor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import re
+import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from engine.domain.stuck import waiting_for
+from engine.domain.workbench import SORTS
 from models.codec import parse_utc
 from models.exceptions import InputError
 
@@ -47,7 +56,9 @@ WEBHOOK_TOTALS = "winkel:webhooks"
 DELIVERY_PREFIX = "winkel:delivery"  # webhook dedupe keys
 #: Written with the read model's first row and by every refill; a read model without it was
 #: lost (a new Redis, a flush) and is refilled from Kafka by the worker (engine/selfheal.py).
-EPOCH_KEY = "winkel:readmodel:epoch"
+#: Its name carries the layout's version: a read model of an older layout (2: the list
+#: indexes) is refilled once after an upgrade, which writes the new indexes for every order.
+EPOCH_KEY = "winkel:readmodel:epoch:2"
 #: Present while the worker refills the read model (the dashboard says "rebuilding").
 REBUILDING_KEY = "winkel:readmodel:rebuilding"
 #: The worker's own report: Kafka and Redis as it sees them, refreshed every few seconds.
@@ -70,6 +81,159 @@ STAGES = (
     "returned",
     "credited",
 )
+
+
+#: Which orders are being moved in the list indexes: uuid -> the entries it is in (JSON).
+INDEXED = "winkel:orders:indexed"
+SEARCH = "winkel:search"
+#: Temporary keys of list queries live only inside one Lua call; the prefix keeps them apart.
+TEMP_PREFIX = "winkel:tmp:"
+
+#: List columns sortable server-side (engine/domain/workbench.py); `updated` is
+#: `RECENT_ORDERS`, the others `sort_key`.
+SORT_COLUMNS = SORTS
+#: Filters held as plain sets (`filter_key`); marketplace, store and stage use their zsets.
+SET_FILTERS = (
+    "company",
+    "country",
+    "payment_status",
+    "fulfilment_status",
+    "invoice_status",
+    "return_status",
+)
+#: The summary field behind each filter / text column.
+SUMMARY_FIELDS = {
+    "marketplace": "marketplace",
+    "store": "store_id",
+    "company": "company_id",
+    "country": "country",
+    "stage": "stage",
+    "payment_status": "payment_status",
+    "fulfilment_status": "fulfilment_status",
+    "invoice_status": "invoice_status",
+    "return_status": "return_status",
+    "name": "name",
+    "customer": "customer",
+}
+#: Characters of a text column that decide its sort order (6 bits each: 48 < 53 bits).
+TEXT_SORT_CHARS = 8
+
+
+def sort_key(column: str) -> str:
+    return RECENT_ORDERS if column == "updated" else f"winkel:sort:{column}"
+
+
+def filter_key(name: str, value: str) -> str:
+    return f"winkel:idx:{name}:{value}"
+
+
+def waiting_key(reason: str) -> str:
+    return f"winkel:waiting:{reason}"
+
+
+def _folded(text: str) -> str:
+    """Case- and accent-insensitive form (`Ö` -> `o`), for sorting and searching."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _char_code(char: str) -> int:
+    if char.isdigit() and char.isascii():
+        return 2 + ord(char) - ord("0")
+    if "a" <= char <= "z":
+        return 12 + ord(char) - ord("a")
+    if char.isalnum():
+        return 38 + ord(char) % 26  # other scripts after the latin letters, roughly grouped
+    return 1  # space and punctuation before digits and letters
+
+
+def text_score(text: str | None) -> float:
+    """An order-preserving number for the first `TEXT_SORT_CHARS` folded characters; beyond
+    them (and for equal prefixes) the list orders by uuid."""
+    folded = _folded(text or "")
+    score = 0
+    for position in range(TEXT_SORT_CHARS):
+        code = _char_code(folded[position]) if position < len(folded) else 0
+        score = score * 64 + code
+    return float(score)
+
+
+_TOKEN_PARTS = re.compile(r"[^\w]+")
+
+
+def search_tokens(order: dict[str, Any]) -> set[str]:
+    """The words a list search (`q`) finds the order by, each by any prefix: order name and
+    number, external order id, customer, SKUs and the uuid; whole values and their parts."""
+    values = [
+        order.get("name"),
+        order.get("external_order_id"),
+        order.get("customer"),
+        order.get("order_uuid"),
+        *(line.get("sku") for line in order.get("lines") or [] if isinstance(line, dict)),
+    ]
+    tokens: set[str] = set()
+    for value in values:
+        if not isinstance(value, str) or not value.strip():
+            continue
+        folded = _folded(value.strip())
+        tokens.update(folded.split())
+        tokens.update(part for part in _TOKEN_PARTS.split(folded) if part)
+    return {token[:64] for token in tokens}
+
+
+def search_words(text: str) -> list[str]:
+    """A search text as the prefixes it must all match (folded like the tokens)."""
+    return [word[:64] for word in _folded(text).split() if word]
+
+
+def _optional_epoch(raw: object, what: str) -> float | None:
+    return None if raw is None else _epoch(raw, what)
+
+
+def _money_score(raw: object) -> float:
+    try:
+        return float(str(raw))
+    except ValueError:
+        return 0.0
+
+
+def list_index(order: dict[str, Any], updated: float, stage_since: float) -> bytes:
+    """The list indexes one summary belongs in, as the writer's Lua script reads them:
+    `sorts` (zset, score), `sets` (filter sets), `waiting` (zset, score), `search` members.
+    Scores are strings: Lua would round numbers to 14 digits."""
+    ordered_at = _optional_epoch(order.get("ordered_at"), "ordered_at")
+    sorts = {
+        "ordered_at": updated if ordered_at is None else ordered_at,
+        "stage_since": stage_since,
+        "total_gross": _money_score(order.get("total_gross")),
+        "name": text_score(order.get("name")),
+        "customer": text_score(order.get("customer")),
+        "marketplace": text_score(order.get("marketplace")),
+        "store": text_score(order.get("store_id")),
+        "country": text_score(order.get("country")),
+        "stage": float(stage_order(str(order.get("stage")))),
+    }
+    sets = [
+        filter_key(name, str(order[SUMMARY_FIELDS[name]]))
+        for name in SET_FILTERS
+        if order.get(SUMMARY_FIELDS[name])
+    ]
+    waiting = []
+    try:
+        found = waiting_for(order)
+    except ValueError as exc:
+        raise NotProjectable(str(exc)) from None
+    if found is not None:
+        waiting.append([waiting_key(found.reason), repr(found.since.timestamp())])
+    uuid = order["order_uuid"]
+    return orjson.dumps(
+        {
+            "sorts": [[sort_key(column), repr(score)] for column, score in sorts.items()],
+            "sets": sets,
+            "waiting": waiting,
+            "search": sorted(f"{token} {uuid}" for token in search_tokens(order)),
+        }
+    )
 
 
 def delivery_key(marketplace: str, store_id: str, delivery_id: str) -> str:
@@ -120,6 +284,8 @@ class SummaryRow:
     stage_since: float  # epoch s; the last change when the summary does not say
     updated: float  # epoch s of the order's last change
     document: bytes  # the summary itself, as stored and published
+    #: The list indexes it belongs in (`list_index`).
+    index: bytes = b"{}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,14 +367,19 @@ def summary_row(value: bytes) -> SummaryRow | None:
         raise NotProjectable("order.summary without an order")
     updated = _epoch(order.get("updated_at"), "updated_at")
     since = order.get("stage_since")
+    stage_since = updated if since is None else _epoch(since, "stage_since")
     return SummaryRow(
         order_uuid=_text(order, "order_uuid"),
         marketplace=_text(order, "marketplace"),
         store_id=_text(order, "store_id"),
         stage=_text(order, "stage"),
-        stage_since=updated if since is None else _epoch(since, "stage_since"),
+        stage_since=stage_since,
         updated=updated,
-        document=orjson.dumps(order),
+        # `updated`, `ordered_at` and `fees` on every row the list, the detail and /ws show.
+        document=orjson.dumps(
+            {"ordered_at": None, "fees": [], **order, "updated": order.get("updated_at")}
+        ),
+        index=list_index(order, updated, stage_since),
     )
 
 
@@ -231,6 +402,36 @@ def trigger_item(value: bytes) -> TimelineItem:
     return _timeline_item(value, "trigger_id")
 
 
+def dead_letter_owner(original: str) -> dict[str, str | None]:
+    """Whose a dead letter is, where its original says (a raw delivery names its store and
+    marketplace, an order event its `ref`, a command its order): `store_id`, `marketplace`,
+    `order_uuid`, `external_order_id`, None where unknown."""
+    owner: dict[str, str | None] = dict.fromkeys(
+        ("store_id", "marketplace", "order_uuid", "external_order_id")
+    )
+    try:
+        document = orjson.loads(original) if original else None
+    except orjson.JSONDecodeError:
+        return owner
+    if not isinstance(document, dict):
+        return owner
+    ref = document.get("ref")
+    sources = [ref, document] if isinstance(ref, dict) else [document]
+    names = {
+        "store_id": ("store_id",),
+        "marketplace": ("marketplace",),
+        "order_uuid": ("order_uuid", "uuid"),
+        "external_order_id": ("external_order_id",),
+    }
+    for key, candidates in names.items():
+        for source in sources:
+            found = next((source[c] for c in candidates if isinstance(source.get(c), str)), None)
+            if found:
+                owner[key] = found
+                break
+    return owner
+
+
 def dead_letter_row(value: bytes, partition: int, offset: int) -> DeadLetterRow:
     """A dead letter cut down for the dashboard, remembering where its full bytes are on Kafka."""
     document = _object(value)
@@ -249,6 +450,7 @@ def dead_letter_row(value: bytes, partition: int, offset: int) -> DeadLetterRow:
         "original_chars": len(data),
         # Where the dead letter itself is, so one can be replayed without scanning the topic.
         "location": {"partition": partition, "offset": offset},
+        **dead_letter_owner(data if isinstance(data, str) else ""),
     }
     return DeadLetterRow(
         dead_letter_id=dead_letter_id,
@@ -355,57 +557,6 @@ def latency_series(
             n, ms = n + count, ms + total
         points.append([start, round(ms / n, 1) if n else None])
     return points
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    """What the order list is narrowed to; every given criterion must hold."""
-
-    marketplace: str | None = None
-    store_id: str | None = None
-    stage: str | None = None
-    payment_status: str | None = None
-    fulfilment_status: str | None = None
-    invoice_status: str | None = None
-    return_status: str | None = None
-    text: str | None = None  # in the order name or number, the customer or the uuid
-
-    def index_key(self) -> str:
-        """The narrowest sorted set to walk (newest first) for the matching orders."""
-        if self.stage:
-            return stage_key(self.stage)
-        if self.store_id:
-            return store_key(self.store_id)
-        if self.marketplace:
-            return marketplace_key(self.marketplace)
-        return RECENT_ORDERS
-
-    @property
-    def empty(self) -> bool:
-        return not any(getattr(self, f.name) for f in fields(self))
-
-    def matches(self, order: dict[str, Any]) -> bool:
-        exact = {
-            "marketplace": self.marketplace,
-            "store_id": self.store_id,
-            "stage": self.stage,
-            "payment_status": self.payment_status,
-            "fulfilment_status": self.fulfilment_status,
-            "invoice_status": self.invoice_status,
-            "return_status": self.return_status,
-        }
-        if any(wanted and order.get(key) != wanted for key, wanted in exact.items()):
-            return False
-        if not self.text:
-            return True
-        needle = self.text.casefold()
-        haystack = (
-            order.get("name"),
-            order.get("external_order_id"),
-            order.get("customer"),
-            order.get("order_uuid"),
-        )
-        return any(isinstance(value, str) and needle in value.casefold() for value in haystack)
 
 
 def timeline(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -22,9 +22,11 @@ log = logging.getLogger(__name__)
 
 # Places one summary: skips it when the stored one is newer (a replay must not roll an order
 # back), moves the order between stage sets and counters only when its placement changed.
-# KEYS: orders, recent, placement, counts, stage set, marketplace set, store set
+# Then moves it in the list indexes (engine/shell/readmodel.py `list_index`): out of every
+# filter set, waiting set and search entry it was in, into the ones it belongs in now.
+# KEYS: orders, recent, placement, counts, stage set, marketplace set, store set, indexed, search
 # ARGV: uuid, summary, updated, placement (marketplace|store|stage), counter field, stage since,
-#       stage-set prefix, updates channel
+#       stage-set prefix, updates channel, list index (JSON)
 PLACE_SUMMARY = """
 local uuid = ARGV[1]
 local updated = tonumber(ARGV[3])
@@ -45,6 +47,19 @@ redis.call('ZADD', KEYS[6], updated, uuid)
 redis.call('ZADD', KEYS[7], updated, uuid)
 redis.call('ZADD', KEYS[2], updated, uuid)
 redis.call('HSET', KEYS[1], uuid, ARGV[2])
+local before = redis.call('HGET', KEYS[8], uuid)
+if before then
+  local old = cjson.decode(before)
+  for _, key in ipairs(old.sets or {}) do redis.call('SREM', key, uuid) end
+  for _, entry in ipairs(old.waiting or {}) do redis.call('ZREM', entry[1], uuid) end
+  for _, member in ipairs(old.search or {}) do redis.call('ZREM', KEYS[9], member) end
+end
+local index = cjson.decode(ARGV[9])
+for _, entry in ipairs(index.sorts or {}) do redis.call('ZADD', entry[1], entry[2], uuid) end
+for _, key in ipairs(index.sets or {}) do redis.call('SADD', key, uuid) end
+for _, entry in ipairs(index.waiting or {}) do redis.call('ZADD', entry[1], entry[2], uuid) end
+for _, member in ipairs(index.search or {}) do redis.call('ZADD', KEYS[9], 0, member) end
+redis.call('HSET', KEYS[8], uuid, ARGV[9])
 redis.call('PUBLISH', ARGV[8], ARGV[2])
 return 1
 """
@@ -106,6 +121,8 @@ class ReadModelWriter:
                         rm.stage_key(row.stage),
                         rm.marketplace_key(row.marketplace),
                         rm.store_key(row.store_id),
+                        rm.INDEXED,
+                        rm.SEARCH,
                     ],
                     args=[
                         row.order_uuid,
@@ -116,6 +133,7 @@ class ReadModelWriter:
                         row.stage_since,
                         rm.stage_key(""),
                         rm.UPDATES_CHANNEL,
+                        row.index,
                     ],
                     client=pipe,
                 )

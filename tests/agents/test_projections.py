@@ -219,3 +219,58 @@ async def _messages(pubsub: Any, listen: float = 0.5) -> list[dict[str, Any]]:
         if message is not None:
             received.append(orjson.loads(message["data"]))
     return received
+
+
+async def index_state(client: aioredis.Redis) -> dict[str, Any]:
+    """Every list index the writer keeps, member by member."""
+    state: dict[str, Any] = {}
+    async for raw in client.scan_iter(match="winkel:*"):
+        key = raw.decode()
+        kind = (await client.type(key)).decode()
+        if kind == "set":
+            state[key] = sorted(await client.smembers(key))
+        elif kind == "zset":
+            state[key] = await client.zrange(key, 0, -1, withscores=True)
+    return state
+
+
+async def test_the_list_indexes_follow_the_order_and_survive_replays(
+    client: aioredis.Redis,
+) -> None:
+    writer = ReadModelWriter(client)
+    order = str(uuid.uuid4())
+    new = row(
+        summary(
+            order,
+            "new",
+            "2026-11-02T10:00:00Z",
+            payment_status="pending",
+            ordered_at="2026-11-02T09:58:00Z",
+            lines=[{"sku": "MUG-BLUE"}],
+        )
+    )
+    paid = row(
+        summary(
+            order,
+            "paid",
+            "2026-11-02T10:02:00Z",
+            stage_since="2026-11-02T10:02:00Z",
+            payment_status="paid",
+            customer="Sanne Jansen",
+            ordered_at="2026-11-02T09:58:00Z",
+            lines=[{"sku": "LAMP-OAK"}],
+        )
+    )
+    await writer.summaries([new, paid])
+    after_once = await index_state(client)
+    assert await client.smembers(rm.filter_key("payment_status", "paid")) == {order.encode()}
+    assert await client.exists(rm.filter_key("payment_status", "pending")) == 0
+    assert await client.zscore(rm.waiting_key("awaiting_shipment"), order) == paid.stage_since
+    assert await client.exists(rm.waiting_key("awaiting_payment")) == 0
+    words = {m.decode().split(" ")[0] for m in await client.zrange(rm.SEARCH, 0, -1)}
+    assert {"jansen", "lamp-oak", "oak", "#1001", "1001"} <= words
+    assert not {"vries", "mug-blue"} & words
+    assert await client.zscore(rm.sort_key("ordered_at"), order) == 1793613480.0
+
+    await writer.summaries([paid, new])  # redelivered, then an older one replayed
+    assert await index_state(client) == after_once

@@ -38,7 +38,8 @@ async def post(stack: Stack, delivery: Delivery) -> None:
 
 
 async def snapshot(client: aioredis.Redis, uuids: list[str]) -> dict[str, Any]:
-    """What the dashboard reads about these orders: summary, placement, timeline, triggers."""
+    """What the dashboard reads about these orders: summary, placement, timeline, triggers,
+    list indexes."""
     found: dict[str, Any] = {}
     for key in uuids:
         found[key] = (
@@ -47,6 +48,10 @@ async def snapshot(client: aioredis.Redis, uuids: list[str]) -> dict[str, Any]:
             await client.zscore(rm.RECENT_ORDERS, key),
             await client.hgetall(rm.audit_key(key)),
             await client.hgetall(rm.triggers_key(key)),
+            # The list's indexes: the entries it is in, and its place in two sorts.
+            await client.hget(rm.INDEXED, key),
+            await client.zscore(rm.sort_key("ordered_at"), key),
+            await client.zscore(rm.sort_key("customer"), key),
         )
     return found
 
@@ -100,7 +105,7 @@ async def test_a_lost_read_model_is_rebuilt_from_kafka_as_it_was(stack: Stack) -
         expected = await wait_until(settled, 120, interval=2, what="the live read model")
         stages = {placement.rsplit(b"|", 1)[1] for _, placement, *_ in expected.values()}
         assert {b"invoiced", b"cancelled"} <= stages  # the stories are not all alike
-        for _, placement, _, _, triggers in expected.values():
+        for _, placement, _, _, triggers, *_ in expected.values():
             assert triggers or not placement.endswith(b"|invoiced")  # invoiced: on the timeline
 
         await rebuilt.flushdb()
