@@ -181,6 +181,40 @@ class Stack:
                 process.terminate(timeout=20)
 
 
+@dataclass
+class Stacks:
+    """Starts the engine's stacks (web and one worker) for one test module, all on the
+    session's broker and Redis, and stops them at its end (printing their log tails)."""
+
+    root: Path
+    bootstrap: str
+    redis_url: str
+    started: list[Stack] = field(default_factory=list)
+
+    def start(
+        self, name: str, extra_config: str = "", extra_env: Mapping[str, str] | None = None
+    ) -> Stack:
+        """A running stack whose config adds `extra_config` (stores) and whose processes get
+        `extra_env` (their credentials)."""
+        stack = Stack(
+            self.root / name,
+            self.bootstrap,
+            self.redis_url,
+            extra_config=extra_config,
+            extra_env=dict(extra_env or {}),
+        )
+        self.started.append(stack)
+        stack.start_web()
+        stack.start_worker()
+        return stack
+
+    def stop(self) -> None:
+        for stack in self.started:
+            stack.stop()
+            for tail in tails(stack):
+                print(tail)
+
+
 async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of `topic` up to its current end, in partition order."""
     tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]

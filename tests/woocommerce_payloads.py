@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -283,3 +283,28 @@ def headers(
 
 def body(document: dict[str, Any]) -> bytes:
     return orjson.dumps(document)
+
+
+def gmt(moment: datetime) -> str:
+    """A time as WooCommerce's `*_gmt` fields write it: UTC, no offset, whole seconds."""
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def damaged_mug_refund(refund_id: int, order_id: int, at: datetime) -> dict[str, Any]:
+    """One mug of `order(order_id)` refunded at `at` (10.00 + 2.10 VAT), as
+    `GET /orders/{id}/refunds` lists it."""
+    mug_line = order_id * 10 + MUG["id"]
+    return {
+        "id": refund_id,
+        "date_created": gmt(at),
+        "date_created_gmt": gmt(at),
+        "amount": "12.10",
+        "reason": "Beschadigd ontvangen",
+        "refunded_by": 1,
+        "refunded_payment": True,
+        "meta_data": [],
+        "line_items": [refund_line(mug_line, 1, "-10.00", "-2.10")],
+        "shipping_lines": [],
+        "tax_lines": [],
+        "fee_lines": [],
+    }

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -22,8 +21,9 @@ from engine.domain import polling
 from engine.domain.config import Config, Store
 from engine.domain.exceptions import ConfigError, DependencyUnavailable, InputError, SignatureError
 from engine.domain.identity import order_uuid
-from engine.domain.marketplaces import amazon, amazon_relay, bol, shopify, woocommerce
+from engine.domain.marketplaces import bol
 from engine.domain.marketplaces._door import is_plain_text
+from engine.domain.marketplaces.doors import DOORS, PromptFetch, WebhookDoor
 from engine.shell.ledger import DONE, DeliveryInProgress, DeliveryLedger, Outcome
 from engine.shell.producer import SEND_DEADLINE_SECONDS
 from engine.shell.readmodel import delivery_key
@@ -33,80 +33,6 @@ from web.errors import bad_request, refusal
 from web.state import CONFIG, PRODUCER, REDIS, SECRETS
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Door:
-    """How one marketplace's signed webhooks are recognised, checked and identified."""
-
-    marketplace: Marketplace
-    verify: Callable[[bytes, Mapping[str, str], Iterable[bytes]], None]
-    delivery_id: Callable[[Mapping[str, str], bytes], str | None]
-    topic: Callable[[Mapping[str, str]], str | None]
-    external_order_id: Callable[[str, bytes], str | None]
-    kept_headers: tuple[str, ...]
-    #: A handshake that must be answered 200, unsigned and unstored (WooCommerce's ping).
-    is_ping: Callable[[bytes, Mapping[str, str]], bool] = lambda body, headers: False
-    #: Refuses (SourceMismatch, 401) a delivery naming another shop or site than the store's.
-    check_source: Callable[[Mapping[str, str], Store], None] = lambda headers, store: None
-    #: Asks the store's poller to fetch something now (WooCommerce: refunds a webhook lists).
-    after_accept: Callable[[web.Application, Store, RawDelivery], Awaitable[None]] | None = None
-    #: Topics only the engine's own pollers write: a webhook naming one is refused.
-    engine_topics: frozenset[str] = frozenset()
-
-
-SHOPIFY = Door(
-    Marketplace.SHOPIFY,
-    shopify.verify,
-    lambda headers, body: shopify.delivery_id(headers),
-    shopify.topic,
-    shopify.external_order_id,
-    shopify.KEPT_HEADERS,
-    check_source=shopify.check_source,
-)
-
-
-async def fetch_listed_refunds(app: web.Application, store: Store, delivery: RawDelivery) -> None:
-    """Ask the store's poller to fetch an order's refunds now, when a kept webhook lists
-    refund ids whose details were not fetched yet (WooCommerce bodies hold only their ids).
-
-    Whatever the order's age: the poll's `modified_after` window would find an old order's
-    refund late or never. Best effort: without Redis the delivery is kept all the same.
-    """
-    wanted = woocommerce.refunds_to_fetch(delivery.topic, delivery.body)
-    if wanted is None or not store.polled:
-        return
-    order_id, refund_ids = wanted
-    fetched = delivery_key(
-        Marketplace.WOOCOMMERCE.value,
-        store.id,
-        polling.woocommerce_refunds_delivery_id(order_id, refund_ids),
-    )
-    fetch = polling.PushFetch(polling.WOOCOMMERCE_REFUNDS_FETCH, order_id)
-    pending = polling.pending_fetches_key(store.id)
-    try:
-        if await app[REDIS].get(fetched) == DONE:
-            return
-        pipe = app[REDIS].pipeline(transaction=False)
-        pipe.rpush(pending, fetch.encode())
-        pipe.ltrim(pending, -PENDING_FETCHES_KEPT, -1)
-        await pipe.execute()
-    except RedisError as exc:  # the delivery is kept; the poll finds the refunds later
-        log.warning("could not ask the poller of %s for refunds: %s", store.id, exc)
-
-
-WOOCOMMERCE = Door(
-    Marketplace.WOOCOMMERCE,
-    woocommerce.verify,
-    woocommerce.delivery_id,
-    woocommerce.topic,
-    woocommerce.external_order_id,
-    woocommerce.KEPT_HEADERS,
-    woocommerce.is_ping,
-    woocommerce.check_source,
-    fetch_listed_refunds,
-    frozenset({woocommerce.POLLED_TOPIC, polling.WOOCOMMERCE_REFUNDS_TOPIC}),
-)
 
 
 def _not_found(what: str) -> web.HTTPException:
@@ -142,8 +68,9 @@ def kept_headers(request: web.Request, names: Iterable[str]) -> dict[str, str]:
     return kept
 
 
-def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The handler for `POST /webhooks/<marketplace>/{store_id}`."""
+def webhook(door: WebhookDoor) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The handler for `POST /webhooks/<marketplace>/{store_id}`, whichever the marketplace."""
+    keys = _KEYS.get(door.marketplace, SECRETS)
 
     async def handle(request: web.Request) -> web.Response:
         store_id = request.match_info["store_id"]
@@ -151,17 +78,20 @@ def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
         if store is None or store.marketplace is not door.marketplace:
             raise _not_found(f"unknown {door.marketplace.value} store {store_id!r}")
         body = await read_body(request)
-        if door.is_ping(body, request.headers):
+        if door.is_ping(request.headers, body):
             return web.json_response({"status": "pong"})
         try:
-            door.verify(body, request.headers, request.app[SECRETS][store.id])
-            door.check_source(request.headers, store)
+            door.verify(request.headers, body, store, request.app[keys].get(store.id, ()))
         except SignatureError as exc:
             log.warning("rejected delivery for %s from %s: %s", store.id, request.remote, exc)
             raise _unsigned(exc) from None
+        try:
+            door.check(request.headers, body)
+        except InputError as exc:
+            raise bad_request(str(exc)) from None
         headers = kept_headers(request, door.kept_headers)
         delivery_id = door.delivery_id(headers, body)
-        topic = door.topic(headers)
+        topic = door.topic(headers, body)
         if delivery_id is None or topic is None:
             raise bad_request(
                 f"not a {door.marketplace.value} delivery: delivery id or topic missing"
@@ -180,15 +110,33 @@ def webhook(door: Door) -> Callable[[web.Request], Awaitable[web.Response]]:
         order_id = door.external_order_id(topic, body)
         key = None if order_id is None else order_uuid(store.id, door.marketplace, order_id)
         outcome = await accept(request.app, delivery, key)
-        if door.after_accept is not None:
-            await door.after_accept(request.app, store, delivery)
+        prompt = door.after_accept(store, delivery, outcome is Outcome.ACCEPTED)
+        if prompt is not None:
+            await ask_poller(request.app, store, prompt)
         return answer(request, outcome)
 
     return handle
 
 
-shopify_webhook = webhook(SHOPIFY)
-woocommerce_webhook = webhook(WOOCOMMERCE)
+#: At most this many prompt-fetch requests wait per store (the list poll is the backstop).
+PENDING_FETCHES_KEPT = 10_000
+
+
+async def ask_poller(app: web.Application, store: Store, prompt: PromptFetch) -> None:
+    """Put a fetch on the store's list, which its poller waits on. Best effort: the delivery
+    is kept all the same, and the poll finds the change later without it."""
+    pending = polling.pending_fetches_key(store.id)
+    try:
+        if prompt.unless_delivered is not None:
+            fetched = delivery_key(store.marketplace.value, store.id, prompt.unless_delivered)
+            if await app[REDIS].get(fetched) == DONE:
+                return
+        pipe = app[REDIS].pipeline(transaction=False)
+        pipe.rpush(pending, prompt.fetch.encode())
+        pipe.ltrim(pending, -PENDING_FETCHES_KEPT, -1)  # no poller for days: keep the newest
+        await pipe.execute()
+    except RedisError as exc:
+        log.warning("could not ask the poller of %s to fetch: %s", store.id, exc)
 
 
 #: What `accept()` did with a webhook request's delivery, for the middleware that counts them.
@@ -233,20 +181,18 @@ async def accept(app: web.Application, delivery: RawDelivery, order: UUID | None
         ) from None
 
 
-# --- bol.com: RSA-signed pushes that only ask for a fetch ------------------------------------
+# --- the door keys besides the stores' HMAC secrets -------------------------------------------
 
-#: At most this many prompt-fetch requests wait per store (the list poll is the backstop).
-PENDING_FETCHES_KEPT = 10_000
 #: Store id -> the bol public keys its pushes may be signed with (PEM or base64 DER).
-BOL_KEYS = web.AppKey("bol_public_keys", dict[str, tuple[str, ...]])
+BOL_KEYS = web.AppKey("bol_public_keys", dict[str, tuple[bytes, ...]])
 
 
-def bol_public_keys(config: Config, env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+def bol_public_keys(config: Config, env: Mapping[str, str]) -> dict[str, tuple[bytes, ...]]:
     """Each bol store's keys, parsed now so a bad key stops the start with its variable's name.
 
     A store without keys answers every push 401 (and is still polled).
     """
-    keys: dict[str, tuple[str, ...]] = {}
+    keys: dict[str, tuple[bytes, ...]] = {}
     for store in config.stores.values():
         if store.marketplace is not Marketplace.BOL:
             continue
@@ -259,59 +205,9 @@ def bol_public_keys(config: Config, env: Mapping[str, str]) -> dict[str, tuple[s
                 raise ConfigError(f"store {store.id!r}, {store.public_keys_env}: {exc}") from None
         if not parsed:
             log.warning("bol store %s has no push public keys: pushes will be refused", store.id)
-        keys[store.id] = parsed
+        keys[store.id] = tuple(key.encode() for key in parsed)
     return keys
 
-
-async def bol_webhook(request: web.Request) -> web.Response:
-    """`POST /webhooks/bol/{store_id}`: verify, dedupe, keep, and ask the poller to fetch.
-
-    The push carries no order data; the store's poller (which waits on a Redis list) fetches
-    what it names within moments, and its list poll is the backstop if this hint is lost.
-    """
-    store_id = request.match_info["store_id"]
-    store = request.app[CONFIG].store(store_id)
-    if store is None or store.marketplace is not Marketplace.BOL:
-        raise _not_found(f"unknown bol store {store_id!r}")
-    body = await read_body(request)
-    try:
-        bol.verify(body, request.headers, request.app[BOL_KEYS].get(store.id, ()))
-    except SignatureError as exc:
-        log.warning("rejected bol push for %s from %s: %s", store.id, request.remote, exc)
-        raise _unsigned(exc) from None
-    notification = bol.parse_notification(body)
-    if notification is None:
-        raise bad_request("not a bol push notification")
-    try:
-        bol.check_notification(notification)
-    except InputError as exc:  # its id would become a URL path on bol's host: never fetched
-        raise bad_request(str(exc)) from None
-    delivery = RawDelivery(
-        marketplace=Marketplace.BOL,
-        store_id=store.id,
-        delivery_id=notification.delivery_id,
-        topic=notification.topic,
-        received_at=datetime.now(UTC),
-        headers={},
-        body=body,
-    )
-    order_id = bol.external_order_id(notification.topic, body)
-    key = None if order_id is None else order_uuid(store.id, Marketplace.BOL, order_id)
-    outcome = await accept(request.app, delivery, key)
-    fetch = polling.push_fetch(notification)
-    if fetch is not None and outcome is Outcome.ACCEPTED:
-        pending = polling.pending_fetches_key(store.id)
-        try:
-            pipe = request.app[REDIS].pipeline(transaction=False)
-            pipe.rpush(pending, fetch.encode())
-            pipe.ltrim(pending, -PENDING_FETCHES_KEPT, -1)  # no poller for days: keep the newest
-            await pipe.execute()
-        except RedisError as exc:  # the delivery is kept; the list poll will find the change
-            log.warning("could not ask the poller of %s to fetch: %s", store.id, exc)
-    return answer(request, outcome)
-
-
-# --- Amazon: relayed ORDER_CHANGE notifications that only ask for a fetch -----------------------
 
 #: Store id -> the shared secrets its notification relay may present in `X-Winkel-Token`.
 AMAZON_SECRETS = web.AppKey("amazon_relay_secrets", dict[str, tuple[bytes, ...]])
@@ -334,43 +230,10 @@ def amazon_relay_secrets(config: Config, env: Mapping[str, str]) -> dict[str, tu
     return found
 
 
-async def amazon_webhook(request: web.Request) -> web.Response:
-    """`POST /webhooks/amazon/{store_id}`: an ORDER_CHANGE relayed from the seller's SQS queue.
+#: Where each marketplace's door keys are (store id -> keys); the HMAC secrets otherwise.
+_KEYS = {Marketplace.BOL: BOL_KEYS, Marketplace.AMAZON: AMAZON_SECRETS}
 
-    Verified by the store's shared secret, deduplicated on `NotificationId`, kept on
-    `winkel.raw.amazon` (keyed by the order's UUID), and the order id put on the store's fetch
-    list for its poller: the notification has no prices, so the order must be fetched.
-    """
-    store_id = request.match_info["store_id"]
-    store = request.app[CONFIG].store(store_id)
-    if store is None or store.marketplace is not Marketplace.AMAZON:
-        raise _not_found(f"unknown amazon store {store_id!r}")
-    body = await read_body(request)
-    try:
-        amazon.verify(body, request.headers, request.app[AMAZON_SECRETS].get(store.id, ()))
-    except SignatureError as exc:
-        log.warning("rejected Amazon relay for %s from %s: %s", store.id, request.remote, exc)
-        raise _unsigned(exc) from None
-    # Only ORDER_CHANGE, schema-checked: a relay can prompt a fetch, never write order data.
-    try:
-        change = amazon_relay.order_change(body)
-    except InputError as exc:
-        raise bad_request(str(exc)) from None
-    delivery = RawDelivery(
-        marketplace=Marketplace.AMAZON,
-        store_id=store.id,
-        delivery_id=change.notification_id,
-        topic=amazon.NOTIFICATION_TYPE,
-        received_at=datetime.now(UTC),
-        headers=kept_headers(request, amazon.KEPT_HEADERS),
-        body=body,
-    )
-    key = order_uuid(store.id, Marketplace.AMAZON, change.amazon_order_id)
-    outcome = await accept(request.app, delivery, key)
-    if outcome is Outcome.ACCEPTED:
-        fetch = polling.PushFetch("ORDER", change.amazon_order_id)
-        try:
-            await request.app[REDIS].rpush(polling.pending_fetches_key(store.id), fetch.encode())
-        except RedisError as exc:  # the notification is kept; the backup poll finds the change
-            log.warning("could not ask the poller of %s to fetch: %s", store.id, exc)
-    return answer(request, outcome)
+shopify_webhook = webhook(DOORS[Marketplace.SHOPIFY])
+woocommerce_webhook = webhook(DOORS[Marketplace.WOOCOMMERCE])
+bol_webhook = webhook(DOORS[Marketplace.BOL])
+amazon_webhook = webhook(DOORS[Marketplace.AMAZON])

@@ -29,7 +29,7 @@ from tests import shopify_payloads as shop
 from tests import woocommerce_payloads as woo
 from tests.fuzz import hostile
 from tests.fuzz.hostile import AMAZON_SECRET, BOL_KEY, Campaign, Request, send
-from tests.support import OPERATOR, ROOT, Stack, read_topic, wait_until
+from tests.support import OPERATOR, ROOT, Stack, Stacks, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -40,19 +40,11 @@ EXAMPLES = int(os.environ.get("WINKEL_FUZZ_EXAMPLES", "300"))
 def fuzz_stack(
     kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    engine = Stack(
-        tmp_path_factory.mktemp("fuzz"),
-        kafka_bootstrap,
-        redis_url,
-        extra_config=hostile.STORES,
-        extra_env=dict(hostile.ENV),
-    )
-    engine.start_web()
-    engine.start_worker()
+    stacks = Stacks(tmp_path_factory.mktemp("fuzz"), kafka_bootstrap, redis_url)
     try:
-        yield engine
+        yield stacks.start("fuzz", hostile.STORES, hostile.ENV)
     finally:
-        engine.stop()
+        stacks.stop()
 
 
 def config_of(stack: Stack) -> Config:

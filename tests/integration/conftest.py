@@ -7,22 +7,25 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
-from tests.support import Stack, diagnostics, tails
+from tests.support import Stack, Stacks, diagnostics
 
 
 @pytest.fixture(scope="module")
-def stack(
+def stacks(
     kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    engine = Stack(tmp_path_factory.mktemp("stack"), kafka_bootstrap, redis_url)
-    engine.start_web()
-    engine.start_worker()
+) -> Iterator[Stacks]:
+    """Starts a module's stacks (`stacks.start(name, stores, env)`); stops them at its end."""
+    started = Stacks(tmp_path_factory.mktemp("stacks"), kafka_bootstrap, redis_url)
     try:
-        yield engine
+        yield started
     finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(stacks: Stacks) -> Stack:
+    """The engine with the test config's stores; a module needing others overrides this."""
+    return stacks.start("stack")
 
 
 @pytest.hookimpl(wrapper=True)

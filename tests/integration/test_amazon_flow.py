@@ -9,7 +9,6 @@ yet), writing to the same Kafka the worker reads.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -28,7 +27,7 @@ from engine.shell.pollers.sink import Sink
 from engine.shell.pollers.status import StatusBoard
 from models.order import Marketplace
 from tests import amazon_payloads as p
-from tests.support import Stack, read_topic, tails, wait_until
+from tests.support import Stack, Stacks, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -51,24 +50,10 @@ DE = "A1PA6795UKMFR9"
 
 
 @pytest.fixture(scope="module")
-def stack(
-    kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    engine = Stack(
-        tmp_path_factory.mktemp("amazon-stack"),
-        kafka_bootstrap,
-        redis_url,
-        extra_config=AMAZON_STORES,
-        extra_env={"TEST_AMAZON_RELAY_SECRET": p.SHARED_SECRET},
+def stack(stacks: Stacks) -> Stack:
+    return stacks.start(
+        "amazon-stack", AMAZON_STORES, {"TEST_AMAZON_RELAY_SECRET": p.SHARED_SECRET}
     )
-    engine.start_web()
-    engine.start_worker()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
 
 
 async def test_a_relayed_notification_is_kept_and_queued_for_fetching(stack: Stack) -> None:

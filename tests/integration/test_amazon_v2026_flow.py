@@ -26,7 +26,7 @@ from engine.domain import polling
 from engine.domain.identity import order_uuid
 from models.order import Marketplace
 from tests import amazon_payloads as p
-from tests.support import VIEWER, Stack, ThreadedServer, read_topic, tails, wait_until
+from tests.support import VIEWER, Stack, Stacks, ThreadedServer, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -74,33 +74,18 @@ def amazon_api() -> Iterator[tuple[FakeAmazon, ThreadedServer]]:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    kafka_bootstrap: str,
-    redis_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    amazon_api: tuple[FakeAmazon, ThreadedServer],
-) -> Iterator[Stack]:
+def stack(stacks: Stacks, amazon_api: tuple[FakeAmazon, ThreadedServer]) -> Stack:
     fake, server = amazon_api
-    engine = Stack(
-        tmp_path_factory.mktemp("amazon-v2026-stack"),
-        kafka_bootstrap,
-        redis_url,
-        extra_config=STORE.format(url=server.url),
-        extra_env={
+    return stacks.start(
+        "amazon-v2026-stack",
+        STORE.format(url=server.url),
+        {
             "TEST_AMAZON_RELAY_SECRET": p.SHARED_SECRET,
             "TEST_AMAZON_CLIENT_ID": fake.client_id,
             "TEST_AMAZON_CLIENT_SECRET": fake.client_secret,
             "TEST_AMAZON_REFRESH_TOKEN": fake.refresh_token,
         },
     )
-    engine.start_web()
-    engine.start_worker()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
 
 
 def _story(

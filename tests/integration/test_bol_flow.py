@@ -32,7 +32,7 @@ from engine.dev.fakes.bol import (
     throwaway_signing_key,
 )
 from tests import bol_payloads
-from tests.support import Stack, ThreadedServer, read_topic, tails, wait_until
+from tests.support import Stack, Stacks, ThreadedServer, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -75,33 +75,14 @@ def fakes() -> Iterator[Fakes]:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    kafka_bootstrap: str,
-    redis_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    fakes: Fakes,
-) -> Iterator[Stack]:
+def stack(stacks: Stacks, fakes: Fakes) -> Stack:
     extra, env = "", {"TEST_BOL_PUBLIC_KEYS": throwaway_signing_key().public_pem}
     for store, (fake, server) in fakes.items():
         suffix = store.replace("-", "_").upper()
         extra += STORE.format(store=store, url=server.url, suffix=suffix, interval=INTERVALS[store])
         env[f"TEST_BOL_CLIENT_ID_{suffix}"] = fake.client_id
         env[f"TEST_BOL_CLIENT_SECRET_{suffix}"] = fake.client_secret
-    engine = Stack(
-        tmp_path_factory.mktemp("bol-stack"),
-        kafka_bootstrap,
-        redis_url,
-        extra_config=extra,
-        extra_env=env,
-    )
-    engine.start_web()
-    engine.start_worker()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
+    return stacks.start("bol-stack", extra, env)
 
 
 def order_key(store: str, order_id: str) -> bytes:

@@ -20,7 +20,15 @@ from engine.dev.fakes import shopify as fake_shopify
 from engine.dev.fakes.woocommerce import FakeShop, fake_api
 from engine.dev.simulator import ShopifyStore
 from tests import woocommerce_payloads as woo
-from tests.support import OPERATOR, SECRET, Stack, ThreadedServer, read_topic, tails, wait_until
+from tests.support import (
+    OPERATOR,
+    SECRET,
+    Stack,
+    Stacks,
+    ThreadedServer,
+    read_topic,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -72,31 +80,20 @@ def shopify() -> Iterator[tuple[fake_shopify.FakeShopify, ThreadedServer]]:
 
 @pytest.fixture(scope="module")
 def stack(
-    kafka_bootstrap: str,
-    redis_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
+    stacks: Stacks,
     woo_shop: tuple[FakeShop, ThreadedServer],
     shopify: tuple[fake_shopify.FakeShopify, ThreadedServer],
-) -> Iterator[Stack]:
-    engine = Stack(
-        tmp_path_factory.mktemp("poll-stack"),
-        kafka_bootstrap,
-        redis_url,
-        extra_config=STORES.format(woo=woo_shop[1].url, shopify=shopify[1].url),
-        extra_env={
+) -> Stack:
+    stores = STORES.format(woo=woo_shop[1].url, shopify=shopify[1].url)
+    return stacks.start(
+        "poll-stack",
+        stores,
+        {
             "TEST_WOO_CONSUMER_KEY": CONSUMER_KEY,
             "TEST_WOO_CONSUMER_SECRET": CONSUMER_SECRET,
             "TEST_SHOPIFY_ACCESS_TOKEN": shopify[0].access_token,
         },
     )
-    engine.start_web()
-    engine.start_worker()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
 
 
 def key_of(store: str, marketplace: str, order_id: int) -> bytes:
@@ -107,19 +104,15 @@ async def records_for(stack: Stack, topic: str, key: bytes) -> list[dict[str, An
     return [orjson.loads(r.value) for r in await read_topic(stack.bootstrap, topic) if r.key == key]
 
 
-def gmt(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
-
-
 def completed_order(order_id: int, **changes: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     return woo.order(
         order_id,
         status="completed",
-        created=gmt(now - timedelta(minutes=10)),
-        paid=gmt(now - timedelta(minutes=9)),
-        modified=gmt(now),
-        completed=gmt(now),
+        created=woo.gmt(now - timedelta(minutes=10)),
+        paid=woo.gmt(now - timedelta(minutes=9)),
+        modified=woo.gmt(now),
+        completed=woo.gmt(now),
         **changes,
     )
 
@@ -203,24 +196,10 @@ async def test_woocommerce_refunds_are_polled_into_a_credit_note(
     key = key_of(WOO_STORE, "woocommerce", order_id)
     await wait_for_invoices(stack, key, "the invoice before the refund")
     now = datetime.now(UTC)
-    mug_line = order_id * 10 + woo.MUG["id"]
-    refund = {
-        "id": order_id * 10 + 7,
-        "date_created": gmt(now),
-        "date_created_gmt": gmt(now),
-        "amount": "12.10",
-        "reason": "Beschadigd ontvangen",
-        "refunded_by": 1,
-        "refunded_payment": True,
-        "meta_data": [],
-        "line_items": [woo.refund_line(mug_line, 1, "-10.00", "-2.10")],
-        "shipping_lines": [],
-        "tax_lines": [],
-        "fee_lines": [],
-    }
+    refund = woo.damaged_mug_refund(order_id * 10 + 7, order_id, now)
     listed = [{"id": refund["id"], "reason": refund["reason"], "total": "-12.10"}]
     refunded = completed_order(order_id, refunds=listed)
-    refunded["date_modified_gmt"] = gmt(now + timedelta(seconds=1))
+    refunded["date_modified_gmt"] = woo.gmt(now + timedelta(seconds=1))
 
     def change() -> None:
         shop.add_refund(order_id, refund)

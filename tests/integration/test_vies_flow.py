@@ -18,7 +18,7 @@ import pytest
 
 from engine.dev.fakes.vies import FakeVies, create_app
 from tests import shopify_payloads as shop
-from tests.support import Stack, ThreadedServer, read_topic, tails, wait_until
+from tests.support import Stack, Stacks, ThreadedServer, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -57,26 +57,8 @@ def vies() -> Iterator[tuple[FakeVies, ThreadedServer]]:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    kafka_bootstrap: str,
-    redis_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    vies: tuple[FakeVies, ThreadedServer],
-) -> Iterator[Stack]:
-    engine = Stack(
-        tmp_path_factory.mktemp("vies-stack"),
-        kafka_bootstrap,
-        redis_url,
-        extra_config=VIES.format(url=vies[1].url),
-    )
-    engine.start_web()
-    engine.start_worker()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
+def stack(stacks: Stacks, vies: tuple[FakeVies, ThreadedServer]) -> Stack:
+    return stacks.start("vies-stack", VIES.format(url=vies[1].url))
 
 
 async def invoiced(stack: Stack, order_id: int, vat_id: str) -> dict[str, Any]:

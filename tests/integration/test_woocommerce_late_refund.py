@@ -21,7 +21,7 @@ import pytest
 
 from engine.dev.fakes.woocommerce import FakeShop, fake_api
 from tests import woocommerce_payloads as woo
-from tests.support import Stack, ThreadedServer, read_topic, tails, wait_until
+from tests.support import Stack, Stacks, ThreadedServer, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -54,34 +54,12 @@ def woo_shop() -> Iterator[tuple[FakeShop, ThreadedServer]]:
 
 
 @pytest.fixture(scope="module")
-def stack(
-    kafka_bootstrap: str,
-    redis_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
-    woo_shop: tuple[FakeShop, ThreadedServer],
-) -> Iterator[Stack]:
-    engine = Stack(
-        tmp_path_factory.mktemp("late-refund-stack"),
-        kafka_bootstrap,
-        redis_url,
-        extra_config=STORES.format(woo=woo_shop[1].url),
-        extra_env={
-            "TEST_WOO_CONSUMER_KEY": CONSUMER_KEY,
-            "TEST_WOO_CONSUMER_SECRET": CONSUMER_SECRET,
-        },
+def stack(stacks: Stacks, woo_shop: tuple[FakeShop, ThreadedServer]) -> Stack:
+    return stacks.start(
+        "late-refund-stack",
+        STORES.format(woo=woo_shop[1].url),
+        {"TEST_WOO_CONSUMER_KEY": CONSUMER_KEY, "TEST_WOO_CONSUMER_SECRET": CONSUMER_SECRET},
     )
-    engine.start_web()
-    engine.start_worker()
-    try:
-        yield engine
-    finally:
-        engine.stop()
-        for tail in tails(engine):
-            print(tail)
-
-
-def gmt(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
 
 
 def key_of(order_id: int) -> bytes:
@@ -115,10 +93,10 @@ async def test_a_refund_ten_days_after_the_last_change_is_credited_within_second
     completed = woo.order(
         order_id,
         status="completed",
-        created=gmt(last_change - timedelta(hours=2)),
-        paid=gmt(last_change - timedelta(hours=1)),
-        modified=gmt(last_change),
-        completed=gmt(last_change),
+        created=woo.gmt(last_change - timedelta(hours=2)),
+        paid=woo.gmt(last_change - timedelta(hours=1)),
+        modified=woo.gmt(last_change),
+        completed=woo.gmt(last_change),
     )
     server.call(lambda: shop.put(completed))
     await post(stack, "order.updated", completed)
@@ -128,21 +106,7 @@ async def test_a_refund_ten_days_after_the_last_change_is_credited_within_second
         return await records_for(stack, "winkel.triggers.invoice", key) or None
 
     (invoice,) = await wait_until(invoices, 120, what="the invoice")
-    mug_line = order_id * 10 + woo.MUG["id"]
-    refund = {
-        "id": 7231,
-        "date_created": gmt(now),
-        "date_created_gmt": gmt(now),
-        "amount": "12.10",
-        "reason": "Beschadigd ontvangen",
-        "refunded_by": 1,
-        "refunded_payment": True,
-        "meta_data": [],
-        "line_items": [woo.refund_line(mug_line, 1, "-10.00", "-2.10")],
-        "shipping_lines": [],
-        "tax_lines": [],
-        "fee_lines": [],
-    }
+    refund = woo.damaged_mug_refund(7231, order_id, now)
     listed = [{"id": refund["id"], "reason": refund["reason"], "total": "-12.10"}]
     refunded = dict(completed, refunds=listed)
     server.call(lambda: shop.add_refund(order_id, refund))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import random
 import secrets
 import uuid
@@ -35,6 +36,8 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from engine.dev.fakes._play import FakeClock as FakeClock
+from engine.dev.fakes._play import StoryShop, serve_and_play, wall_clock
 from engine.domain.marketplaces import amazon
 
 MARKETPLACE_IDS = {"DE": "A1PA6795UKMFR9", "FR": "A13V1IB3VIYZZH", "NL": "A1805IZSGTT6HS"}
@@ -145,7 +148,7 @@ BUSINESSES = (
 
 
 @dataclass
-class AmazonShop:
+class AmazonShop(StoryShop):
     """Generates the order stories of one seller on one Amazon marketplace; `seed` repeats.
 
     Each story: placed (Pending), payment authorised (Unshipped) or, rarely, cancelled before
@@ -153,7 +156,6 @@ class AmazonShop:
     warehouse, MFN in one go or, for orders of several items, item by item (PartiallyShipped).
     """
 
-    seed: int = 1
     start: datetime = field(default_factory=lambda: datetime(2026, 11, 2, 8, 0, tzinfo=UTC))
     marketplace_country: str = "DE"
     first_order_number: int = 1
@@ -163,12 +165,6 @@ class AmazonShop:
     deemed_share: float = 0.05
     ioss_share: float = 0.03
     sold_by_ab_share: float = 0.02
-    cancel_share: float = 0.1
-    split_share: float = 0.3
-    _rng: random.Random = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)  # noqa: S311 - repeatable traffic, not secrets
 
     @property
     def marketplace_id(self) -> str:
@@ -397,21 +393,6 @@ def package(
 
 
 @dataclass
-class FakeClock:
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
 class _Bucket:
     tokens: float
     at: datetime
@@ -424,7 +405,7 @@ class FakeAmazon:
     client_id: str = "amzn1.application-oa2-client.fake"
     client_secret: str = "fake-lwa-secret"  # not a secret: the fake's own test credential
     refresh_token: str = "Atzr|fake-refresh-token"
-    clock: Callable[[], datetime] = _wall_clock
+    clock: Callable[[], datetime] = wall_clock
     token_lifetime_seconds: int = 3600
     #: operation -> (rate per second, burst); an empty mapping switches quotas off.
     usage_plans: Mapping[str, tuple[float, int]] = field(
@@ -960,41 +941,24 @@ async def play_demo(
     `LastUpdatedAfter` sees it; the ORDER_CHANGE notifications Amazon would queue are POSTed
     to `relay_url` with `X-Winkel-Token`, as the seller's SQS forwarder would.
     """
-    import asyncio
-    import dataclasses
-
-    import aiohttp
-
-    runner = web.AppRunner(create_app(fake), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    shop = AmazonShop(seed=seed, start=_wall_clock(), first_order_number=first_order)
-    pick = random.Random(seed)  # noqa: S311 - repeatable traffic, not secrets
-    stories: list[list[Step]] = []
-    number = first_order
+    shop = AmazonShop(seed=seed, start=wall_clock(), first_order_number=first_order)
     headers = {"Content-Type": "application/json"}
     if relay_secret is not None:
         headers[amazon.TOKEN_HEADER] = relay_secret
-    try:
-        async with aiohttp.ClientSession() as session:
-            while True:
-                while len(stories) < in_flight:
-                    stories.append(shop.order_story(number))
-                    number += 1
-                story = pick.choice(stories)
-                step = dataclasses.replace(story.pop(0), at=_wall_clock())
-                if not story:
-                    stories.remove(story)
-                for notification in fake.apply(step):
-                    if relay_url is None:
-                        continue
-                    try:
-                        async with session.post(
-                            relay_url, data=orjson.dumps(notification), headers=headers
-                        ):
-                            pass
-                    except OSError:
-                        pass  # the backup poll finds the change anyway
-                await asyncio.sleep(1.0 / steps_per_second)
-    finally:
-        await runner.cleanup()
+
+    def play(step: Step, now: datetime) -> list[tuple[bytes, Mapping[str, str]]]:
+        notifications = fake.apply(dataclasses.replace(step, at=now))
+        return [(orjson.dumps(notification), headers) for notification in notifications]
+
+    await serve_and_play(
+        create_app(fake),
+        host,
+        port,
+        shop.order_story,
+        play,
+        relay_url,
+        seed=seed,
+        steps_per_second=steps_per_second,
+        first_order=first_order,
+        in_flight=in_flight,
+    )

@@ -16,18 +16,17 @@ Three parts:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
+import dataclasses
 import fnmatch
 import math
-import random
 import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -39,6 +38,8 @@ from aiohttp.typedefs import Handler
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from engine.dev.fakes._play import FakeClock as FakeClock
+from engine.dev.fakes._play import StoryShop, serve_and_play, wall_clock
 from engine.domain.marketplaces import bol
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -248,7 +249,7 @@ NO_CREDIT_HANDLING = ("EXCHANGE_PRODUCT", "RETURN_DOES_NOT_MEET_CONDITIONS", "RE
 
 
 @dataclass
-class BolShop:
+class BolShop(StoryShop):
     """Generates the order stories of one bol seller; `seed` makes the traffic repeatable.
 
     Each story: placed; then maybe a customer cancellation request (confirmed) or an item
@@ -256,19 +257,11 @@ class BolShop:
     shipments: the partial shipment bol makes possible); maybe a return, usually received.
     """
 
-    seed: int = 1
-    start: datetime = field(default_factory=lambda: datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
-    cancel_share: float = 0.1
-    split_share: float = 0.3
     return_share: float = 0.15
     business_share: float = 0.2
     pickup_share: float = 0.15
     fbb_share: float = 0.25
     no_billing_share: float = 0.05
-    _rng: random.Random = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)  # noqa: S311 - repeatable traffic, not secrets
 
     def order_story(self, number: int) -> list[Step]:
         """All steps of one order, in time order; `number` makes its ids."""
@@ -452,30 +445,13 @@ DEFAULT_RATE_RULES: Mapping[str, RateRule] = {
 
 
 @dataclass
-class FakeClock:
-    """A clock tests move by hand; `FakeBol(clock=...)` reads it."""
-
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 2, 12, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
 class FakeBol:
     """bol's side of one seller account: orders, shipments, returns, tokens and budgets."""
 
     client_id: str = "fake-bol-client"
     client_secret: str = "fake-bol-secret"  # not a secret: the fake's own test credential
     retailer_id: int = 1234567
-    clock: Callable[[], datetime] = _wall_clock
+    clock: Callable[[], datetime] = wall_clock
     token_lifetime_seconds: int = 299
     rate_rules: Mapping[str, RateRule] = field(default_factory=lambda: dict(DEFAULT_RATE_RULES))
     signing_key: SigningKey = field(default_factory=throwaway_signing_key)
@@ -930,11 +906,21 @@ async def _orders(request: web.Request) -> web.Response:
     return _paged("orders", fake.order_list(method, status, minutes, day), page)
 
 
-async def _order(request: web.Request) -> web.Response:
-    order = request.app[FAKE].orders.get(request.match_info["order_id"])
-    if order is None:
-        return _problem(404, "Not Found", "order not found")
-    return _json(order)
+def _one(what: str, table: Callable[[FakeBol], Mapping[str, Any]]) -> Handler:
+    """`GET /retailer/<what>s/{<what>_id}`: the stored document, or bol's 404 problem."""
+
+    async def handle(request: web.Request) -> web.Response:
+        found = table(request.app[FAKE]).get(request.match_info[f"{what}_id"])
+        if found is None:
+            return _problem(404, "Not Found", f"{what} not found")
+        return _json(found)
+
+    return handle
+
+
+_order = _one("order", lambda fake: fake.orders)
+_shipment = _one("shipment", lambda fake: fake.shipments)
+_return = _one("return", lambda fake: fake.returns)
 
 
 async def _shipments(request: web.Request) -> web.Response:
@@ -948,13 +934,6 @@ async def _shipments(request: web.Request) -> web.Response:
     return _paged("shipments", found, page)
 
 
-async def _shipment(request: web.Request) -> web.Response:
-    shipment = request.app[FAKE].shipments.get(request.match_info["shipment_id"])
-    if shipment is None:
-        return _problem(404, "Not Found", "shipment not found")
-    return _json(shipment)
-
-
 async def _returns(request: web.Request) -> web.Response:
     page = _page(request)
     if isinstance(page, web.Response):
@@ -964,13 +943,6 @@ async def _returns(request: web.Request) -> web.Response:
     if method is None or handled is None:
         return _problem(400, "Bad Request", "unknown fulfilment-method or handled")
     return _paged("returns", request.app[FAKE].return_list(method, handled == "true"), page)
-
-
-async def _return(request: web.Request) -> web.Response:
-    ret = request.app[FAKE].returns.get(request.match_info["return_id"])
-    if ret is None:
-        return _problem(404, "Not Found", "return not found")
-    return _json(ret)
 
 
 async def _signature_keys(request: web.Request) -> web.Response:
@@ -1020,34 +992,19 @@ async def play_demo(
     Each step happens "now" (its time is re-stamped as it is played), so the poller's change
     filter sees it; the pushes bol would send for it are POSTed to `push_url`.
     """
-    import dataclasses
 
-    import aiohttp
+    def play(step: Step, now: datetime) -> list[tuple[bytes, Mapping[str, str]]]:
+        return [(push.body, push.headers) for push in fake.apply(dataclasses.replace(step, at=now))]
 
-    runner = web.AppRunner(create_app(fake), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    pick = random.Random(seed)  # noqa: S311 - repeatable traffic, not secrets
-    stories: list[list[Step]] = []
-    number = first_order
-    try:
-        async with aiohttp.ClientSession() as session:
-            while True:
-                while len(stories) < in_flight:
-                    stories.append(live_story(seed, number, _wall_clock()))
-                    number += 1
-                story = pick.choice(stories)
-                step = dataclasses.replace(story.pop(0), at=_wall_clock())
-                if not story:
-                    stories.remove(story)
-                for push in fake.apply(step):
-                    if push_url is None:
-                        continue
-                    try:
-                        async with session.post(push_url, data=push.body, headers=push.headers):
-                            pass
-                    except OSError:
-                        pass  # the poll finds the change anyway
-                await asyncio.sleep(1.0 / steps_per_second)
-    finally:
-        await runner.cleanup()
+    await serve_and_play(
+        create_app(fake),
+        host,
+        port,
+        lambda number: live_story(seed, number, wall_clock()),
+        play,
+        push_url,
+        seed=seed,
+        steps_per_second=steps_per_second,
+        first_order=first_order,
+        in_flight=in_flight,
+    )

@@ -7,12 +7,17 @@ with an exception. A signature check must say yes or no, never throw.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
+
+from engine.domain.exceptions import SignatureError
 
 #: Printable text without control characters; header values we keep or key by must be this.
 _PLAIN = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*")
@@ -52,3 +57,35 @@ def json_object(body: bytes) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def header_number(value: str | None, *, positive: bool = False) -> float | None:
+    """A finite number of at least zero (`positive`: above zero) in a header, else None:
+    a rate or a wait a marketplace sends, which a garbled value must never turn into an
+    exception or an endless wait."""
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        return None
+    return number
+
+
+def hmac_sha256_base64(body: bytes, secret: bytes) -> str:
+    """Base64 of the HMAC-SHA256 of the raw body: what Shopify and WooCommerce sign with."""
+    return base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode("ascii")
+
+
+def verify_hmac(
+    body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes], header: str
+) -> None:
+    """Accept the delivery if `header` holds the body's HMAC under any current secret
+    (rotations overlap); checked over the bytes as received. `SignatureError` otherwise."""
+    given = header_value(headers, header)
+    if not given:
+        raise SignatureError(f"missing {header}")
+    if not any(same_secret(hmac_sha256_base64(body, secret), given) for secret in secrets):
+        raise SignatureError(f"{header} does not match the body")

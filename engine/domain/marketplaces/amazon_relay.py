@@ -17,7 +17,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from engine.domain.exceptions import InputError
-from engine.domain.marketplaces.amazon import NOTIFICATION_TYPE, OrderChange, parse_notification
+from engine.domain.marketplaces.amazon.door import OrderChange, parse_notification
+from engine.domain.marketplaces.amazon.wire import NOTIFICATION_TYPE
 
 #: Amazon order ids are three digits, seven digits, seven digits (`028-1234567-7654321`).
 AMAZON_ORDER_ID = r"^[0-9]{3}-[0-9]{7}-[0-9]{7}$"

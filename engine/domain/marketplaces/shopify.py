@@ -7,9 +7,6 @@ all describe one shipment once.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -18,9 +15,9 @@ from typing import Any
 import orjson
 
 from engine.domain.config import Store
-from engine.domain.exceptions import NormalisationError, SignatureError, SourceMismatch
-from engine.domain.marketplaces._document import Document
-from engine.domain.marketplaces._door import same_secret
+from engine.domain.exceptions import NormalisationError, SourceMismatch
+from engine.domain.marketplaces._document import ApiDocument
+from engine.domain.marketplaces._door import hmac_sha256_base64, verify_hmac
 from engine.domain.marketplaces._events import OrderEvents
 from engine.domain.money import ZERO, parse_amount
 from models.codec import DecodeError, parse_utc
@@ -84,16 +81,12 @@ UNKNOWN_CUSTOMER = "Unknown customer"
 
 def sign(body: bytes, secret: bytes) -> str:
     """The `X-Shopify-Hmac-Sha256` value Shopify sends for `body`."""
-    return base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode("ascii")
+    return hmac_sha256_base64(body, secret)
 
 
 def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) -> None:
     """Accept the delivery if its HMAC matches any current secret (rotations overlap ~1 h)."""
-    given = headers.get(SIGNATURE_HEADER)
-    if not given:
-        raise SignatureError(f"missing {SIGNATURE_HEADER}")
-    if not any(same_secret(sign(body, secret), given) for secret in secrets):
-        raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
+    verify_hmac(body, headers, secrets, SIGNATURE_HEADER)
 
 
 def check_source(headers: Mapping[str, str], store: Store) -> None:
@@ -141,8 +134,10 @@ def external_order_id(delivery_topic: str, body: bytes) -> str | None:
 # --- normalisation -------------------------------------------------------------------------
 
 
-class _Doc(Document):
+class _Doc(ApiDocument):
     """Typed reads from a Shopify JSON object; every failure names the field."""
+
+    STRIP_TEXT = False
 
     def required(self, key: str) -> Any:
         value = self.data.get(key)
@@ -155,14 +150,6 @@ class _Doc(Document):
         if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
             raise NormalisationError(f"{self.path}.{key} must be an id, got {value!r}")
         return str(value)
-
-    def text(self, key: str, default: str = "") -> str:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise NormalisationError(f"{self.path}.{key} must be text, got {value!r}")
-        return value
 
     def time(self, key: str) -> datetime:
         try:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import html
 import re
 from collections import Counter
@@ -50,9 +49,14 @@ from typing import Any
 import orjson
 
 from engine.domain.config import Store
-from engine.domain.exceptions import NormalisationError, SignatureError, SourceMismatch, WinkelError
+from engine.domain.exceptions import NormalisationError, SourceMismatch, WinkelError
 from engine.domain.marketplaces._document import Document
-from engine.domain.marketplaces._door import header_value, json_object, same_secret
+from engine.domain.marketplaces._door import (
+    header_value,
+    hmac_sha256_base64,
+    json_object,
+    verify_hmac,
+)
 from engine.domain.marketplaces._events import OrderEvents
 from engine.domain.money import ZERO, parse_amount, to_cents
 from models.events import (
@@ -160,7 +164,7 @@ def is_ping(body: bytes, headers: Mapping[str, str]) -> bool:
 
 def sign(body: bytes, secret: bytes) -> str:
     """The `X-WC-Webhook-Signature` WooCommerce sends: base64 HMAC-SHA256 of the raw body."""
-    return base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode("ascii")
+    return hmac_sha256_base64(body, secret)
 
 
 def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) -> None:
@@ -169,11 +173,7 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Iterable[bytes]) ->
     Checked over the bytes as received: WooCommerce signs its own JSON encoding (escaped
     slashes and all), which re-encoding would not reproduce.
     """
-    given = header_value(headers, SIGNATURE_HEADER) or None
-    if not given:
-        raise SignatureError(f"missing {SIGNATURE_HEADER}")
-    if not any(same_secret(sign(body, secret), given) for secret in secrets):
-        raise SignatureError(f"{SIGNATURE_HEADER} does not match the body")
+    verify_hmac(body, headers, secrets, SIGNATURE_HEADER)
 
 
 def topic(headers: Mapping[str, str]) -> str | None:
@@ -505,11 +505,6 @@ def _status(order: _Doc) -> str:
 class _Events(OrderEvents):
     """One WooCommerce order's events, with ids derived from WooCommerce's ids and times."""
 
-    def __init__(
-        self, store: Store, external_order_id: str, received_at: datetime, source: str
-    ) -> None:
-        super().__init__(MARKETPLACE, store, external_order_id, received_at, source)
-
     def cancelled(self, cancellation_id: str, at: datetime, reason: str) -> OrderEvent:
         cancellation = Cancellation(cancellation_id, at, reason)
         # The time is in the event id: after a withdrawal, cancelling again is a new event.
@@ -618,12 +613,16 @@ def normalise(
     """The order events one verified WooCommerce delivery (or polled order) carries."""
     body = _Doc.parse(delivery.body)
     if delivery.topic == DELETED_TOPIC:
-        events = _Events(store, body.ident("id"), delivery.received_at, _source(delivery))
+        events = _Events(
+            MARKETPLACE, store, body.ident("id"), delivery.received_at, _source(delivery)
+        )
         # The body is only {"id": …}: no time but when it reached us.
         at = delivery.received_at
         return [events.cancelled(DELETED_CANCELLATION_ID, at, "deleted in WooCommerce")]
     if delivery.topic in ORDER_TOPICS:
-        events = _Events(store, body.ident("id"), delivery.received_at, _source(delivery))
+        events = _Events(
+            MARKETPLACE, store, body.ident("id"), delivery.received_at, _source(delivery)
+        )
         vat_id_meta_keys = store.vat_id_fields or vat_id_meta_keys
         location_meta_keys = store.location_fields or location_meta_keys
         return _order_events(body, events, vat_id_meta_keys, location_meta_keys)
@@ -649,7 +648,7 @@ def refund_events(
         raise NormalisationError(f"refunds response is not JSON: {exc}") from None
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise NormalisationError("refunds response is not a JSON list of objects")
-    events = _Events(store, order_id, received_at, source)
+    events = _Events(MARKETPLACE, store, order_id, received_at, source)
     return [events.refund(_Doc(item, f"$[{index}]")) for index, item in enumerate(data)]
 
 

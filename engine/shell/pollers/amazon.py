@@ -14,7 +14,6 @@ Three ways an order gets fetched:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Mapping
@@ -30,19 +29,18 @@ from engine.domain import polling
 from engine.domain.config import Store
 from engine.domain.exceptions import NormalisationError
 from engine.domain.identity import order_uuid
-from engine.domain.marketplaces import amazon, amazon_v2026
-from engine.shell.pollers.oauth import RateHolds, SharedToken
+from engine.domain.marketplaces import amazon
+from engine.domain.marketplaces.amazon import v2026 as amazon_v2026
+from engine.shell.pollers.oauth import OAuthClient
 from engine.shell.pollers.seen import SeenDocuments
-from engine.shell.pollers.sink import PollError, Sink
+from engine.shell.pollers.sink import PollError, Sink, text
 from engine.shell.pollers.status import StatusBoard
 from models.order import Marketplace
 from models.raw import RawDelivery
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 MAX_PAGES = 200
-REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
 #: After a shipped order's first fetch: when to read its fees again.
 FEE_REFETCH_AFTER = (timedelta(days=1), timedelta(days=7))
 
@@ -51,56 +49,31 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _text(value: object) -> str:
-    """A Redis reply as text (the client returns bytes)."""
-    return value.decode() if isinstance(value, bytes) else str(value)
+class AmazonClient(OAuthClient[amazon.ApiRequest]):
+    """GETs against the SP-API (`OAuthClient`) with one LWA access token per refresh token;
+    after a 429 or a 5xx no process calls that operation before `amazon.retry_after` says so."""
 
+    NAME = "Amazon"
+    TOKEN_NAME = "the LWA token"
+    API_BASE_URL = amazon.API_BASE_URL
+    TOKEN_URL = amazon.TOKEN_URL
+    TOKEN_MARGIN = amazon.TOKEN_MARGIN
+    TOKEN_REFUSED_STATUS = 403
+    KEY_PREFIX = "winkel:amazon"
 
-class AmazonClient:
-    """GETs against the SP-API with one LWA access token per refresh token, shared through
-    Redis (one process refreshes it under a lock); after a 429 no process calls that operation
-    before `amazon.retry_after` says so."""
+    def account_of(self, store: Store, env: Mapping[str, str]) -> tuple[str, ...]:
+        """A seller's account is its refresh token (one LWA token per refresh token)."""
+        return (store.env_value(env, store.refresh_token_env, "refresh_token_env"),)
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        redis: aioredis.Redis,
-        store: Store,
-        env: Mapping[str, str],
-        status: StatusBoard | None = None,
-    ) -> None:
-        self.session, self.redis, self.status = session, redis, status
-        self.base_url = (store.api_base_url or amazon.API_BASE_URL).rstrip("/")
-        self.token_url = store.token_url or amazon.TOKEN_URL
-        self.client_id = store.env_value(env, store.client_id_env, "client_id_env")
-        self.client_secret = store.env_value(env, store.client_secret_env, "client_secret_env")
-        self.refresh_token = store.env_value(env, store.refresh_token_env, "refresh_token_env")
-        account = hashlib.sha256(
-            f"{self.token_url}|{self.client_id}|{self.refresh_token}".encode()
-        ).hexdigest()[:20]
-        self.shared_token = SharedToken(
-            redis,
-            f"winkel:amazon:token:{account}",
-            self._fetch_token,
-            amazon.TOKEN_MARGIN,
-            "the LWA token",
-        )
-        self.holds = RateHolds(redis, f"winkel:amazon:rate:{account}")
-        #: operation -> the rate the last answer reported (a 429 reports none).
-        self.rates: dict[str, float] = {}
+    @property
+    def refresh_token(self) -> str:
+        return self.account_credentials[0]
 
-    async def token(self) -> str:
-        return await self.shared_token.get()
-
-    async def _fetch_token(self) -> amazon.TokenCache:
+    async def fetch_token(self) -> amazon.TokenCache:
         request = amazon.token_request(
             self.client_id, self.client_secret, self.refresh_token, self.token_url
         )
-        async with self.session.post(
-            request.url, data=request.body, headers=dict(request.headers), timeout=REQUEST_TIMEOUT
-        ) as reply:
-            body = await reply.read()
-            status = reply.status
+        status, body = await self.post_token(request)
         if status != 200:
             error = amazon.parse_token_error(body)
             hint = " (renew the refresh token)" if error.needs_new_credentials else ""
@@ -110,40 +83,24 @@ class AmazonClient:
         except NormalisationError as exc:
             raise PollError(f"LWA answer: {exc}") from None
 
-    async def get(self, request: amazon.ApiRequest) -> bytes | None:
-        """The body of a 200, None for a 404; a `PollError` for anything else."""
-        for attempt in range(MAX_ATTEMPTS):
-            await self.holds.wait(request.operation)
-            signed = amazon.authorised(request, await self.token())
-            async with self.session.get(
-                f"{self.base_url}{signed.path}",
-                params=dict(signed.query),
-                headers=dict(signed.headers),
-                timeout=REQUEST_TIMEOUT,
-            ) as reply:
-                body = await reply.read()
-                status = reply.status
-                headers = dict(reply.headers.items())
-            rate = amazon.reported_rate(headers)
-            if rate is not None:
-                self.rates[request.operation] = rate
-            if status == 200:
-                return body
-            if status == 404:
-                return None
-            if status == 403 and attempt == 0:
-                await self.shared_token.forget()  # expired or revoked early: one retry
-                continue
-            known = self.rates.get(request.operation)
-            wait = amazon.retry_after(status, headers, request.operation, attempt, known)
-            if wait is None:
-                raise PollError(f"{request.operation} answered {status}: {body[:200]!r}")
-            await self.holds.hold(request.operation, wait)
-            if status == 429:
-                log.warning("Amazon 429 on %s: retrying after %.1f s", request.operation, wait)
-                if self.status is not None:
-                    await self.status.throttled(wait)
-        raise PollError(f"{request.operation}: still refused after {MAX_ATTEMPTS} attempts")
+    def authorised(self, request: amazon.ApiRequest, token: str) -> amazon.ApiRequest:
+        return amazon.authorised(request, token)
+
+    def bucket(self, request: amazon.ApiRequest) -> str:
+        return request.operation
+
+    def label(self, request: amazon.ApiRequest) -> str:
+        return request.operation
+
+    def backoff(
+        self, request: amazon.ApiRequest, status: int, headers: Mapping[str, str], attempt: int
+    ) -> tuple[float | None, bool]:
+        rate = amazon.reported_rate(headers)
+        if rate is not None:
+            self.rates[request.operation] = rate
+        known = self.rates.get(request.operation)
+        wait = amazon.retry_after(status, headers, request.operation, attempt, known)
+        return wait, wait is not None
 
     async def ok(self, request: amazon.ApiRequest) -> bytes:
         body = await self.get(request)
@@ -194,7 +151,7 @@ class AmazonPoller:
         """List what changed since the cursor, fetch what is new; fees that are due."""
         now = _now()
         raw = await self.redis.get(self.key("cursor"))
-        after = datetime.fromisoformat(_text(raw)) if raw else now - polling.INITIAL_LOOKBACK
+        after = datetime.fromisoformat(text(raw)) if raw else now - polling.INITIAL_LOOKBACK
         after = min(after, now - amazon.MIN_LAG)
         if self.v0:
             pages = [await self._page(amazon.orders_request(self.marketplace_ids, after))]
@@ -262,7 +219,7 @@ class AmazonPoller:
     async def _seen(self, order_ids: list[str]) -> dict[str, str | None]:
         values = await self.seen_orders.get_many(order_ids)
         return {
-            order_id: None if value is None else _text(value) for order_id, value in values.items()
+            order_id: None if value is None else text(value) for order_id, value in values.items()
         }
 
     async def document(self, order_id: str) -> bytes | None:
@@ -365,7 +322,7 @@ class AmazonPoller:
         due = await self.redis.zrangebyscore(self.key("fees_due"), 0, time.time(), start=0, num=50)
         produced = 0
         for raw in due:
-            order_id = _text(raw)
+            order_id = raw.decode() if isinstance(raw, bytes) else str(raw)
             await self.redis.zrem(self.key("fees_due"), order_id)
             await self.redis.hincrby(self.key("fees_step"), order_id, 1)
             produced += await self.sync_order(order_id)

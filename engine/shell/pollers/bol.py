@@ -4,7 +4,6 @@ decide."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 from collections.abc import Mapping
@@ -12,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 import orjson
 import redis.asyncio as aioredis
 from aiokafka.errors import KafkaError
@@ -23,7 +21,7 @@ from engine.domain.config import Store
 from engine.domain.exceptions import InputError, NormalisationError
 from engine.domain.identity import order_uuid
 from engine.domain.marketplaces import bol
-from engine.shell.pollers.oauth import RateHolds, SharedToken
+from engine.shell.pollers.oauth import OAuthClient
 from engine.shell.pollers.seen import SeenDocuments
 from engine.shell.pollers.sink import PollError, Sink, text
 from engine.shell.pollers.status import StatusBoard
@@ -34,60 +32,32 @@ log = logging.getLogger(__name__)
 
 #: Keep a fetched order detail this long: returns (weeks later) are placed on its items.
 ORDER_DOCUMENT_TTL = int(timedelta(days=120).total_seconds())
-MAX_ATTEMPTS = 5
-REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class BolClient:
-    """GETs against the Retailer API with one token per account, shared through Redis.
+class BolClient(OAuthClient[bol.ApiRequest]):
+    """GETs against the Retailer API (`OAuthClient`): bol IP-blocks callers that ask for
+    tokens too often, and watches clients that collect 429s, so the budget is kept per path
+    bucket: after a 429 (`Retry-After`) or an answer that spent it (`x-ratelimit-remaining:
+    0`), no process calls that bucket before the wait is over."""
 
-    bol IP-blocks callers that ask for tokens too often, so a token is fetched by one process
-    (a Redis lock) and reused by every process until shortly before it expires. The rate
-    budget is kept in Redis per account and path bucket: after a 429 (`Retry-After`) or an
-    answer that spent the budget (`x-ratelimit-remaining: 0`), no process calls that bucket
-    before the wait is over.
-    """
+    NAME = "bol"
+    TOKEN_NAME = "the bol token"
+    API_BASE_URL = bol.API_BASE_URL
+    TOKEN_URL = bol.TOKEN_URL
+    TOKEN_MARGIN = bol.TOKEN_MARGIN
+    TOKEN_REFUSED_STATUS = 401
+    KEY_PREFIX = "winkel:bol"
+    LOG_HOLDS = True
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        redis: aioredis.Redis,
-        store: Store,
-        env: Mapping[str, str],
-        status: StatusBoard | None = None,
-    ) -> None:
-        self.session, self.redis, self.status = session, redis, status
-        self.base_url = (store.api_base_url or bol.API_BASE_URL).rstrip("/")
-        self.token_url = store.token_url or bol.TOKEN_URL
-        self.client_id = store.env_value(env, store.client_id_env, "client_id_env")
-        self.client_secret = store.env_value(env, store.client_secret_env, "client_secret_env")
-        account = hashlib.sha256(f"{self.token_url}|{self.client_id}".encode()).hexdigest()[:20]
-        self.shared_token = SharedToken(
-            redis,
-            f"winkel:bol:token:{account}",
-            self._fetch_token,
-            bol.TOKEN_MARGIN,
-            "the bol token",
-        )
-        self.holds = RateHolds(redis, f"winkel:bol:rate:{account}", "bol")
-
-    # --- token ---------------------------------------------------------------------------
-
-    async def token(self) -> str:
-        return await self.shared_token.get()
-
-    async def _fetch_token(self) -> bol.TokenCache:
+    async def fetch_token(self) -> bol.TokenCache:
         request = bol.token_request(self.client_id, self.client_secret, self.token_url)
-        async with self.session.post(
-            request.url, data=request.body, headers=dict(request.headers), timeout=REQUEST_TIMEOUT
-        ) as reply:
-            body = await reply.read()
-            if reply.status != 200:
-                raise PollError(f"bol token endpoint answered {reply.status}: {body[:200]!r}")
+        status, body = await self.post_token(request)
+        if status != 200:
+            raise PollError(f"bol token endpoint answered {status}: {body[:200]!r}")
         try:
             cache = bol.TokenCache.from_response(body, _now())
         except NormalisationError as exc:
@@ -95,41 +65,19 @@ class BolClient:
         log.info("fetched a bol access token (valid until %s)", cache.expires_at.isoformat())
         return cache
 
-    # --- requests ------------------------------------------------------------------------
+    def authorised(self, request: bol.ApiRequest, token: str) -> bol.ApiRequest:
+        return bol.authorised(request, token)
 
-    async def get(self, request: bol.ApiRequest) -> bytes | None:
-        """The body of a 200, None for a 404; a `PollError` for anything else."""
-        bucket = polling.rate_bucket("GET", request.path)
-        for attempt in range(MAX_ATTEMPTS):
-            await self.holds.wait(bucket)
-            token = await self.token()
-            authorised = bol.authorised(request, token)
-            async with self.session.get(
-                f"{self.base_url}{request.path}",
-                params=dict(request.query),
-                headers=dict(authorised.headers),
-                timeout=REQUEST_TIMEOUT,
-            ) as reply:
-                body = await reply.read()
-                status = reply.status
-                headers = {k: v for k, v in reply.headers.items()}
-            wait = bol.retry_after(status, headers, _now())
-            if wait is not None:
-                await self.holds.hold(bucket, wait)
-            if status == 429:
-                log.warning("bol 429 on %s: retrying after %.1f s", request.path, wait or 0)
-                if self.status is not None:
-                    await self.status.throttled(wait or 0.0)
-                continue
-            if status == 401 and attempt == 0:
-                await self.shared_token.forget()  # revoked or expired early: one retry
-                continue
-            if status == 404:
-                return None
-            if status != 200:
-                raise PollError(f"GET {request.path} answered {status}: {body[:200]!r}")
-            return body
-        raise PollError(f"GET {request.path}: still refused after {MAX_ATTEMPTS} attempts")
+    def bucket(self, request: bol.ApiRequest) -> str:
+        return polling.rate_bucket("GET", request.path)
+
+    def label(self, request: bol.ApiRequest) -> str:
+        return f"GET {request.path}"
+
+    def backoff(
+        self, request: bol.ApiRequest, status: int, headers: Mapping[str, str], attempt: int
+    ) -> tuple[float | None, bool]:
+        return bol.retry_after(status, headers, _now()), status == 429
 
     async def pages(self, make: Any) -> list[bytes]:
         """Every page of a list endpoint: `make(page)` builds the request; 50 items a page."""

@@ -3,22 +3,19 @@ the REST Admin API's Link-header pages, catching webhooks that never arrived."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import orjson
-import redis.asyncio as aioredis
 
 from engine.domain import polling
 from engine.domain.config import Store
 from engine.domain.identity import order_uuid
 from engine.domain.marketplaces import shopify
-from engine.shell.pollers.sink import PollError, Sink, text
+from engine.shell.pollers.rest import RestPoller
+from engine.shell.pollers.sink import PollError, text
 from models.order import Marketplace
 from models.raw import RawDelivery
 
@@ -29,8 +26,6 @@ PAGE_LIMIT = 250  # Shopify's maximum
 #: The REST resource of a polled order is the `orders/updated` webhook's body.
 POLLED_TOPIC = "orders/updated"
 ACCESS_TOKEN_HEADER = "X-Shopify-Access-Token"
-REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
-MAX_ATTEMPTS = 5
 
 
 def orders_url(base_url: str) -> str:
@@ -59,48 +54,13 @@ def polled_delivery(store_id: str, order: Mapping[str, Any], received_at: dateti
     )
 
 
-@dataclass
-class ShopifyPoller:
-    store: Store
-    session: aiohttp.ClientSession
-    redis: aioredis.Redis
-    sink: Sink
-    access_token: str
-    base_url: str
+class ShopifyPoller(RestPoller):
+    NAME = "Shopify"
+    CREDENTIAL_HEADER = ACCESS_TOKEN_HEADER
 
     @classmethod
-    def create(
-        cls,
-        store: Store,
-        env: Mapping[str, str],
-        session: aiohttp.ClientSession,
-        redis: aioredis.Redis,
-        sink: Sink,
-    ) -> ShopifyPoller:
-        token = store.env_value(env, store.access_token_env, "access_token_env")
-        assert store.api_base_url is not None  # `polled` says so
-        return cls(store, session, redis, sink, token, store.api_base_url)
-
-    async def _get(
-        self, url: str, query: Mapping[str, str] | None
-    ) -> tuple[Mapping[str, str], bytes]:
-        for _ in range(MAX_ATTEMPTS):
-            async with self.session.get(
-                url,
-                params=None if query is None else dict(query),
-                headers={ACCESS_TOKEN_HEADER: self.access_token, "Accept": "application/json"},
-                timeout=REQUEST_TIMEOUT,
-            ) as reply:
-                body = await reply.read()
-                if reply.status == 429:
-                    wait = float(reply.headers.get("Retry-After", "2") or 2)
-                    log.warning("Shopify 429 for %s: waiting %.1f s", self.store.id, wait)
-                    await asyncio.sleep(wait)
-                    continue
-                if reply.status != 200:
-                    raise PollError(f"GET {url} answered {reply.status}: {body[:200]!r}")
-                return dict(reply.headers.items()), body
-        raise PollError(f"GET {url}: still throttled after {MAX_ATTEMPTS} attempts")
+    def credential_of(cls, store: Store, env: Mapping[str, str]) -> str:
+        return store.env_value(env, store.access_token_env, "access_token_env")
 
     async def cycle(self) -> int:
         now = datetime.now(UTC)
@@ -112,7 +72,7 @@ class ShopifyPoller:
         produced = 0
         updated: list[datetime] = []
         while url is not None:
-            headers, body = await self._get(url, query)
+            headers, body = await self.get(url, query)
             document = orjson.loads(body)
             orders = document.get("orders") if isinstance(document, dict) else None
             if not isinstance(orders, list):

@@ -5,62 +5,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import aiohttp
 import orjson
-import redis.asyncio as aioredis
 
 from engine.domain import polling
 from engine.domain.config import Store
 from engine.domain.identity import order_uuid
 from engine.domain.marketplaces import woocommerce
-from engine.shell.pollers.sink import PollError, Sink
+from engine.shell.pollers.rest import RestPoller
+from engine.shell.pollers.sink import PollError
 from models.order import Marketplace
 from models.raw import RawDelivery
 
 log = logging.getLogger(__name__)
 
-REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=60)
 
-
-@dataclass
-class WooCommercePoller:
-    store: Store
-    session: aiohttp.ClientSession
-    redis: aioredis.Redis
-    sink: Sink
-    authorization: str
-    base_url: str
+class WooCommercePoller(RestPoller):
+    NAME = "WooCommerce"
+    CREDENTIAL_HEADER = "Authorization"
 
     @classmethod
-    def create(
-        cls,
-        store: Store,
-        env: Mapping[str, str],
-        session: aiohttp.ClientSession,
-        redis: aioredis.Redis,
-        sink: Sink,
-    ) -> WooCommercePoller:
+    def credential_of(cls, store: Store, env: Mapping[str, str]) -> str:
         key = store.env_value(env, store.consumer_key_env, "consumer_key_env")
         secret = store.env_value(env, store.consumer_secret_env, "consumer_secret_env")
-        assert store.api_base_url is not None  # `polled` says so
-        return cls(
-            store, session, redis, sink, woocommerce.basic_auth(key, secret), store.api_base_url
-        )
-
-    async def _get(self, url: str, query: Mapping[str, str]) -> tuple[dict[str, str], bytes]:
-        async with self.session.get(
-            url,
-            params=dict(query),
-            headers={"Authorization": self.authorization, "Accept": "application/json"},
-            timeout=REQUEST_TIMEOUT,
-        ) as reply:
-            body = await reply.read()
-            if reply.status != 200:
-                raise PollError(f"GET {url} answered {reply.status}: {body[:200]!r}")
-            return dict(reply.headers.items()), body
+        return woocommerce.basic_auth(key, secret)
 
     async def cycle(self) -> int:
         """Sweep every order changed since the cursor; the cursor moves after the acks."""
@@ -72,7 +41,7 @@ class WooCommercePoller:
             url, query = woocommerce.orders_request(
                 self.base_url, cursor.modified_after, cursor.page
             )
-            headers, body = await self._get(url, query)
+            headers, body = await self.get(url, query)
             try:
                 page = woocommerce.parse_orders_page(headers, body, cursor.page)
             except woocommerce.ApiResponseError as exc:
@@ -108,7 +77,7 @@ class WooCommercePoller:
         page: int | None = 1
         while page is not None:
             url, query = woocommerce.refunds_request(self.base_url, order_id, page)
-            headers, body = await self._get(url, query)
+            headers, body = await self.get(url, query)
             try:
                 found = woocommerce.parse_refunds_page(headers, body, page)
             except woocommerce.ApiResponseError as exc:

@@ -13,7 +13,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from engine.dev.fakes.amazon import AmazonShop, FakeAmazon, FakeClock, create_app
 from engine.domain.config import InvoiceGranularity, Store
-from engine.domain.marketplaces import amazon, amazon_v2026
+from engine.domain.marketplaces import amazon
+from engine.domain.marketplaces.amazon import v2026 as amazon_v2026
 from models.order import Marketplace
 
 Client = TestClient[web.Request, web.Application]

@@ -17,7 +17,8 @@ from engine.dev.fakes.amazon import AmazonShop, FakeAmazon, PlaceOrder, Step
 from engine.dev.fakes.amazon_v2026 import render_order
 from engine.domain import lifecycle
 from engine.domain.config import Company, InvoiceGranularity, Store
-from engine.domain.marketplaces import amazon, amazon_v2026
+from engine.domain.marketplaces import amazon
+from engine.domain.marketplaces.amazon import v2026 as amazon_v2026
 from models.events import DetailsReported, OrderEvent
 from models.order import Marketplace
 

@@ -14,7 +14,8 @@ import pytest
 
 from engine.domain.config import InvoiceGranularity, Store
 from engine.domain.exceptions import NormalisationError
-from engine.domain.marketplaces import amazon, amazon_v2026
+from engine.domain.marketplaces import amazon
+from engine.domain.marketplaces.amazon import v2026 as amazon_v2026
 from models.events import (
     DetailsReported,
     OrderCancelled,

@@ -157,10 +157,12 @@ class TestSignature:
 class TestNotification:
     def test_the_dedupe_key_is_resource_id_type_and_timestamp(self) -> None:
         body = p.body(p.push())
-        assert bol.delivery_id(body) == "ORDER:1043965710:ORDER_CHANGED:2026-11-02T10:00:03+01:00"
-        assert bol.delivery_id(body) == bol.delivery_id(p.body(p.push()))  # a redelivery
+        assert (
+            bol.delivery_id({}, body) == "ORDER:1043965710:ORDER_CHANGED:2026-11-02T10:00:03+01:00"
+        )
+        assert bol.delivery_id({}, body) == bol.delivery_id({}, p.body(p.push()))  # a redelivery
         later = p.body(p.push(timestamp="2026-11-02T10:05:00+01:00"))
-        assert bol.delivery_id(later) != bol.delivery_id(body)
+        assert bol.delivery_id({}, later) != bol.delivery_id({}, body)
 
     def test_an_order_push_names_the_order_to_fetch(self) -> None:
         body = p.body(p.push())
@@ -186,7 +188,7 @@ class TestNotification:
         [b"not json", b"[]", b"{}", p.body({"timestamp": "x", "event": {"resource": "ORDER"}})],
     )
     def test_what_is_not_a_push_has_no_delivery_id(self, raw: bytes) -> None:
-        assert bol.delivery_id(raw) is None
+        assert bol.delivery_id({}, raw) is None
         assert bol.notification_fetches(raw) == []
 
     def test_a_push_normalises_to_nothing_it_is_only_a_signal(self) -> None:

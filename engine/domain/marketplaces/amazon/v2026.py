@@ -51,27 +51,28 @@ import orjson
 
 from engine.domain.config import InvoiceGranularity, Store
 from engine.domain.exceptions import NormalisationError
-from engine.domain.marketplaces.amazon import (
-    DEEMED_RESELLER_CATEGORIES,
-    MARKETPLACE_CURRENCIES,
-    MAX_RESULTS_PER_PAGE,
-    VCS_REASON,
-    ApiRequest,
-    Finances,
+from engine.domain.marketplaces._events import OrderEvents
+from engine.domain.marketplaces.amazon.api import ApiRequest, OrderSummary, _get
+from engine.domain.marketplaces.amazon.fees import Finances
+from engine.domain.marketplaces.amazon.orders import (
     ItemProgress,
-    OrderSummary,
     Stage,
     _as_of_time,
     _check_marketplace,
-    _Doc,
-    _Events,
     _finances,
-    _get,
     _line,
     _payload_object,
-    amazon_time,
     order_facts,
     prices_include_vat,
+)
+from engine.domain.marketplaces.amazon.wire import (
+    DEEMED_RESELLER_CATEGORIES,
+    MARKETPLACE,
+    MARKETPLACE_CURRENCIES,
+    MAX_RESULTS_PER_PAGE,
+    VCS_REASON,
+    _Doc,
+    amazon_time,
 )
 from engine.domain.money import ZERO, parse_amount
 from models.events import DetailsReported, OrderEvent
@@ -500,7 +501,7 @@ def _order_events(
     order_id = order.ident("orderId")
     sales = order.child("salesChannel")
     _check_marketplace(sales.text("marketplaceId") if sales else "", store, "$.order.salesChannel")
-    events = _Events(store, order_id, received_at, source)
+    events = OrderEvents(MARKETPLACE, store, order_id, received_at, source)
     items = order.children("orderItems")
     if not items:
         raise NormalisationError("$.order.orderItems is empty or missing")
