@@ -369,6 +369,18 @@ def broker(tmp_path: Path) -> Iterator[KafkaBroker]:
         node.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """The broker of the scenarios that leave it running (a, c, d): one start, not three.
+    Each of them counts its progress from what the ones before it left (`starting_point`)."""
+    node = KafkaBroker(tmp_path_factory.mktemp("faults-kafka"), port=free_port())
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis", port=free_port())
@@ -386,6 +398,13 @@ async def progress(bootstrap: str) -> int:
         return len(latest_by_key(await read_topic(bootstrap, CHANGELOG)))
     except KafkaError:
         return -1
+
+
+async def starting_point(bootstrap: str) -> int:
+    """The orders already in the changelog (earlier scenarios' on a shared broker)."""
+    found = await progress(bootstrap)
+    assert found >= 0, f"{bootstrap} did not answer before the scenario began"
+    return found
 
 
 async def grows(bootstrap: str, beyond: int, patience: float, what: str) -> int:
@@ -407,14 +426,16 @@ def start_stack(root: Path, bootstrap: str, redis_url: str) -> Stack:
 
 
 async def test_a_worker_sigkilled_repeatedly_under_load_loses_nothing(
-    broker: KafkaBroker, redis_url: str, tmp_path: Path
+    shared_broker: KafkaBroker, redis_url: str, tmp_path: Path
 ) -> None:
+    broker = shared_broker
     began = time.monotonic()
+    before = await starting_point(broker.bootstrap)
     stack = start_stack(tmp_path / "stack", broker.bootstrap, redis_url)
     load = Load(stack.url, 9_100_000, SIZE.rate)
     running = asyncio.create_task(load.run())
     try:
-        worker, seen = stack.workers[0], 0
+        worker, seen = stack.workers[0], before
         for kill in range(1, SIZE.kills + 1):
             # Killed only once the new worker has done some work: each kill hits a live one.
             seen = await grows(broker.bootstrap, seen, 120, f"before kill {kill}")
@@ -496,15 +517,17 @@ async def test_b_kafka_down_and_back_heals_without_restarts_and_loses_nothing(
 
 
 async def test_c_redis_emptied_and_back_refills_the_read_model_and_loses_nothing(
-    broker: KafkaBroker, own_redis: RedisServer, tmp_path: Path
+    shared_broker: KafkaBroker, own_redis: RedisServer, tmp_path: Path
 ) -> None:
+    broker = shared_broker
     began = time.monotonic()
+    before = await starting_point(broker.bootstrap)
     stack = start_stack(tmp_path / "stack", broker.bootstrap, own_redis.url)
     load = Load(stack.url, 9_300_000, SIZE.rate)
     running = asyncio.create_task(load.run())
     client = aioredis.from_url(own_redis.url)
     try:
-        await grows(broker.bootstrap, 0, 120, "before the outage")
+        await grows(broker.bootstrap, before, 120, "before the outage")
         await asyncio.sleep(SIZE.load_s / 3)
         await asyncio.to_thread(own_redis.stop)
         down = time.monotonic()
@@ -560,14 +583,16 @@ async def test_c_redis_emptied_and_back_refills_the_read_model_and_loses_nothing
 
 
 async def test_d_second_worker_joining_and_leaving_under_load_loses_nothing(
-    broker: KafkaBroker, redis_url: str, tmp_path: Path
+    shared_broker: KafkaBroker, redis_url: str, tmp_path: Path
 ) -> None:
+    broker = shared_broker
     began = time.monotonic()
+    before = await starting_point(broker.bootstrap)
     stack = start_stack(tmp_path / "stack", broker.bootstrap, redis_url)
     load = Load(stack.url, 9_400_000, SIZE.rate)
     running = asyncio.create_task(load.run())
     try:
-        seen = await grows(broker.bootstrap, 0, 120, "before the join")
+        seen = await grows(broker.bootstrap, before, 120, "before the join")
         second = stack.start_worker("worker-b", tmp_path / "worker-b")
         await asyncio.sleep(SIZE.load_s / 2)
         seen = await grows(broker.bootstrap, seen, 120, "with two workers")

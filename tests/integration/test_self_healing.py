@@ -40,6 +40,8 @@ ANSWER_LIMIT_SECONDS = 4.0
 #: After the broker is back, intake must answer 200 again within this many seconds.
 RECOVERY_LIMIT_SECONDS = 30.0
 OUTAGE_SECONDS = 22.0
+#: How long the producer test goes on sending once records are acknowledged again.
+AFTER_RECOVERY_SECONDS = 5.0
 
 
 @dataclass
@@ -298,12 +300,18 @@ async def test_the_producer_loses_and_reorders_no_acknowledged_record(outage: Ou
 
     sequence = 0
 
-    async def steady(seconds: float) -> None:
+    async def steady(seconds: float, once_acknowledged: float | None = None) -> None:
+        """Send for `seconds`; with `once_acknowledged`, stop that long after the first
+        acknowledgement of this stretch (the hand-over is behind us by then)."""
         nonlocal sequence
         until = time.monotonic() + seconds
         while time.monotonic() < until:
             await send(sequence)
             sequence += 1
+            at, took, ok = answers[-1]
+            if once_acknowledged is not None and ok:
+                until = min(until, at + took + once_acknowledged)
+                once_acknowledged = None
             await asyncio.sleep(0.02)
 
     try:
@@ -313,7 +321,7 @@ async def test_the_producer_loses_and_reorders_no_acknowledged_record(outage: Ou
         await steady(OUTAGE_SECONDS)
         await asyncio.to_thread(outage.broker.start)
         up = time.monotonic()
-        await steady(RECOVERY_LIMIT_SECONDS)
+        await steady(RECOVERY_LIMIT_SECONDS, once_acknowledged=AFTER_RECOVERY_SECONDS)
     finally:
         await producer.stop()
     during = [seconds for at, seconds, _ in answers if down <= at < up]
