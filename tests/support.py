@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
@@ -279,6 +280,28 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {patience}s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+#: How often `send_webhook` sends a delivery answered 503 again (a marketplace retries for hours).
+WEBHOOK_ATTEMPTS = 6
+
+
+async def send_webhook(
+    url: str, body: bytes, headers: Mapping[str, str], attempts: int = WEBHOOK_ATTEMPTS
+) -> aiohttp.ClientResponse:
+    """POST a webhook as a marketplace does: a 503 (Kafka did not acknowledge within the
+    answer's deadline, which a loaded 2-core test machine can cause) is sent again, the same
+    delivery with the same id, after its Retry-After. Any other answer is returned, read."""
+    for attempt in range(1, attempts + 1):
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=body, headers=dict(headers)) as response,
+        ):
+            await response.read()
+        if response.status != 503 or attempt == attempts:
+            return response
+        await asyncio.sleep(min(float(response.headers.get("Retry-After", "1")), 2.0))
+    raise AssertionError("unreachable: the last attempt returns")
 
 
 def latest_by_key(records: list[ConsumerRecord[bytes, bytes]]) -> Mapping[bytes, bytes]:

@@ -26,7 +26,15 @@ from engine.domain import polling
 from engine.domain.identity import order_uuid
 from models.order import Marketplace
 from tests import amazon_payloads as p
-from tests.support import VIEWER, Stack, Stacks, ThreadedServer, read_topic, wait_until
+from tests.support import (
+    VIEWER,
+    Stack,
+    Stacks,
+    ThreadedServer,
+    read_topic,
+    send_webhook,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -129,12 +137,10 @@ async def _relay(
         stamped = dataclasses.replace(step, at=start + timedelta(minutes=index))
         notifications += server.call(lambda s=stamped: fake.apply(s))  # type: ignore[misc]
     url = f"{stack.url}/webhooks/amazon/{store_id}"
-    async with aiohttp.ClientSession() as session:
-        for notification in notifications:
-            async with session.post(
-                url, data=orjson.dumps(notification), headers={"X-Winkel-Token": p.SHARED_SECRET}
-            ) as reply:
-                assert reply.status == 200, await reply.text()
+    for notification in notifications:
+        body = orjson.dumps(notification)
+        reply = await send_webhook(url, body, {"X-Winkel-Token": p.SHARED_SECRET})
+        assert reply.status == 200, await reply.text()
     placed = story[0]
     assert isinstance(placed, PlaceOrder)
     return str(placed.order["AmazonOrderId"])

@@ -6,13 +6,12 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-import aiohttp
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests import shopify_payloads as shop
-from tests.support import Stack, read_topic, wait_until
+from tests.support import Stack, read_topic, send_webhook, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -33,15 +32,9 @@ def contract_uuid(store: str, external_id: int) -> uuid.UUID:
 
 async def post(stack: Stack, store: str, topic: str, document: object) -> None:
     body = orjson.dumps(document)
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{stack.url}/webhooks/shopify/{store}",
-            data=body,
-            headers=shop.headers(topic, body, store=store),
-        ) as response,
-    ):
-        assert response.status == 200, await response.text()
+    url = f"{stack.url}/webhooks/shopify/{store}"
+    response = await send_webhook(url, body, shop.headers(topic, body, store=store))
+    assert response.status == 200, await response.text()
 
 
 async def triggers(

@@ -8,7 +8,6 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
@@ -16,7 +15,7 @@ from engine.dev.simulator import Delivery, ShopifyStore
 from engine.domain.identity import order_uuid
 from engine.shell import readmodel as rm
 from models.order import Marketplace
-from tests.support import ROOT, SECRET, Stack, wait_until
+from tests.support import ROOT, SECRET, Stack, send_webhook, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +27,9 @@ EMPTY_DATABASE = 9
 
 
 async def post(stack: Stack, delivery: Delivery) -> None:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{stack.url}/webhooks/shopify/{STORE}", data=delivery.body, headers=delivery.headers
-        ) as reply,
-    ):
-        assert reply.status == 200, await reply.text()
+    url = f"{stack.url}/webhooks/shopify/{STORE}"
+    reply = await send_webhook(url, delivery.body, delivery.headers)
+    assert reply.status == 200, await reply.text()
 
 
 async def snapshot(client: aioredis.Redis, uuids: list[str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from tests import shopify_payloads as shop
-from tests.support import VIEWER, Stack, read_topic, wait_until
+from tests.support import VIEWER, Stack, read_topic, send_webhook, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -28,16 +28,8 @@ async def post(
     stack: Stack, store: str, topic: str, document: object | bytes, **header_options: str
 ) -> aiohttp.ClientResponse:
     body = document if isinstance(document, bytes) else orjson.dumps(document)
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{stack.url}/webhooks/shopify/{store}",
-            data=body,
-            headers=shop.headers(topic, body, store=store, **header_options),
-        ) as response,
-    ):
-        await response.read()
-        return response
+    url = f"{stack.url}/webhooks/shopify/{store}"
+    return await send_webhook(url, body, shop.headers(topic, body, store=store, **header_options))
 
 
 async def records_for(stack: Stack, topic: str, order: uuid.UUID) -> list[dict[str, object]]:

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from tests import shopify_payloads as shop
-from tests.support import VIEWER, Stack, read_topic, wait_until
+from tests.support import VIEWER, Stack, read_topic, send_webhook, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -37,15 +37,9 @@ def contract_uuid(external_id: int) -> uuid.UUID:
 
 async def post(stack: Stack, topic: str, document: object) -> None:
     body = orjson.dumps(document)
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{stack.url}/webhooks/shopify/{STORE}",
-            data=body,
-            headers=shop.headers(topic, body, store=STORE),
-        ) as response,
-    ):
-        assert response.status == 200, await response.text()
+    url = f"{stack.url}/webhooks/shopify/{STORE}"
+    response = await send_webhook(url, body, shop.headers(topic, body, store=STORE))
+    assert response.status == 200, await response.text()
 
 
 async def shipped(stack: Stack, document: dict[str, Any]) -> dict[str, Any]:

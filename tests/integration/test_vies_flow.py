@@ -12,13 +12,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 
 from engine.dev.fakes.vies import FakeVies, create_app
 from tests import shopify_payloads as shop
-from tests.support import Stack, Stacks, ThreadedServer, read_topic, wait_until
+from tests.support import Stack, Stacks, ThreadedServer, read_topic, send_webhook, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -71,15 +70,9 @@ async def invoiced(stack: Stack, order_id: int, vat_id: str) -> dict[str, Any]:
         fulfillments=[shop.fulfillment(order_id, 1, lines)],
     )
     body = orjson.dumps(document)
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{stack.url}/webhooks/shopify/{STORE}",
-            data=body,
-            headers=shop.headers("orders/fulfilled", body, store=STORE),
-        ) as response,
-    ):
-        assert response.status == 200, await response.text()
+    url = f"{stack.url}/webhooks/shopify/{STORE}"
+    response = await send_webhook(url, body, shop.headers("orders/fulfilled", body, store=STORE))
+    assert response.status == 200, await response.text()
     key = str(uuid.uuid5(NAMESPACE, f"{STORE}:shopify:{order_id}")).encode()
 
     async def invoice() -> dict[str, Any] | None:

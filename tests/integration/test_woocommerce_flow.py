@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-import aiohttp
 import orjson
 import pytest
 
 from tests import woocommerce_payloads as woo
-from tests.support import Stack, read_topic, wait_until
+from tests.support import Stack, read_topic, send_webhook, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -17,12 +16,7 @@ NAMESPACE = uuid.UUID("abc8a081-dbf6-5c53-9aa7-a6a4c25fdd01")  # the contract na
 
 
 async def post(stack: Stack, body: bytes, headers: dict[str, str]) -> int:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{stack.url}/webhooks/woocommerce/shop-woo", data=body, headers=headers) as r,
-    ):
-        await r.read()
-        return r.status
+    return (await send_webhook(f"{stack.url}/webhooks/woocommerce/shop-woo", body, headers)).status
 
 
 async def test_the_unsigned_ping_is_answered_and_stores_nothing(stack: Stack) -> None:

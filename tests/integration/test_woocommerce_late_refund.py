@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 
 from engine.dev.fakes.woocommerce import FakeShop, fake_api
 from tests import woocommerce_payloads as woo
-from tests.support import Stack, Stacks, ThreadedServer, read_topic, wait_until
+from tests.support import Stack, Stacks, ThreadedServer, read_topic, send_webhook, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -72,15 +71,9 @@ async def records_for(stack: Stack, topic: str, key: bytes) -> list[dict[str, An
 
 async def post(stack: Stack, topic: str, document: dict[str, Any]) -> None:
     body = woo.body(document)
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(
-            f"{stack.url}/webhooks/woocommerce/{STORE}",
-            data=body,
-            headers=woo.headers(topic, body, delivery_id=uuid.uuid4().hex),
-        ) as reply,
-    ):
-        assert reply.status == 200, await reply.text()
+    headers = woo.headers(topic, body, delivery_id=uuid.uuid4().hex)
+    reply = await send_webhook(f"{stack.url}/webhooks/woocommerce/{STORE}", body, headers)
+    assert reply.status == 200, await reply.text()
 
 
 async def test_a_refund_ten_days_after_the_last_change_is_credited_within_seconds(
