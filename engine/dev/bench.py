@@ -15,6 +15,13 @@ them) and measures:
   up with, it is the engine's own);
 - memory: the peak resident set (VmHWM) of the worker and the web process.
 
+With `baseline`, the bare faust agent of `engine/dev/bench_bare.py` (a RocksDB table and an
+output topic) runs first on the same broker with the same partitions, before the engine's
+processes start: records produced as fast as the producer goes, its rate timed from the first
+record sent until the output topic holds all of them (its warm-up excluded). The report's
+`baseline_ratio` is the engine's order events per second over the bare agent's records per
+second, both measured in one run, so the machine's load weighs on both alike.
+
 Everything (client, web, worker, broker, Redis) shares the machine, as in the measurements of
 docs/design.md "Baselines"; the report says how many cores it had. Numbers go to the README,
 never into test assertions.
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shutil
 import statistics
@@ -37,6 +45,7 @@ from typing import Any
 
 import orjson
 
+from engine.dev import bench_bare
 from engine.dev.runtime import KafkaBroker, ManagedProcess, RedisServer, free_port, wait_for_port
 from engine.dev.simulator import Delivery, ShopifyStore
 from engine.domain import topics
@@ -90,6 +99,15 @@ class Percentiles:
 
 
 @dataclass(frozen=True, slots=True)
+class BareReport:
+    """The bare faust agent's run: `records` measured (after its warm-up) in `seconds`."""
+
+    records: int
+    seconds: float
+    events_per_second: float
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     cores: int
     orders: int
@@ -105,6 +123,9 @@ class Report:
     webhook_to_trigger_ms: Percentiles
     worker_peak_rss_mb: float
     web_peak_rss_mb: float
+    baseline: BareReport | None = None
+    #: order events per second of the engine over the bare agent's events per second
+    baseline_ratio: float | None = None
 
     def text(self) -> str:
         def line(name: str, p: Percentiles) -> str:
@@ -112,6 +133,13 @@ class Report:
                 f"{name:<28} p50 {p.p50:8.1f}  p95 {p.p95:8.1f}  p99 {p.p99:8.1f}  max {p.max:8.1f}"
             )
 
+        baseline = []
+        if self.baseline is not None:
+            baseline = [
+                f"{'bare faust agent':<28} {self.baseline.events_per_second:8.0f} /s "
+                f"({self.baseline.records} records, {self.baseline.seconds:.1f} s)",
+                f"{'engine / bare agent':<28} {self.baseline_ratio:8.2f}",
+            ]
         return "\n".join(
             [
                 f"winkel bench: {self.orders} orders, {self.deliveries} webhooks, "
@@ -126,6 +154,7 @@ class Report:
                 line("webhook to trigger (ms)", self.webhook_to_trigger_ms),
                 f"{'peak RSS (MB)':<28} worker {self.worker_peak_rss_mb:.0f}, "
                 f"web {self.web_peak_rss_mb:.0f}",
+                *baseline,
             ]
         )
 
@@ -149,7 +178,10 @@ def _descendants(pid: int) -> Iterator[int]:
 
 
 class Engine:
-    """Broker, Redis, worker and web on free ports under `root`, stopped in reverse order."""
+    """Broker, Redis, worker and web on free ports under `root`, stopped in reverse order.
+
+    Entering starts the broker and Redis; `start` the worker and the web process.
+    """
 
     def __init__(self, root: Path, partitions: int) -> None:
         self.root = root
@@ -167,7 +199,7 @@ class Engine:
             CONFIG.format(partitions=self.partitions, store=STORE, secret_env=SECRET_ENV)
         )
         self.web_port = free_port()
-        env = dict(os.environ)
+        self.env = env = dict(os.environ)
         env.update(
             WINKEL_CONFIG=str(config),
             WINKEL_KAFKA_BOOTSTRAP=kafka.bootstrap,
@@ -176,21 +208,30 @@ class Engine:
             WINKEL_WEB_PORT=str(self.web_port),
             **{SECRET_ENV: self.secret},
         )
-        self.worker = self._spawn("worker", env)
-        self.web = self._spawn("web", env)
-        wait_for_port("127.0.0.1", self.web_port, 60, self.web)
         return self
 
-    def _spawn(self, command: str, env: dict[str, str]) -> ManagedProcess:
+    def start(self) -> None:
+        """The engine's worker and web process, once the web answers."""
+        self.worker = self._spawn(["engine.cli", "worker"], "worker")
+        self.web = self._spawn(["engine.cli", "web"], "web")
+        wait_for_port("127.0.0.1", self.web_port, 60, self.web)
+
+    def _spawn(self, module_args: list[str], name: str) -> ManagedProcess:
         process = ManagedProcess(
-            [sys.executable, "-m", "engine.cli", command],
-            self.root / f"{command}.log",
-            env=env,
+            [sys.executable, "-m", *module_args],
+            self.root / f"{name}.log",
+            env=self.env,
             cwd=Path(__file__).resolve().parents[2],
-            name=command,
+            name=name,
         )
         self._services.callback(process.terminate, 30)
         return process
+
+    def bare_agent(self) -> ManagedProcess:
+        """The bare faust agent (engine/dev/bench_bare.py) on this broker."""
+        datadir = str(self.root / "bare")
+        args = ["engine.dev.bench_bare", self.bootstrap, str(self.partitions), datadir]
+        return self._spawn(args, "bare")
 
     def __exit__(self, *exc: object) -> None:
         self._services.close()
@@ -303,6 +344,74 @@ async def _records(bootstrap: str, topic: str) -> list[Any]:
     return [record async for record in kafka.records_to_end(settings, topic)]
 
 
+#: Records the bare agent handles before the measured ones (its start, rebalance, first fetch).
+BARE_WARM_UP = 500
+#: Each bare record stands for an order event: about an order event's size, keyed by one of
+#: this many orders.
+BARE_VALUE_BYTES = 1_000
+BARE_KEYS = 2_000
+
+
+async def _create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    """Create `names` with `partitions` each, before a producer could auto-create them."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+    finally:
+        await admin.close()
+
+
+async def _until_topic_holds(bootstrap: str, topic: str, count: int, patience: float) -> None:
+    """Wait until `topic` holds `count` records, looking every tenth of a second."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    settings = KafkaSettings(bootstrap=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in await kafka.partitions(settings, topic)]
+        deadline = time.monotonic() + patience
+        while sum((await consumer.end_offsets(tps)).values()) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic} holds fewer than {count} records after {patience} s")
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop()
+
+
+async def _produce_bare(producer: Any, first: int, count: int) -> None:
+    padding = "x" * BARE_VALUE_BYTES
+    sent = []
+    for n in range(first, first + count):
+        key = f"bench-order-{n % BARE_KEYS}".encode()
+        value = orjson.dumps({"schema": "bench/1", "n": n, "padding": padding})
+        sent.append(await producer.send(bench_bare.INPUT, key=key, value=value))
+    await asyncio.gather(*sent)
+
+
+async def _measure_bare(engine: Engine, records: int) -> BareReport:
+    """The bare agent's rate on the engine's broker, before the engine's processes start."""
+    settings = KafkaSettings(bootstrap=engine.bootstrap, partitions=engine.partitions)
+    await _create_topics(engine.bootstrap, [bench_bare.INPUT, bench_bare.OUTPUT], engine.partitions)
+    process = engine.bare_agent()
+    producer = kafka.producer(settings)
+    await producer.start()
+    try:
+        await _produce_bare(producer, 0, BARE_WARM_UP)
+        await _until_topic_holds(engine.bootstrap, bench_bare.OUTPUT, BARE_WARM_UP, 180)
+        started = time.monotonic()
+        await _produce_bare(producer, BARE_WARM_UP, records)
+        await _until_topic_holds(engine.bootstrap, bench_bare.OUTPUT, BARE_WARM_UP + records, 600)
+        seconds = time.monotonic() - started
+    finally:
+        await producer.stop()
+        process.terminate(30)
+    return BareReport(records, round(seconds, 2), round(records / seconds, 1))
+
+
 def bench_stories(
     secret: bytes, seed: int, orders: int
 ) -> tuple[list[list[Delivery]], list[list[Delivery]]]:
@@ -359,12 +468,27 @@ async def _measure(engine: Engine, orders: int, in_flight: int, seed: int, rate:
 
 
 def bench(
-    orders: int, in_flight: int, partitions: int, seed: int, keep: bool, rate: float = 0.0
+    orders: int,
+    in_flight: int,
+    partitions: int,
+    seed: int,
+    keep: bool,
+    rate: float = 0.0,
+    baseline_records: int = 0,
 ) -> Report:
+    """Measure the engine; with `baseline_records`, the bare agent on that many records first."""
     root = Path(tempfile.mkdtemp(prefix="winkel-bench-"))
     try:
         with Engine(root, partitions) as engine:
-            return asyncio.run(_measure(engine, orders, in_flight, seed, rate))
+            bare = (
+                asyncio.run(_measure_bare(engine, baseline_records)) if baseline_records else None
+            )
+            engine.start()
+            report = asyncio.run(_measure(engine, orders, in_flight, seed, rate))
+            if bare is None:
+                return report
+            ratio = round(report.order_events_per_second / bare.events_per_second, 3)
+            return dataclasses.replace(report, baseline=bare, baseline_ratio=ratio)
     finally:
         if keep:
             print(f"logs and data kept in {root}")
