@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +64,7 @@ def register(wiring: Wiring) -> None:
     @wiring.app.agent(wiring.raw_deliveries, name="normalize")
     async def normalize(stream: Any) -> None:
         async for event in stream.events():
-            work = _normalised(wiring, event.value)
+            work = functools.partial(_normalised, wiring, event.value)
             order_events = await guarded(wiring.dead_letter, event, "normaliser", work)
             if order_events is None:
                 continue

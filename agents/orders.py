@@ -3,6 +3,7 @@ changelog-backed table, plus triggers, audit entries and read-model summaries.""
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +112,7 @@ def register(wiring: Wiring) -> None:
     async def orders(stream: Any) -> None:
         async for event in stream.events():
             key: bytes = event.key
-            work = _decided(wiring, event.message.topic, key, event.value)
+            work = functools.partial(_decided, wiring, event.message.topic, key, event.value)
             decided = await guarded(wiring.dead_letter, event, "lifecycle", work)
             if decided is None:
                 continue
