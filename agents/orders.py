@@ -1,5 +1,11 @@
-"""Order events, operator commands and invoice-service answers -> per-order state in the
-changelog-backed table, plus triggers, audit entries and read-model summaries."""
+"""Raw deliveries, order events, operator commands and invoice-service answers -> per-order
+state in the changelog-backed table, plus triggers, audit entries and read-model summaries.
+
+A raw delivery is normalised here, where it is read (agents/normalize.py): its key is its
+order's UUID, so its partition is the order's, and its events are applied at once. An event
+for another order than the record's key (a delivery keyed by its delivery id) goes to
+`winkel.orders.events` under its own key, and is applied when this agent reads it there.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from agents._deadletter import guarded
+from agents.normalize import NORMALISERS, normalise
 from engine.domain import lifecycle, topics, vat
 from engine.domain.exceptions import WinkelError
 from engine.domain.summary import summarise
@@ -17,6 +24,7 @@ from models.codec import (
     decode_invoice_issued,
     decode_state,
     encode_audit,
+    encode_event,
     encode_state,
     encode_summary,
     encode_trigger,
@@ -64,11 +72,15 @@ def _event(topic: str, value: bytes, state: OrderState | None) -> OrderEvent:
     raise WinkelError(f"no handler for topic {topic}")
 
 
-def transition(wiring: Wiring, topic: str, key: bytes, value: bytes) -> lifecycle.Transition:
+def _state(wiring: Wiring, key: bytes) -> OrderState | None:
     stored = wiring.orders.get(key)
-    state = None if stored is None else decode_state(stored)
-    order_event = _event(topic, value, state)
-    if key != str(order_event.ref.uuid).encode():
+    return None if stored is None else decode_state(stored)
+
+
+def _applied(
+    wiring: Wiring, key: bytes, order_event: OrderEvent, state: OrderState | None
+) -> lifecycle.Transition:
+    if key != order_key(order_event):
         raise WinkelError("record key is not the event's order UUID")
     store = wiring.config.store(order_event.ref.store_id)
     if store is None:
@@ -76,6 +88,15 @@ def transition(wiring: Wiring, topic: str, key: bytes, value: bytes) -> lifecycl
     return lifecycle.apply(
         state, order_event, store, wiring.config.company_of(store), wiring.config.companies
     )
+
+
+def order_key(order_event: OrderEvent) -> bytes:
+    return str(order_event.ref.uuid).encode()
+
+
+def transition(wiring: Wiring, topic: str, key: bytes, value: bytes) -> lifecycle.Transition:
+    state = _state(wiring, key)
+    return _applied(wiring, key, _event(topic, value, state), state)
 
 
 def trigger_records(wiring: Wiring, result: lifecycle.Transition) -> list[tuple[Any, bytes, bytes]]:
@@ -100,31 +121,65 @@ def trigger_records(wiring: Wiring, result: lifecycle.Transition) -> list[tuple[
     return records
 
 
-async def _decided(
-    wiring: Wiring, topic: str, key: bytes, value: bytes
-) -> tuple[lifecycle.Transition, list[tuple[Any, bytes, bytes]]]:
+Decided = tuple[lifecycle.Transition, list[tuple[Any, bytes, bytes]]]
+
+
+async def _decided(wiring: Wiring, topic: str, key: bytes, value: bytes) -> Decided:
     result = transition(wiring, topic, key, value)
     return result, trigger_records(wiring, result)
 
 
+async def _decided_event(wiring: Wiring, key: bytes, order_event: OrderEvent) -> Decided:
+    result = _applied(wiring, key, order_event, _state(wiring, key))
+    return result, trigger_records(wiring, result)
+
+
+async def _normalised(wiring: Wiring, value: bytes) -> list[OrderEvent]:
+    return normalise(wiring.config, value)
+
+
+async def _send_results(wiring: Wiring, key: bytes, decided: Decided) -> None:
+    """Store the order's new state and send what the change produced (nothing if unchanged)."""
+    result, outgoing = decided
+    if not result.changed:
+        return
+    wiring.orders[key] = encode_state(result.state)
+    for target, record_key, value in outgoing:
+        await target.send(key=record_key, value=value)
+    for entry in result.audit:
+        await wiring.audit.send(key=key, value=encode_audit(entry))
+    store = wiring.config.store(result.state.ref.store_id)
+    summary = None if store is None else summarise(result.state, store)
+    if summary is not None:
+        await wiring.analytics.send(key=key, value=encode_summary(summary))
+
+
 def register(wiring: Wiring) -> None:
+    raw_topics = {topics.raw(marketplace) for marketplace in NORMALISERS}
+
+    async def delivery(event: Any) -> None:
+        """A raw delivery: normalised, and each of its events applied in order."""
+        work = functools.partial(_normalised, wiring, event.value)
+        order_events = await guarded(wiring.dead_letter, event, "normaliser", work)
+        for order_event in order_events or []:
+            key = order_key(order_event)
+            if key != event.key:
+                await wiring.order_events.send(key=key, value=encode_event(order_event))
+                continue
+            apply = functools.partial(_decided_event, wiring, key, order_event)
+            decided = await guarded(wiring.dead_letter, event, "lifecycle", apply)
+            if decided is not None:
+                await _send_results(wiring, key, decided)
+
     @wiring.app.agent(wiring.order_inputs, name="orders")
     async def orders(stream: Any) -> None:
         async for event in stream.events():
+            topic = event.message.topic
+            if topic in raw_topics:
+                await delivery(event)
+                continue
             key: bytes = event.key
-            work = functools.partial(_decided, wiring, event.message.topic, key, event.value)
+            work = functools.partial(_decided, wiring, topic, key, event.value)
             decided = await guarded(wiring.dead_letter, event, "lifecycle", work)
-            if decided is None:
-                continue
-            result, outgoing = decided
-            if not result.changed:
-                continue
-            wiring.orders[key] = encode_state(result.state)
-            for target, record_key, value in outgoing:
-                await target.send(key=record_key, value=value)
-            for entry in result.audit:
-                await wiring.audit.send(key=key, value=encode_audit(entry))
-            store = wiring.config.store(result.state.ref.store_id)
-            summary = None if store is None else summarise(result.state, store)
-            if summary is not None:
-                await wiring.analytics.send(key=key, value=encode_summary(summary))
+            if decided is not None:
+                await _send_results(wiring, key, decided)

@@ -7,8 +7,9 @@ a second (`in_flight` orders at once, each order's deliveries in sequence, as Sh
 them) and measures:
 
 - ingest: webhook responses per second and their response-time percentiles;
-- processing: raw deliveries and order events per second, from the first webhook until the
-  worker's consumer group has no lag left on any topic;
+- processing: raw deliveries and order events (those the deliveries report, as agent `orders`
+  applies them) per second, from the first webhook until the worker's consumer group has no
+  lag left on any topic;
 - webhook-to-trigger latency: for each invoiced order, the invoice trigger's broker timestamp
   minus the moment the last of the order's webhooks posted before it was sent (the one that
   completed the order; unpaced, the latency is mostly backlog, with a `rate` the worker keeps
@@ -45,11 +46,12 @@ from typing import Any
 
 import orjson
 
+from agents.normalize import normalise
 from engine.dev import bench_bare
 from engine.dev.runtime import KafkaBroker, ManagedProcess, RedisServer, free_port, wait_for_port
 from engine.dev.simulator import Delivery, ShopifyStore
 from engine.domain import topics
-from engine.domain.config import KafkaSettings
+from engine.domain.config import KafkaSettings, load_config
 from engine.domain.identity import order_uuid
 from engine.shell import kafka
 from models.order import Marketplace
@@ -325,18 +327,12 @@ async def _until_caught_up(bootstrap: str, patience: float) -> float:
     raise TimeoutError(f"the worker still lags after {patience:.0f} s")
 
 
-async def _end_offsets_total(bootstrap: str, topic: str) -> int:
-    """How many records `topic` ever held (it is never compacted)."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    settings = KafkaSettings(bootstrap=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in await kafka.partitions(settings, topic)]
-        return sum((await consumer.end_offsets(tps)).values())
-    finally:
-        await consumer.stop()
+async def _order_events_reported(engine: Engine) -> int:
+    """The order events the deliveries on the raw topic so far report: what agent `orders`
+    applies (it normalises each delivery where it reads it, agents/normalize.py)."""
+    config = load_config(engine.root / "winkel.toml", engine.env)
+    raw = await _records(engine.bootstrap, topics.raw(Marketplace.SHOPIFY))
+    return sum(len(normalise(config, record.value)) for record in raw)
 
 
 async def _records(bootstrap: str, topic: str) -> list[Any]:
@@ -425,7 +421,7 @@ async def _measure(engine: Engine, orders: int, in_flight: int, seed: int, rate:
     warm_up, stories = bench_stories(engine.secret.encode(), seed, orders)
     await _post_stories(engine.url, warm_up, 4)
     await _until_caught_up(engine.bootstrap, 180)
-    events_before = await _end_offsets_total(engine.bootstrap, topics.ORDER_EVENTS)
+    events_before = await _order_events_reported(engine)
 
     deliveries = sum(len(story) for story in stories)
     started = time.monotonic()
@@ -434,7 +430,7 @@ async def _measure(engine: Engine, orders: int, in_flight: int, seed: int, rate:
     caught_up = await _until_caught_up(engine.bootstrap, 1800)
     processing_seconds = caught_up - started
 
-    events = await _end_offsets_total(engine.bootstrap, topics.ORDER_EVENTS) - events_before
+    events = await _order_events_reported(engine) - events_before
     sent_by_key = {
         str(order_uuid(STORE, Marketplace.SHOPIFY, order_id)).encode(): times
         for order_id, times in sent_at.items()
