@@ -79,13 +79,14 @@ def create_app(config: Config, *, store: str = "rocksdb://", replicas: int = 1) 
         app=app,
         config=config,
         order_events=topic(topics.ORDER_EVENTS),
+        orders_rekeyed=topic(topics.ORDERS_REKEYED),
         # One stream over co-partitioned topics (all keyed by order UUID), so everything about
         # an order is applied in one place, to one table partition: the raw deliveries of every
         # marketplace with a normaliser (agents/normalize.py), order events for an order other
         # than their delivery's key, operator commands and invoice-service answers.
         order_inputs=app.topic(
             *(topics.raw(marketplace) for marketplace in NORMALISERS),
-            topics.ORDER_EVENTS,
+            topics.ORDERS_REKEYED,
             topics.ORDER_COMMANDS,
             topics.INVOICES_ISSUED,
             partitions=config.kafka.partitions,

@@ -20,7 +20,8 @@ class Wiring:
 
     app: faust.App
     config: Config
-    order_events: Any
+    order_events: Any  # the log of normalised events (agent `orders` writes, no agent reads)
+    orders_rekeyed: Any
     order_inputs: Any  # raw deliveries, order events, operator commands, invoices issued
     invoice_triggers: Any
     credit_note_triggers: Any

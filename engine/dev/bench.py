@@ -20,8 +20,9 @@ With `baseline`, the bare faust agent of `engine/dev/bench_bare.py` (a RocksDB t
 output topic) runs first on the same broker with the same partitions, before the engine's
 processes start: records produced as fast as the producer goes, its rate timed from the first
 record sent until the output topic holds all of them (its warm-up excluded). The report's
-`baseline_ratio` is the engine's order events per second over the bare agent's records per
-second, both measured in one run, so the machine's load weighs on both alike.
+`baseline_ratio` is the engine's order events per second through agent `orders` (from the first
+webhook until its last output record) over the bare agent's records per second (from the first
+record produced until its last output record), both measured in one run.
 
 Everything (client, web, worker, broker, Redis) shares the machine, as in the measurements of
 docs/design.md "Baselines"; the report says how many cores it had. Numbers go to the README,
@@ -118,15 +119,24 @@ class Report:
     invoice_triggers: int
     ingest_seconds: float
     processing_seconds: float
+    #: how long after the last webhook was answered the worker still had work: about a second
+    #: (the commit interval and the lag probe) when it keeps up with the rate
+    catch_up_seconds: float
     webhooks_per_second: float
     deliveries_per_second: float
     order_events_per_second: float
+    #: from the first webhook until agent `orders` wrote its last record (an order event or an
+    #: audit entry): the engine's counterpart of the bare agent's time
+    orders_agent_seconds: float
+    orders_agent_events_per_second: float
+    #: from the first webhook until the last record on each stage's topic
+    stage_seconds: dict[str, float]
     response_ms: Percentiles
     webhook_to_trigger_ms: Percentiles
     worker_peak_rss_mb: float
     web_peak_rss_mb: float
     baseline: BareReport | None = None
-    #: order events per second of the engine over the bare agent's events per second
+    #: order events per second through agent `orders` over the bare agent's events per second
     baseline_ratio: float | None = None
 
     def text(self) -> str:
@@ -150,8 +160,13 @@ class Report:
                 f"{'webhooks answered':<28} {self.webhooks_per_second:8.0f} /s "
                 f"({self.ingest_seconds:.1f} s)",
                 f"{'deliveries processed':<28} {self.deliveries_per_second:8.0f} /s "
-                f"({self.processing_seconds:.1f} s until no lag)",
-                f"{'order events applied':<28} {self.order_events_per_second:8.0f} /s",
+                f"({self.processing_seconds:.1f} s until no lag, "
+                f"{self.catch_up_seconds:.1f} s after the last webhook)",
+                f"{'order events applied':<28} {self.order_events_per_second:8.0f} /s "
+                f"(until no lag), {self.orders_agent_events_per_second:.0f} /s through agent "
+                f"orders ({self.orders_agent_seconds:.1f} s)",
+                f"{'last record, s after start':<28} "
+                + ", ".join(f"{topic} {at:.1f}" for topic, at in self.stage_seconds.items()),
                 line("webhook response (ms)", self.response_ms),
                 line("webhook to trigger (ms)", self.webhook_to_trigger_ms),
                 f"{'peak RSS (MB)':<28} worker {self.worker_peak_rss_mb:.0f}, "
@@ -164,7 +179,7 @@ class Report:
 def peak_rss_mb(pid: int) -> float:
     """VmHWM of `pid` and its descendants, in MB (Linux /proc)."""
     total = 0
-    for process in [pid, *_descendants(pid)]:
+    for process in [pid, *descendants(pid)]:
         with contextlib.suppress(OSError):
             for row in Path(f"/proc/{process}/status").read_text().splitlines():
                 if row.startswith("VmHWM:"):
@@ -172,11 +187,11 @@ def peak_rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def _descendants(pid: int) -> Iterator[int]:
+def descendants(pid: int) -> Iterator[int]:
     with contextlib.suppress(OSError):
         for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
             yield int(child)
-            yield from _descendants(int(child))
+            yield from descendants(int(child))
 
 
 class Engine:
@@ -212,17 +227,25 @@ class Engine:
         )
         return self
 
-    def start(self) -> None:
-        """The engine's worker and web process, once the web answers."""
-        self.worker = self._spawn(["engine.cli", "worker"], "worker")
+    def start(self, workers: int = 1) -> None:
+        """The engine's worker(s) and web process, once the web answers."""
+        self.workers = [self.start_worker(n) for n in range(1, workers + 1)]
+        self.worker = self.workers[0]
         self.web = self._spawn(["engine.cli", "web"], "web")
         wait_for_port("127.0.0.1", self.web_port, 60, self.web)
 
-    def _spawn(self, module_args: list[str], name: str) -> ManagedProcess:
+    def start_worker(self, number: int = 1) -> ManagedProcess:
+        """Worker `number`, with a data directory (RocksDB) of its own."""
+        data = {"WINKEL_DATA_DIR": str(self.root / f"data-{number}")}
+        return self._spawn(["engine.cli", "worker"], f"worker-{number}", data)
+
+    def _spawn(
+        self, module_args: list[str], name: str, env: dict[str, str] | None = None
+    ) -> ManagedProcess:
         process = ManagedProcess(
             [sys.executable, "-m", *module_args],
             self.root / f"{name}.log",
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=Path(__file__).resolve().parents[2],
             name=name,
         )
@@ -243,7 +266,7 @@ class Engine:
         return f"http://127.0.0.1:{self.web_port}/webhooks/shopify/{STORE}"
 
 
-async def _post_stories(
+async def post_stories(
     url: str, stories: list[list[Delivery]], in_flight: int, rate: float = 0.0
 ) -> tuple[list[float], dict[str, list[float]]]:
     """Post every story, `in_flight` at a time and (`rate` > 0) at most `rate` webhooks a
@@ -311,7 +334,7 @@ async def _group_lag(bootstrap: str) -> int | None:
         await admin.close()
 
 
-async def _until_caught_up(bootstrap: str, patience: float) -> float:
+async def until_caught_up(bootstrap: str, patience: float) -> float:
     """Wait until the group has no lag twice in a row; the time it first had none."""
     deadline = time.monotonic() + patience
     first_zero: float | None = None
@@ -331,13 +354,29 @@ async def _order_events_reported(engine: Engine) -> int:
     """The order events the deliveries on the raw topic so far report: what agent `orders`
     applies (it normalises each delivery where it reads it, agents/normalize.py)."""
     config = load_config(engine.root / "winkel.toml", engine.env)
-    raw = await _records(engine.bootstrap, topics.raw(Marketplace.SHOPIFY))
+    raw = await records(engine.bootstrap, topics.raw(Marketplace.SHOPIFY))
     return sum(len(normalise(config, record.value)) for record in raw)
 
 
-async def _records(bootstrap: str, topic: str) -> list[Any]:
+async def records(bootstrap: str, topic: str) -> list[Any]:
     settings = KafkaSettings(bootstrap=bootstrap)
     return [record async for record in kafka.records_to_end(settings, topic)]
+
+
+#: The topics whose last record's time the report gives, in pipeline order.
+STAGES = (
+    topics.ORDER_EVENTS,
+    topics.AUDIT,
+    topics.VAT_DRAFTS,
+    topics.INVOICE_TRIGGERS,
+    topics.ANALYTICS,
+)
+
+
+async def _last_timestamp(bootstrap: str, topic: str) -> float | None:
+    """The broker timestamp (epoch s) of the newest record on `topic`."""
+    stamps = [record.timestamp for record in await records(bootstrap, topic)]
+    return max(stamps) / 1000 if stamps else None
 
 
 #: Records the bare agent handles before the measured ones (its start, rebalance, first fetch).
@@ -417,27 +456,33 @@ def bench_stories(
     return warm_up, [shop.order_story(n) for n in range(1_000, 1_000 + orders)]
 
 
-async def _measure(engine: Engine, orders: int, in_flight: int, seed: int, rate: float) -> Report:
+async def measure(engine: Engine, orders: int, in_flight: int, seed: int, rate: float) -> Report:
     warm_up, stories = bench_stories(engine.secret.encode(), seed, orders)
-    await _post_stories(engine.url, warm_up, 4)
-    await _until_caught_up(engine.bootstrap, 180)
+    await post_stories(engine.url, warm_up, 4)
+    await until_caught_up(engine.bootstrap, 180)
     events_before = await _order_events_reported(engine)
 
     deliveries = sum(len(story) for story in stories)
-    started = time.monotonic()
-    response_ms, sent_at = await _post_stories(engine.url, stories, in_flight, rate)
+    started, started_epoch = time.monotonic(), time.time()
+    response_ms, sent_at = await post_stories(engine.url, stories, in_flight, rate)
     ingest_seconds = time.monotonic() - started
-    caught_up = await _until_caught_up(engine.bootstrap, 1800)
+    caught_up = await until_caught_up(engine.bootstrap, 1800)
     processing_seconds = caught_up - started
 
     events = await _order_events_reported(engine) - events_before
+    stages = {
+        topic: round(last - started_epoch, 2)
+        for topic in STAGES
+        if (last := await _last_timestamp(engine.bootstrap, topic)) is not None
+    }
+    orders_agent_seconds = max(stages.get(topics.ORDER_EVENTS, 0.0), stages.get(topics.AUDIT, 0.0))
     sent_by_key = {
         str(order_uuid(STORE, Marketplace.SHOPIFY, order_id)).encode(): times
         for order_id, times in sent_at.items()
     }
     triggers = [
         record
-        for record in await _records(engine.bootstrap, topics.INVOICE_TRIGGERS)
+        for record in await records(engine.bootstrap, topics.INVOICE_TRIGGERS)
         if record.key in sent_by_key  # the measured orders, not the warm-up
     ]
     latency_ms = [
@@ -453,9 +498,13 @@ async def _measure(engine: Engine, orders: int, in_flight: int, seed: int, rate:
         invoice_triggers=len(triggers),
         ingest_seconds=round(ingest_seconds, 2),
         processing_seconds=round(processing_seconds, 2),
+        catch_up_seconds=round(processing_seconds - ingest_seconds, 2),
         webhooks_per_second=round(deliveries / ingest_seconds, 1),
         deliveries_per_second=round(deliveries / processing_seconds, 1),
         order_events_per_second=round(events / processing_seconds, 1),
+        orders_agent_seconds=orders_agent_seconds,
+        orders_agent_events_per_second=round(events / orders_agent_seconds, 1),
+        stage_seconds=stages,
         response_ms=Percentiles.of(response_ms),
         webhook_to_trigger_ms=Percentiles.of(latency_ms),
         worker_peak_rss_mb=round(peak_rss_mb(engine.worker.pid), 1),
@@ -480,10 +529,10 @@ def bench(
                 asyncio.run(_measure_bare(engine, baseline_records)) if baseline_records else None
             )
             engine.start()
-            report = asyncio.run(_measure(engine, orders, in_flight, seed, rate))
+            report = asyncio.run(measure(engine, orders, in_flight, seed, rate))
             if bare is None:
                 return report
-            ratio = round(report.order_events_per_second / bare.events_per_second, 3)
+            ratio = round(report.orders_agent_events_per_second / bare.events_per_second, 3)
             return dataclasses.replace(report, baseline=bare, baseline_ratio=ratio)
     finally:
         if keep:

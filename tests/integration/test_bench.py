@@ -40,8 +40,12 @@ def test_a_small_paced_run_with_the_baseline_reports_what_it_sent_and_sane_laten
     assert report.baseline is not None and report.baseline.records == 300
     assert report.baseline.seconds > 0 and report.baseline.events_per_second > 0
     assert report.baseline_ratio == round(
-        report.order_events_per_second / report.baseline.events_per_second, 3
+        report.orders_agent_events_per_second / report.baseline.events_per_second, 3
     )
+    # agent orders wrote its last record after the first webhook; each stage's topic was written
+    assert report.orders_agent_seconds > 0 and report.orders_agent_events_per_second > 0
+    assert set(report.stage_seconds) >= {"winkel.audit", "winkel.triggers.invoice"}
+    assert all(seconds > 0 for seconds in report.stage_seconds.values())
     as_json = orjson.loads(report_json(report))
     assert as_json["baseline_ratio"] == report.baseline_ratio > 0
     assert as_json["baseline"]["records"] == 300
