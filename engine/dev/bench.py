@@ -399,7 +399,7 @@ async def _create_topics(bootstrap: str, names: list[str], partitions: int) -> N
         await admin.close()
 
 
-async def _until_topic_holds(bootstrap: str, topic: str, count: int, patience: float) -> None:
+async def until_topic_holds(bootstrap: str, topic: str, count: int, patience: float) -> None:
     """Wait until `topic` holds `count` records, looking every tenth of a second."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -436,10 +436,10 @@ async def _measure_bare(engine: Engine, records: int) -> BareReport:
     await producer.start()
     try:
         await _produce_bare(producer, 0, BARE_WARM_UP)
-        await _until_topic_holds(engine.bootstrap, bench_bare.OUTPUT, BARE_WARM_UP, 180)
+        await until_topic_holds(engine.bootstrap, bench_bare.OUTPUT, BARE_WARM_UP, 180)
         started = time.monotonic()
         await _produce_bare(producer, BARE_WARM_UP, records)
-        await _until_topic_holds(engine.bootstrap, bench_bare.OUTPUT, BARE_WARM_UP + records, 600)
+        await until_topic_holds(engine.bootstrap, bench_bare.OUTPUT, BARE_WARM_UP + records, 600)
         seconds = time.monotonic() - started
     finally:
         await producer.stop()
