@@ -266,6 +266,10 @@ class Engine:
         return f"http://127.0.0.1:{self.web_port}/webhooks/shopify/{STORE}"
 
 
+#: How often the bench sends a webhook again that the web answered 503 (unavailable for now).
+UNAVAILABLE_RETRIES = 5
+
+
 async def post_stories(
     url: str, stories: list[list[Delivery]], in_flight: int, rate: float = 0.0
 ) -> tuple[list[float], dict[str, list[float]]]:
@@ -274,6 +278,7 @@ async def post_stories(
     import aiohttp
 
     queue = list(reversed(stories))
+    unavailable = 0
     response_ms: list[float] = []
     sent_at: dict[str, list[float]] = {}
     began, sent = time.monotonic(), 0
@@ -285,6 +290,7 @@ async def post_stories(
             await asyncio.sleep(max(0.0, began + sent / rate - time.monotonic()))
 
     async def post_stories(session: aiohttp.ClientSession) -> None:
+        nonlocal unavailable
         while queue:
             story = queue.pop()
             times = sent_at.setdefault(_order_id(story[0]), [])  # the create names the order
@@ -292,14 +298,26 @@ async def post_stories(
                 await paced()
                 started = time.monotonic()
                 times.append(time.time())
-                async with session.post(url, data=delivery.body, headers=delivery.headers) as reply:
-                    if reply.status != 200:
-                        raise RuntimeError(f"webhook answered {reply.status}: {await reply.text()}")
+                for attempt in range(1, UNAVAILABLE_RETRIES + 2):
+                    async with session.post(
+                        url, data=delivery.body, headers=delivery.headers
+                    ) as reply:
+                        if reply.status == 200:
+                            break
+                        # 503: Kafka did not acknowledge in time (a loaded machine, a rebalance);
+                        # a marketplace sends the webhook again, and so does the bench
+                        if reply.status != 503 or attempt > UNAVAILABLE_RETRIES:
+                            text = await reply.text()
+                            raise RuntimeError(f"webhook answered {reply.status}: {text}")
+                    unavailable += 1
+                    await asyncio.sleep(float(reply.headers.get("Retry-After", "1")))
                 response_ms.append((time.monotonic() - started) * 1000)
 
     connector = aiohttp.TCPConnector(limit=in_flight)
     async with aiohttp.ClientSession(connector=connector) as session:
         await asyncio.gather(*(post_stories(session) for _ in range(in_flight)))
+    if unavailable:
+        print(f"{unavailable} webhooks answered 503 and were sent again", file=sys.stderr)
     return response_ms, sent_at
 
 
