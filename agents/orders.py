@@ -9,15 +9,16 @@ key by its order) goes to the internal `winkel.orders.rekeyed` under its order's
 applied when this agent reads it there, in its order's partition.
 
 Records are taken in batches (`BATCH_SIZE`, `BATCH_SECONDS`): each order's state is decoded
-once per batch, every record applied to it in order, and the result written to the table once
-and summarised once, after the batch; triggers and audit entries are sent in the order they
-arose. The batch's offsets are committed only after that (faust acks a batch once the agent has
-handled it), so a crash mid-batch replays it, and the lifecycle's event ids make the replay
-change nothing twice.
+once per batch, every record applied to it in order, and the result summarised once and written
+to the table once, after the batch's records have reached the broker (`Batch.flush`); triggers
+and audit entries are sent in the order they arose. The batch's offsets are committed only after
+that (faust acks a batch once the agent has handled it), so a crash mid-batch replays it, and
+the lifecycle's event ids make the replay change nothing twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Callable
@@ -182,20 +183,34 @@ class Batch:
         self.sends.extend((self.wiring.audit, key, encode_audit(a)) for a in result.audit)
 
     async def flush(self) -> None:
-        """One table write and one summary per changed order, and every record to send."""
+        """Send every record the batch produced and one summary per changed order, wait until
+        the broker has them all, and only then store each changed order's state (one table
+        write per order).
+
+        In this order because the table is what a replay trusts: a crash before the states are
+        stored replays the batch, which sends the same records again (stable ids, identical
+        bytes); a state stored before its records had reached the broker would make the replay
+        find nothing to do, and the records would be lost.
+        """
         wiring = self.wiring
-        summaries = []
+        summaries, stored = [], []
         for key, event in self.changed.items():
             state = self.states[key]
             assert state is not None  # a changed order has a state
-            with faustfix.as_current(event):
-                wiring.orders[key] = encode_state(state)
+            stored.append((key, event, state))
             store = wiring.config.store(state.ref.store_id)
             summary = None if store is None else summarise(state, store)
             if summary is not None:
                 summaries.append((wiring.analytics, key, encode_summary(summary)))
-        for target, key, value in [*self.sends, *summaries]:
-            await target.send(key=key, value=value)
+        with faustfix.no_current_event():  # sent now, not held until the offsets' commit
+            delivered = [
+                await target.send(key=key, value=value)
+                for target, key, value in [*self.sends, *summaries]
+            ]
+        await asyncio.gather(*delivered)
+        for key, event, state in stored:
+            with faustfix.as_current(event):
+                wiring.orders[key] = encode_state(state)
 
 
 def register(wiring: Wiring) -> None:
