@@ -10,18 +10,17 @@ import faust
 from agents import (
     faustfix,
     liveness,
-    normalize,
     orders,
     pollers,
     projections,
     selfheal,
     vat,
 )
+from agents.normalize import NORMALISERS
 from agents.wiring import Wiring
 from engine.domain import topics
 from engine.domain.config import Config
 from engine.shell import kafka
-from models.order import Marketplace
 
 log = logging.getLogger(__name__)
 
@@ -79,20 +78,15 @@ def create_app(config: Config, *, store: str = "rocksdb://", replicas: int = 1) 
     wiring = Wiring(
         app=app,
         config=config,
-        raw_deliveries=app.topic(
-            topics.raw(Marketplace.SHOPIFY),
-            topics.raw(Marketplace.WOOCOMMERCE),
-            topics.raw(Marketplace.BOL),
-            topics.raw(Marketplace.AMAZON),
-            partitions=config.kafka.partitions,
-            key_serializer="raw",
-            value_serializer="raw",
-        ),
         order_events=topic(topics.ORDER_EVENTS),
-        # One stream over three co-partitioned topics (all keyed by order UUID), so everything
-        # about an order is applied in one place, to one table partition.
+        orders_rekeyed=topic(topics.ORDERS_REKEYED),
+        # One stream over co-partitioned topics (all keyed by order UUID), so everything about
+        # an order is applied in one place, to one table partition: the raw deliveries of every
+        # marketplace with a normaliser (agents/normalize.py), order events for an order other
+        # than their delivery's key, operator commands and invoice-service answers.
         order_inputs=app.topic(
-            topics.ORDER_EVENTS,
+            *(topics.raw(marketplace) for marketplace in NORMALISERS),
+            topics.ORDERS_REKEYED,
             topics.ORDER_COMMANDS,
             topics.INVOICES_ISSUED,
             partitions=config.kafka.partitions,
@@ -117,7 +111,6 @@ def create_app(config: Config, *, store: str = "rocksdb://", replicas: int = 1) 
     )
     liveness.register(wiring)
     selfheal.register(wiring)
-    normalize.register(wiring)
     orders.register(wiring)
     if config.vat.pipeline:
         vat.register(wiring)

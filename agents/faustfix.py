@@ -1,4 +1,5 @@
-"""A fix for a record-loss race in faust-streaming's rebalance recovery (0.15.3, mode 0.7.1).
+"""A fix for a record-loss race in faust-streaming's rebalance recovery (0.15.3, mode 0.7.1),
+and `as_current`, which lets an agent that takes records in batches use a table.
 
 At the end of a rebalance faust's `Recovery` resumes the stream partitions, seeks them to their
 committed offsets, and only then calls `app.flow_control.resume()`, which *clears every stream
@@ -22,10 +23,13 @@ seek does not bring back.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+from faust.streams import _current_event
 from faust.tables.recovery import Recovery
 
 _PATCHED = "_winkel_quiesced_before_seek"
@@ -50,3 +54,32 @@ def apply() -> None:
         method = getattr(Recovery, name)
         if not getattr(method, _PATCHED, False):
             setattr(Recovery, name, _quiesce_first(method))
+
+
+@contextlib.contextmanager
+def as_current(event: Any) -> Iterator[None]:
+    """Make `event` faust's current event while the block runs.
+
+    A table reads and writes the partition of the current event (its store and its changelog
+    follow `faust.streams.current_event()`), which faust sets while a stream hands out records
+    one by one, but not for the records of a batch (`stream.take_events`). An agent that applies
+    a batch names, for each table access, the record whose partition it belongs to.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+@contextlib.contextmanager
+def no_current_event() -> Iterator[None]:
+    """No current event while the block runs: a topic's `send` then goes to the producer at once
+    and its future resolves when the broker has the record, instead of being held until the
+    current event's offset is committed (faust's attachments), which a batch cannot wait for.
+    """
+    token = _current_event.set(None)
+    try:
+        yield
+    finally:
+        _current_event.reset(token)

@@ -1,22 +1,21 @@
-"""Raw marketplace deliveries -> normalised order events keyed by order UUID."""
+"""Raw marketplace deliveries -> normalised order events keyed by order UUID.
+
+Called by agent `orders` where it reads the raw record (agents/orders.py): no topic and no
+agent between a delivery and the order state it changes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
-from agents._deadletter import guarded
-from engine.domain.config import Store
+from engine.domain.config import Config, Store
 from engine.domain.exceptions import NormalisationError
 from engine.domain.marketplaces import amazon, bol, shopify, woocommerce
 from engine.domain.polling import ORDER_ID_HEADER, WOOCOMMERCE_REFUNDS_TOPIC
-from models.codec import decode_raw, encode_event
+from models.codec import decode_raw
 from models.events import OrderEvent
 from models.order import Marketplace
 from models.raw import RawDelivery
-
-if TYPE_CHECKING:
-    from agents.wiring import Wiring
 
 
 def _woocommerce(delivery: RawDelivery, store: Store) -> list[OrderEvent]:
@@ -44,30 +43,13 @@ NORMALISERS: dict[Marketplace, Callable[[RawDelivery, Store], list[OrderEvent]]]
 }
 
 
-def normalise(wiring: Wiring, value: bytes) -> list[OrderEvent]:
+def normalise(config: Config, value: bytes) -> list[OrderEvent]:
+    """The order events a raw delivery's bytes report (NormalisationError when none can be)."""
     delivery = decode_raw(value)
-    store = wiring.config.store(delivery.store_id)
+    store = config.store(delivery.store_id)
     if store is None:
         raise NormalisationError(f"unknown store {delivery.store_id!r}")
     normaliser = NORMALISERS.get(delivery.marketplace)
     if normaliser is None or store.marketplace is not delivery.marketplace:
         raise NormalisationError(f"no normaliser for {delivery.marketplace} store {store.id!r}")
     return normaliser(delivery, store)
-
-
-async def _normalised(wiring: Wiring, value: bytes) -> list[OrderEvent]:
-    return normalise(wiring, value)
-
-
-def register(wiring: Wiring) -> None:
-    @wiring.app.agent(wiring.raw_deliveries, name="normalize")
-    async def normalize(stream: Any) -> None:
-        async for event in stream.events():
-            work = _normalised(wiring, event.value)
-            order_events = await guarded(wiring.dead_letter, event, "normaliser", work)
-            if order_events is None:
-                continue
-            for order_event in order_events:
-                await wiring.order_events.send(
-                    key=str(order_event.ref.uuid).encode(), value=encode_event(order_event)
-                )

@@ -13,6 +13,7 @@ remembers the ids it counted, so nothing counts twice.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -170,7 +171,7 @@ def register(wiring: Wiring) -> None:
         async for event in stream.events():
             # A VAT question the rules cannot answer (an unknown rate, a currency without an
             # ECB rate): the draft waits in the dead letters for a person.
-            work = _decided(vies, event.value)
+            work = functools.partial(_decided, vies, event.value)
             sends = await guarded(wiring.dead_letter, event, "VAT step", work)
             if sends is None:
                 continue

@@ -20,9 +20,9 @@ class Wiring:
 
     app: faust.App
     config: Config
-    raw_deliveries: Any  # every marketplace's raw topic that has a normaliser
-    order_events: Any
-    order_inputs: Any  # order events, operator commands and invoice-service answers
+    order_events: Any  # the log of normalised events (agent `orders` writes, no agent reads)
+    orders_rekeyed: Any
+    order_inputs: Any  # raw deliveries, order events, operator commands, invoices issued
     invoice_triggers: Any
     credit_note_triggers: Any
     audit: Any

@@ -328,7 +328,36 @@ def bench(args: argparse.Namespace) -> int:
     from engine.dev.bench import bench as measure
     from engine.dev.bench import report_json
 
-    report = measure(args.orders, args.in_flight, args.partitions, args.seed, args.keep, args.rate)
+    if args.memory_orders or args.workers > 1:
+        from engine.dev import bench_modes
+
+        mode: Any = (
+            bench_modes.memory(args.memory_orders, args.partitions, args.seed, args.keep)
+            if args.memory_orders
+            else bench_modes.scale_out(
+                args.workers,
+                args.orders,
+                args.in_flight,
+                args.partitions,
+                args.seed,
+                args.keep,
+                args.rate,
+            )
+        )
+        print(mode.text())
+        if args.json:
+            Path(args.json).write_bytes(bench_modes.report_json(mode))
+        return 0
+    baseline_records = args.baseline_records if args.baseline else 0
+    report = measure(
+        args.orders,
+        args.in_flight,
+        args.partitions,
+        args.seed,
+        args.keep,
+        args.rate,
+        baseline_records=baseline_records,
+    )
     print(report.text())
     if args.json:
         Path(args.json).write_bytes(report_json(report))
@@ -583,6 +612,27 @@ def parser() -> argparse.ArgumentParser:
         "--rate", type=float, default=0.0, help="webhooks per second (default: as fast as served)"
     )
     p_bench.add_argument("--seed", type=int, default=1)
+    p_bench.add_argument(
+        "--baseline",
+        action="store_true",
+        help="first run a bare faust table agent on the same broker and report the ratio",
+    )
+    p_bench.add_argument(
+        "--baseline-records", type=int, default=20_000, help="records the bare agent handles"
+    )
+    p_bench.add_argument(
+        "--memory-orders",
+        type=int,
+        default=0,
+        help="seed the orders table's changelog with this many orders; report the worker's "
+        "RSS and recovery time after a restart",
+    )
+    p_bench.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="with 2 or more: the run with one worker, then with this many (use 8 partitions)",
+    )
     p_bench.add_argument("--json", help="also write the report as JSON to this file")
     p_bench.add_argument("--keep", action="store_true", help="keep logs and data afterwards")
     p_bench.set_defaults(handler=bench)

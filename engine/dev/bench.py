@@ -7,13 +7,22 @@ a second (`in_flight` orders at once, each order's deliveries in sequence, as Sh
 them) and measures:
 
 - ingest: webhook responses per second and their response-time percentiles;
-- processing: raw deliveries and order events per second, from the first webhook until the
-  worker's consumer group has no lag left on any topic;
+- processing: raw deliveries and order events (those the deliveries report, as agent `orders`
+  applies them) per second, from the first webhook until the worker's consumer group has no
+  lag left on any topic;
 - webhook-to-trigger latency: for each invoiced order, the invoice trigger's broker timestamp
   minus the moment the last of the order's webhooks posted before it was sent (the one that
   completed the order; unpaced, the latency is mostly backlog, with a `rate` the worker keeps
   up with, it is the engine's own);
 - memory: the peak resident set (VmHWM) of the worker and the web process.
+
+With `baseline`, the bare faust agent of `engine/dev/bench_bare.py` (a RocksDB table and an
+output topic) runs first on the same broker with the same partitions, before the engine's
+processes start: records produced as fast as the producer goes, its rate timed from the first
+record sent until the output topic holds all of them (its warm-up excluded). The report's
+`baseline_ratio` is the engine's order events per second through agent `orders` (from the first
+webhook until its last output record) over the bare agent's records per second (from the first
+record produced until its last output record), both measured in one run.
 
 Everything (client, web, worker, broker, Redis) shares the machine, as in the measurements of
 docs/design.md "Baselines"; the report says how many cores it had. Numbers go to the README,
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shutil
 import statistics
@@ -37,10 +47,12 @@ from typing import Any
 
 import orjson
 
+from agents.normalize import normalise
+from engine.dev import bench_bare
 from engine.dev.runtime import KafkaBroker, ManagedProcess, RedisServer, free_port, wait_for_port
 from engine.dev.simulator import Delivery, ShopifyStore
 from engine.domain import topics
-from engine.domain.config import KafkaSettings
+from engine.domain.config import KafkaSettings, load_config
 from engine.domain.identity import order_uuid
 from engine.shell import kafka
 from models.order import Marketplace
@@ -90,6 +102,15 @@ class Percentiles:
 
 
 @dataclass(frozen=True, slots=True)
+class BareReport:
+    """The bare faust agent's run: `records` measured (after its warm-up) in `seconds`."""
+
+    records: int
+    seconds: float
+    events_per_second: float
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     cores: int
     orders: int
@@ -98,13 +119,25 @@ class Report:
     invoice_triggers: int
     ingest_seconds: float
     processing_seconds: float
+    #: how long after the last webhook was answered the worker still had work: about a second
+    #: (the commit interval and the lag probe) when it keeps up with the rate
+    catch_up_seconds: float
     webhooks_per_second: float
     deliveries_per_second: float
     order_events_per_second: float
+    #: from the first webhook until agent `orders` wrote its last record (an order event or an
+    #: audit entry): the engine's counterpart of the bare agent's time
+    orders_agent_seconds: float
+    orders_agent_events_per_second: float
+    #: from the first webhook until the last record on each stage's topic
+    stage_seconds: dict[str, float]
     response_ms: Percentiles
     webhook_to_trigger_ms: Percentiles
     worker_peak_rss_mb: float
     web_peak_rss_mb: float
+    baseline: BareReport | None = None
+    #: order events per second through agent `orders` over the bare agent's events per second
+    baseline_ratio: float | None = None
 
     def text(self) -> str:
         def line(name: str, p: Percentiles) -> str:
@@ -112,6 +145,13 @@ class Report:
                 f"{name:<28} p50 {p.p50:8.1f}  p95 {p.p95:8.1f}  p99 {p.p99:8.1f}  max {p.max:8.1f}"
             )
 
+        baseline = []
+        if self.baseline is not None:
+            baseline = [
+                f"{'bare faust agent':<28} {self.baseline.events_per_second:8.0f} /s "
+                f"({self.baseline.records} records, {self.baseline.seconds:.1f} s)",
+                f"{'engine / bare agent':<28} {self.baseline_ratio:8.2f}",
+            ]
         return "\n".join(
             [
                 f"winkel bench: {self.orders} orders, {self.deliveries} webhooks, "
@@ -120,12 +160,18 @@ class Report:
                 f"{'webhooks answered':<28} {self.webhooks_per_second:8.0f} /s "
                 f"({self.ingest_seconds:.1f} s)",
                 f"{'deliveries processed':<28} {self.deliveries_per_second:8.0f} /s "
-                f"({self.processing_seconds:.1f} s until no lag)",
-                f"{'order events applied':<28} {self.order_events_per_second:8.0f} /s",
+                f"({self.processing_seconds:.1f} s until no lag, "
+                f"{self.catch_up_seconds:.1f} s after the last webhook)",
+                f"{'order events applied':<28} {self.order_events_per_second:8.0f} /s "
+                f"(until no lag), {self.orders_agent_events_per_second:.0f} /s through agent "
+                f"orders ({self.orders_agent_seconds:.1f} s)",
+                f"{'last record, s after start':<28} "
+                + ", ".join(f"{topic} {at:.1f}" for topic, at in self.stage_seconds.items()),
                 line("webhook response (ms)", self.response_ms),
                 line("webhook to trigger (ms)", self.webhook_to_trigger_ms),
                 f"{'peak RSS (MB)':<28} worker {self.worker_peak_rss_mb:.0f}, "
                 f"web {self.web_peak_rss_mb:.0f}",
+                *baseline,
             ]
         )
 
@@ -133,7 +179,7 @@ class Report:
 def peak_rss_mb(pid: int) -> float:
     """VmHWM of `pid` and its descendants, in MB (Linux /proc)."""
     total = 0
-    for process in [pid, *_descendants(pid)]:
+    for process in [pid, *descendants(pid)]:
         with contextlib.suppress(OSError):
             for row in Path(f"/proc/{process}/status").read_text().splitlines():
                 if row.startswith("VmHWM:"):
@@ -141,15 +187,18 @@ def peak_rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def _descendants(pid: int) -> Iterator[int]:
+def descendants(pid: int) -> Iterator[int]:
     with contextlib.suppress(OSError):
         for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
             yield int(child)
-            yield from _descendants(int(child))
+            yield from descendants(int(child))
 
 
 class Engine:
-    """Broker, Redis, worker and web on free ports under `root`, stopped in reverse order."""
+    """Broker, Redis, worker and web on free ports under `root`, stopped in reverse order.
+
+    Entering starts the broker and Redis; `start` the worker and the web process.
+    """
 
     def __init__(self, root: Path, partitions: int) -> None:
         self.root = root
@@ -167,7 +216,7 @@ class Engine:
             CONFIG.format(partitions=self.partitions, store=STORE, secret_env=SECRET_ENV)
         )
         self.web_port = free_port()
-        env = dict(os.environ)
+        self.env = env = dict(os.environ)
         env.update(
             WINKEL_CONFIG=str(config),
             WINKEL_KAFKA_BOOTSTRAP=kafka.bootstrap,
@@ -176,21 +225,38 @@ class Engine:
             WINKEL_WEB_PORT=str(self.web_port),
             **{SECRET_ENV: self.secret},
         )
-        self.worker = self._spawn("worker", env)
-        self.web = self._spawn("web", env)
-        wait_for_port("127.0.0.1", self.web_port, 60, self.web)
         return self
 
-    def _spawn(self, command: str, env: dict[str, str]) -> ManagedProcess:
+    def start(self, workers: int = 1) -> None:
+        """The engine's worker(s) and web process, once the web answers."""
+        self.workers = [self.start_worker(n) for n in range(1, workers + 1)]
+        self.worker = self.workers[0]
+        self.web = self._spawn(["engine.cli", "web"], "web")
+        wait_for_port("127.0.0.1", self.web_port, 60, self.web)
+
+    def start_worker(self, number: int = 1) -> ManagedProcess:
+        """Worker `number`, with a data directory (RocksDB) of its own."""
+        data = {"WINKEL_DATA_DIR": str(self.root / f"data-{number}")}
+        return self._spawn(["engine.cli", "worker"], f"worker-{number}", data)
+
+    def _spawn(
+        self, module_args: list[str], name: str, env: dict[str, str] | None = None
+    ) -> ManagedProcess:
         process = ManagedProcess(
-            [sys.executable, "-m", "engine.cli", command],
-            self.root / f"{command}.log",
-            env=env,
+            [sys.executable, "-m", *module_args],
+            self.root / f"{name}.log",
+            env={**self.env, **(env or {})},
             cwd=Path(__file__).resolve().parents[2],
-            name=command,
+            name=name,
         )
         self._services.callback(process.terminate, 30)
         return process
+
+    def bare_agent(self) -> ManagedProcess:
+        """The bare faust agent (engine/dev/bench_bare.py) on this broker."""
+        datadir = str(self.root / "bare")
+        args = ["engine.dev.bench_bare", self.bootstrap, str(self.partitions), datadir]
+        return self._spawn(args, "bare")
 
     def __exit__(self, *exc: object) -> None:
         self._services.close()
@@ -200,7 +266,11 @@ class Engine:
         return f"http://127.0.0.1:{self.web_port}/webhooks/shopify/{STORE}"
 
 
-async def _post_stories(
+#: How often the bench sends a webhook again that the web answered 503 (unavailable for now).
+UNAVAILABLE_RETRIES = 5
+
+
+async def post_stories(
     url: str, stories: list[list[Delivery]], in_flight: int, rate: float = 0.0
 ) -> tuple[list[float], dict[str, list[float]]]:
     """Post every story, `in_flight` at a time and (`rate` > 0) at most `rate` webhooks a
@@ -208,6 +278,7 @@ async def _post_stories(
     import aiohttp
 
     queue = list(reversed(stories))
+    unavailable = 0
     response_ms: list[float] = []
     sent_at: dict[str, list[float]] = {}
     began, sent = time.monotonic(), 0
@@ -219,6 +290,7 @@ async def _post_stories(
             await asyncio.sleep(max(0.0, began + sent / rate - time.monotonic()))
 
     async def post_stories(session: aiohttp.ClientSession) -> None:
+        nonlocal unavailable
         while queue:
             story = queue.pop()
             times = sent_at.setdefault(_order_id(story[0]), [])  # the create names the order
@@ -226,14 +298,26 @@ async def _post_stories(
                 await paced()
                 started = time.monotonic()
                 times.append(time.time())
-                async with session.post(url, data=delivery.body, headers=delivery.headers) as reply:
-                    if reply.status != 200:
-                        raise RuntimeError(f"webhook answered {reply.status}: {await reply.text()}")
+                for attempt in range(1, UNAVAILABLE_RETRIES + 2):
+                    async with session.post(
+                        url, data=delivery.body, headers=delivery.headers
+                    ) as reply:
+                        if reply.status == 200:
+                            break
+                        # 503: Kafka did not acknowledge in time (a loaded machine, a rebalance);
+                        # a marketplace sends the webhook again, and so does the bench
+                        if reply.status != 503 or attempt > UNAVAILABLE_RETRIES:
+                            text = await reply.text()
+                            raise RuntimeError(f"webhook answered {reply.status}: {text}")
+                    unavailable += 1
+                    await asyncio.sleep(float(reply.headers.get("Retry-After", "1")))
                 response_ms.append((time.monotonic() - started) * 1000)
 
     connector = aiohttp.TCPConnector(limit=in_flight)
     async with aiohttp.ClientSession(connector=connector) as session:
         await asyncio.gather(*(post_stories(session) for _ in range(in_flight)))
+    if unavailable:
+        print(f"{unavailable} webhooks answered 503 and were sent again", file=sys.stderr)
     return response_ms, sent_at
 
 
@@ -268,7 +352,7 @@ async def _group_lag(bootstrap: str) -> int | None:
         await admin.close()
 
 
-async def _until_caught_up(bootstrap: str, patience: float) -> float:
+async def until_caught_up(bootstrap: str, patience: float) -> float:
     """Wait until the group has no lag twice in a row; the time it first had none."""
     deadline = time.monotonic() + patience
     first_zero: float | None = None
@@ -284,8 +368,57 @@ async def _until_caught_up(bootstrap: str, patience: float) -> float:
     raise TimeoutError(f"the worker still lags after {patience:.0f} s")
 
 
-async def _end_offsets_total(bootstrap: str, topic: str) -> int:
-    """How many records `topic` ever held (it is never compacted)."""
+async def _order_events_reported(engine: Engine) -> int:
+    """The order events the deliveries on the raw topic so far report: what agent `orders`
+    applies (it normalises each delivery where it reads it, agents/normalize.py)."""
+    config = load_config(engine.root / "winkel.toml", engine.env)
+    raw = await records(engine.bootstrap, topics.raw(Marketplace.SHOPIFY))
+    return sum(len(normalise(config, record.value)) for record in raw)
+
+
+async def records(bootstrap: str, topic: str) -> list[Any]:
+    settings = KafkaSettings(bootstrap=bootstrap)
+    return [record async for record in kafka.records_to_end(settings, topic)]
+
+
+#: The topics whose last record's time the report gives, in pipeline order.
+STAGES = (
+    topics.ORDER_EVENTS,
+    topics.AUDIT,
+    topics.VAT_DRAFTS,
+    topics.INVOICE_TRIGGERS,
+    topics.ANALYTICS,
+)
+
+
+async def _last_timestamp(bootstrap: str, topic: str) -> float | None:
+    """The broker timestamp (epoch s) of the newest record on `topic`."""
+    stamps = [record.timestamp for record in await records(bootstrap, topic)]
+    return max(stamps) / 1000 if stamps else None
+
+
+#: Records the bare agent handles before the measured ones (its start, rebalance, first fetch).
+BARE_WARM_UP = 500
+#: Each bare record stands for an order event: about an order event's size, keyed by one of
+#: this many orders.
+BARE_VALUE_BYTES = 1_000
+BARE_KEYS = 2_000
+
+
+async def _create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    """Create `names` with `partitions` each, before a producer could auto-create them."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
+    finally:
+        await admin.close()
+
+
+async def until_topic_holds(bootstrap: str, topic: str, count: int, patience: float) -> None:
+    """Wait until `topic` holds `count` records, looking every tenth of a second."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     settings = KafkaSettings(bootstrap=bootstrap)
@@ -293,14 +426,43 @@ async def _end_offsets_total(bootstrap: str, topic: str) -> int:
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in await kafka.partitions(settings, topic)]
-        return sum((await consumer.end_offsets(tps)).values())
+        deadline = time.monotonic() + patience
+        while sum((await consumer.end_offsets(tps)).values()) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic} holds fewer than {count} records after {patience} s")
+            await asyncio.sleep(0.1)
     finally:
         await consumer.stop()
 
 
-async def _records(bootstrap: str, topic: str) -> list[Any]:
-    settings = KafkaSettings(bootstrap=bootstrap)
-    return [record async for record in kafka.records_to_end(settings, topic)]
+async def _produce_bare(producer: Any, first: int, count: int) -> None:
+    padding = "x" * BARE_VALUE_BYTES
+    sent = []
+    for n in range(first, first + count):
+        key = f"bench-order-{n % BARE_KEYS}".encode()
+        value = orjson.dumps({"schema": "bench/1", "n": n, "padding": padding})
+        sent.append(await producer.send(bench_bare.INPUT, key=key, value=value))
+    await asyncio.gather(*sent)
+
+
+async def _measure_bare(engine: Engine, records: int) -> BareReport:
+    """The bare agent's rate on the engine's broker, before the engine's processes start."""
+    settings = KafkaSettings(bootstrap=engine.bootstrap, partitions=engine.partitions)
+    await _create_topics(engine.bootstrap, [bench_bare.INPUT, bench_bare.OUTPUT], engine.partitions)
+    process = engine.bare_agent()
+    producer = kafka.producer(settings)
+    await producer.start()
+    try:
+        await _produce_bare(producer, 0, BARE_WARM_UP)
+        await until_topic_holds(engine.bootstrap, bench_bare.OUTPUT, BARE_WARM_UP, 180)
+        started = time.monotonic()
+        await _produce_bare(producer, BARE_WARM_UP, records)
+        await until_topic_holds(engine.bootstrap, bench_bare.OUTPUT, BARE_WARM_UP + records, 600)
+        seconds = time.monotonic() - started
+    finally:
+        await producer.stop()
+        process.terminate(30)
+    return BareReport(records, round(seconds, 2), round(records / seconds, 1))
 
 
 def bench_stories(
@@ -312,27 +474,33 @@ def bench_stories(
     return warm_up, [shop.order_story(n) for n in range(1_000, 1_000 + orders)]
 
 
-async def _measure(engine: Engine, orders: int, in_flight: int, seed: int, rate: float) -> Report:
+async def measure(engine: Engine, orders: int, in_flight: int, seed: int, rate: float) -> Report:
     warm_up, stories = bench_stories(engine.secret.encode(), seed, orders)
-    await _post_stories(engine.url, warm_up, 4)
-    await _until_caught_up(engine.bootstrap, 180)
-    events_before = await _end_offsets_total(engine.bootstrap, topics.ORDER_EVENTS)
+    await post_stories(engine.url, warm_up, 4)
+    await until_caught_up(engine.bootstrap, 180)
+    events_before = await _order_events_reported(engine)
 
     deliveries = sum(len(story) for story in stories)
-    started = time.monotonic()
-    response_ms, sent_at = await _post_stories(engine.url, stories, in_flight, rate)
+    started, started_epoch = time.monotonic(), time.time()
+    response_ms, sent_at = await post_stories(engine.url, stories, in_flight, rate)
     ingest_seconds = time.monotonic() - started
-    caught_up = await _until_caught_up(engine.bootstrap, 1800)
+    caught_up = await until_caught_up(engine.bootstrap, 1800)
     processing_seconds = caught_up - started
 
-    events = await _end_offsets_total(engine.bootstrap, topics.ORDER_EVENTS) - events_before
+    events = await _order_events_reported(engine) - events_before
+    stages = {
+        topic: round(last - started_epoch, 2)
+        for topic in STAGES
+        if (last := await _last_timestamp(engine.bootstrap, topic)) is not None
+    }
+    orders_agent_seconds = max(stages.get(topics.ORDER_EVENTS, 0.0), stages.get(topics.AUDIT, 0.0))
     sent_by_key = {
         str(order_uuid(STORE, Marketplace.SHOPIFY, order_id)).encode(): times
         for order_id, times in sent_at.items()
     }
     triggers = [
         record
-        for record in await _records(engine.bootstrap, topics.INVOICE_TRIGGERS)
+        for record in await records(engine.bootstrap, topics.INVOICE_TRIGGERS)
         if record.key in sent_by_key  # the measured orders, not the warm-up
     ]
     latency_ms = [
@@ -348,9 +516,13 @@ async def _measure(engine: Engine, orders: int, in_flight: int, seed: int, rate:
         invoice_triggers=len(triggers),
         ingest_seconds=round(ingest_seconds, 2),
         processing_seconds=round(processing_seconds, 2),
+        catch_up_seconds=round(processing_seconds - ingest_seconds, 2),
         webhooks_per_second=round(deliveries / ingest_seconds, 1),
         deliveries_per_second=round(deliveries / processing_seconds, 1),
         order_events_per_second=round(events / processing_seconds, 1),
+        orders_agent_seconds=orders_agent_seconds,
+        orders_agent_events_per_second=round(events / orders_agent_seconds, 1),
+        stage_seconds=stages,
         response_ms=Percentiles.of(response_ms),
         webhook_to_trigger_ms=Percentiles.of(latency_ms),
         worker_peak_rss_mb=round(peak_rss_mb(engine.worker.pid), 1),
@@ -359,12 +531,27 @@ async def _measure(engine: Engine, orders: int, in_flight: int, seed: int, rate:
 
 
 def bench(
-    orders: int, in_flight: int, partitions: int, seed: int, keep: bool, rate: float = 0.0
+    orders: int,
+    in_flight: int,
+    partitions: int,
+    seed: int,
+    keep: bool,
+    rate: float = 0.0,
+    baseline_records: int = 0,
 ) -> Report:
+    """Measure the engine; with `baseline_records`, the bare agent on that many records first."""
     root = Path(tempfile.mkdtemp(prefix="winkel-bench-"))
     try:
         with Engine(root, partitions) as engine:
-            return asyncio.run(_measure(engine, orders, in_flight, seed, rate))
+            bare = (
+                asyncio.run(_measure_bare(engine, baseline_records)) if baseline_records else None
+            )
+            engine.start()
+            report = asyncio.run(measure(engine, orders, in_flight, seed, rate))
+            if bare is None:
+                return report
+            ratio = round(report.orders_agent_events_per_second / bare.events_per_second, 3)
+            return dataclasses.replace(report, baseline=bare, baseline_ratio=ratio)
     finally:
         if keep:
             print(f"logs and data kept in {root}")

@@ -15,6 +15,9 @@ DEAD_LETTER = "winkel.deadletter"
 #: Internal: invoice and credit-note drafts from agent `orders` to agent `vat`, keyed by company
 #: id, so one company's OSS threshold is kept in one table partition (docs/topics.md).
 VAT_DRAFTS = "winkel.vat.drafts"
+#: Internal: an order event whose delivery was not keyed by its order (agent `orders` applies
+#: it when it reads it here, under its order's key, in the order's partition; docs/topics.md).
+ORDERS_REKEYED = "winkel.orders.rekeyed"
 
 #: The worker's Kafka consumer group, which is also the faust app id (agents/app.py). Here, not
 #: in the faust app, so that the web reads the group's lag without importing faust.
@@ -37,6 +40,7 @@ def raw(marketplace: Marketplace) -> str:
 ALL = (
     *(raw(marketplace) for marketplace in Marketplace),
     ORDER_EVENTS,
+    ORDERS_REKEYED,
     ORDER_COMMANDS,
     INVOICES_ISSUED,
     INVOICE_TRIGGERS,

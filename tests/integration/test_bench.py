@@ -3,9 +3,10 @@ speeds; they go to the README)."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
-from engine.dev.bench import Percentiles, bench, bench_stories
+from engine.dev.bench import Percentiles, bench, bench_stories, report_json
 
 pytestmark = pytest.mark.integration
 
@@ -22,9 +23,11 @@ def test_percentiles_of_known_values() -> None:
     assert Percentiles.of([7.0]) == Percentiles(7.0, 7.0, 7.0, 7.0)
 
 
-def test_a_small_paced_run_reports_what_it_sent_and_sane_latencies() -> None:
+def test_a_small_paced_run_with_the_baseline_reports_what_it_sent_and_sane_latencies() -> None:
     orders = 12
-    report = bench(orders, in_flight=4, partitions=2, seed=3, keep=False, rate=20.0)
+    report = bench(
+        orders, in_flight=4, partitions=2, seed=3, keep=False, rate=20.0, baseline_records=300
+    )
     _, stories = bench_stories(b"any secret", 3, orders)
     assert report.orders == orders
     assert report.deliveries == sum(len(story) for story in stories)
@@ -33,3 +36,17 @@ def test_a_small_paced_run_reports_what_it_sent_and_sane_latencies() -> None:
     # a trigger never precedes the webhook that caused it, and at 20/s nothing queues for long
     assert 0 <= report.webhook_to_trigger_ms.p50 <= report.webhook_to_trigger_ms.max < 60_000
     assert report.worker_peak_rss_mb > 0 and report.web_peak_rss_mb > 0
+    # the bare agent ran on the same broker first; the ratio is the engine's over the bare rate
+    assert report.baseline is not None and report.baseline.records == 300
+    assert report.baseline.seconds > 0 and report.baseline.events_per_second > 0
+    assert report.baseline_ratio == round(
+        report.orders_agent_events_per_second / report.baseline.events_per_second, 3
+    )
+    # agent orders wrote its last record after the first webhook; each stage's topic was written
+    assert report.orders_agent_seconds > 0 and report.orders_agent_events_per_second > 0
+    assert set(report.stage_seconds) >= {"winkel.audit", "winkel.triggers.invoice"}
+    assert all(seconds > 0 for seconds in report.stage_seconds.values())
+    as_json = orjson.loads(report_json(report))
+    assert as_json["baseline_ratio"] == report.baseline_ratio > 0
+    assert as_json["baseline"]["records"] == 300
+    assert "engine / bare agent" in report.text()
