@@ -9,10 +9,19 @@ triggers keyed by order UUID, threshold analytics keyed by company id.
 At-least-once: a replayed draft finds its record and sends the recorded trigger again, byte
 for byte; a threshold write lost in a crash is restored from the record; the threshold state
 remembers the ids it counted, so nothing counts twice.
+
+Drafts are taken in batches (`BATCH_SIZE`, `BATCH_SECONDS`) and applied one by one, in their
+partition's order, to the tables as the batch has left them (`Pending`): the same decisions, in
+the same OSS threshold order, as one at a time. Each key the batch changed is written to its
+table once, after every record the batch produced has reached the broker (`flush`, as agent
+`orders` does): a crash before the writes replays the batch, which finds nothing recorded and
+sends the same bytes again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import functools
 import logging
 from typing import TYPE_CHECKING, Any
@@ -20,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import redis.asyncio as aioredis
 
+from agents import faustfix
 from agents._deadletter import guarded
 from engine.domain import vat
 from engine.domain.exceptions import WinkelError
@@ -140,9 +150,13 @@ class Vies:
             self.cached = CachedVies(client, aioredis.from_url(self.wiring.config.redis_url))
         return self.cached
 
-    async def answer(self, value: bytes) -> ViesAnswer | None:
+    async def answer(self, value: bytes, decisions: Any = None) -> ViesAnswer | None:
         """VIES's answer for a draft that needs one (`engine.domain.vat.vies_question`); None when
-        VIES is off, not needed, or the draft was decided before (a replay asks nothing)."""
+        VIES is off, not needed, or the draft was decided before (a replay asks nothing).
+
+        `decisions`: the decisions table as the batch has left it (default: the table)."""
+        if decisions is None:
+            decisions = self.wiring.vat_decisions
         if not self.wiring.config.vat.vies:
             return None
         try:
@@ -151,7 +165,7 @@ class Vies:
             return None  # the step dead-letters it
         number = vat.vies_question(draft)
         trigger = draft.trigger
-        if number is None or self.wiring.vat_decisions.get(str(trigger.trigger_id).encode()):
+        if number is None or decisions.get(str(trigger.trigger_id).encode()):
             return None
         company = self.wiring.config.companies.get(trigger.company_id)
         requester = None if company is None else company.vat_id
@@ -159,8 +173,67 @@ class Vies:
         return await lookup_bounded(self._client(), number, requester, patience)
 
 
-async def _decided(vies: Vies, value: bytes) -> list[Send]:
-    return step(vies.wiring, value, await vies.answer(value))
+#: Up to this many drafts per batch ...
+BATCH_SIZE = 200
+#: ... gathered for at most this long (what a quiet moment adds to a draft's latency).
+BATCH_SECONDS = 0.01
+
+
+class Pending:
+    """A table as a batch has left it: reads see the batch's own writes first; `written` holds
+    each changed key's last value with the record that wrote it (whose partition the key's is),
+    for the one table write per key at the flush."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.written: dict[bytes, tuple[bytes, Any]] = {}
+        #: the record being applied (set by the agent before each step)
+        self.event: Any = None
+
+    def get(self, key: bytes) -> bytes | None:
+        pending = self.written.get(key)
+        if pending is not None:
+            return pending[0]
+        stored: bytes | None = self.table.get(key)
+        return stored
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.written[key] = (value, self.event)
+
+    def store(self) -> None:
+        for key, (value, event) in self.written.items():
+            with faustfix.as_current(event):
+                self.table[key] = value
+
+
+class Batch:
+    """One batch of drafts: the two tables as it has left them, and what it sends."""
+
+    def __init__(self, wiring: Wiring) -> None:
+        self.thresholds = Pending(wiring.vat_thresholds)
+        self.decisions = Pending(wiring.vat_decisions)
+        self.wiring = dataclasses.replace(
+            wiring, vat_thresholds=self.thresholds, vat_decisions=self.decisions
+        )
+        self.sends: list[Send] = []
+
+    def at(self, event: Any) -> None:
+        self.thresholds.event = self.decisions.event = event
+
+    async def flush(self) -> None:
+        """Send every record, wait until the broker has them all, then write the tables (the
+        table is what a replay trusts: written first, a crash would lose the records)."""
+        with faustfix.no_current_event():  # sent now, not held until the offsets' commit
+            delivered = [
+                await target.send(key=key, value=value) for target, key, value in self.sends
+            ]
+        await asyncio.gather(*delivered)
+        self.decisions.store()
+        self.thresholds.store()
+
+
+async def _decided(vies: Vies, batch: Batch, value: bytes) -> list[Send]:
+    return step(batch.wiring, value, await vies.answer(value, batch.decisions))
 
 
 def register(wiring: Wiring) -> None:
@@ -168,12 +241,16 @@ def register(wiring: Wiring) -> None:
 
     @wiring.app.agent(wiring.vat_drafts, name="vat")
     async def decide(stream: Any) -> None:
-        async for event in stream.events():
-            # A VAT question the rules cannot answer (an unknown rate, a currency without an
-            # ECB rate): the draft waits in the dead letters for a person.
-            work = functools.partial(_decided, vies, event.value)
-            sends = await guarded(wiring.dead_letter, event, "VAT step", work)
-            if sends is None:
-                continue
-            for topic, key, value in sends:
-                await topic.send(key=key, value=value)
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+            batch = Batch(wiring)
+            for event in events:
+                batch.at(event)
+                # the table reads go to the partition of the draft at hand
+                with faustfix.as_current(event):
+                    # A VAT question the rules cannot answer (an unknown rate, a currency
+                    # without an ECB rate): the draft waits in the dead letters for a person.
+                    work = functools.partial(_decided, vies, batch, event.value)
+                    sends = await guarded(wiring.dead_letter, event, "VAT step", work)
+                if sends is not None:
+                    batch.sends.extend(sends)
+            await batch.flush()

@@ -615,7 +615,8 @@ def parser() -> argparse.ArgumentParser:
     p_bench.add_argument(
         "--baseline",
         action="store_true",
-        help="first run a bare faust table agent on the same broker and report the ratio",
+        help="first run a bare faust table agent on the same broker; then the engine live and "
+        "preloaded (the worker drains a filled raw topic); report both ratios",
     )
     p_bench.add_argument(
         "--baseline-records", type=int, default=20_000, help="records the bare agent handles"

@@ -19,10 +19,16 @@ them) and measures:
 With `baseline`, the bare faust agent of `engine/dev/bench_bare.py` (a RocksDB table and an
 output topic) runs first on the same broker with the same partitions, before the engine's
 processes start: records produced as fast as the producer goes, its rate timed from the first
-record sent until the output topic holds all of them (its warm-up excluded). The report's
-`baseline_ratio` is the engine's order events per second through agent `orders` (from the first
-webhook until its last output record) over the bare agent's records per second (from the first
-record produced until its last output record), both measured in one run.
+record sent until the output topic holds all of them (its warm-up excluded). Then, after the
+live run, the engine under the bare agent's conditions ("preloaded"): the worker is stopped, the
+webhooks of as many new orders are posted (the web answers, the raw topic fills), and the
+worker is started again and timed from the moment it resumed its streams (faust's log line,
+after the rebalance and table recovery) until agent `orders` wrote its last record, with
+nothing else on the cores. The report's `baseline_ratio` is that preloaded rate of
+order events through agent `orders` over the bare agent's records per second (from the first
+record produced until its last output record); `live_ratio` is the live run's rate (from the
+first webhook until agent `orders`' last output record, client and web on the same cores) over
+the same bare rate. All measured in one run.
 
 Everything (client, web, worker, broker, Redis) shares the machine, as in the measurements of
 docs/design.md "Baselines"; the report says how many cores it had. Numbers go to the README,
@@ -42,6 +48,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +118,37 @@ class BareReport:
 
 
 @dataclass(frozen=True, slots=True)
+class PreloadedReport:
+    """The worker draining raw topics that filled while it was stopped: `orders` orders'
+    `deliveries` webhooks, answered by the web before the worker started.
+
+    Times run from the moment the restarted worker resumed its streams (faust's log line
+    `STREAMS_RESUMED`, after its rebalance and table recovery; the records were waiting) until
+    agent `orders` wrote its last record, and until the last invoice trigger.
+    """
+
+    orders: int
+    deliveries: int
+    order_events: int
+    invoice_triggers: int
+    #: from the streams' resumption until agent `orders`' first output (its first batch's flush)
+    first_output_seconds: float
+    orders_agent_seconds: float
+    orders_agent_events_per_second: float
+    deliveries_per_second: float
+    invoice_triggers_seconds: float
+
+    def text(self) -> str:
+        return (
+            f"{'preloaded (worker drains)':<28} {self.orders_agent_events_per_second:8.0f} "
+            f"order events/s through agent orders ({self.order_events} in "
+            f"{self.orders_agent_seconds:.1f} s; first output at {self.first_output_seconds:.2f} "
+            f"s), {self.deliveries_per_second:.0f} deliveries/s, last of "
+            f"{self.invoice_triggers} invoice triggers at {self.invoice_triggers_seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     cores: int
     orders: int
@@ -136,8 +174,12 @@ class Report:
     worker_peak_rss_mb: float
     web_peak_rss_mb: float
     baseline: BareReport | None = None
-    #: order events per second through agent `orders` over the bare agent's events per second
+    #: the worker draining raw topics filled while it was stopped (the bare agent's conditions)
+    preloaded: PreloadedReport | None = None
+    #: preloaded order events per second through agent `orders` over the bare agent's
     baseline_ratio: float | None = None
+    #: the live run's order events per second through agent `orders` over the bare agent's
+    live_ratio: float | None = None
 
     def text(self) -> str:
         def line(name: str, p: Percentiles) -> str:
@@ -146,11 +188,14 @@ class Report:
             )
 
         baseline = []
+        if self.preloaded is not None:
+            baseline.append(self.preloaded.text())
         if self.baseline is not None:
-            baseline = [
+            baseline += [
                 f"{'bare faust agent':<28} {self.baseline.events_per_second:8.0f} /s "
                 f"({self.baseline.records} records, {self.baseline.seconds:.1f} s)",
-                f"{'engine / bare agent':<28} {self.baseline_ratio:8.2f}",
+                f"{'engine / bare agent':<28} {self.baseline_ratio:8.2f} preloaded "
+                f"(baseline_ratio), {self.live_ratio:.2f} live (live_ratio)",
             ]
         return "\n".join(
             [
@@ -474,6 +519,17 @@ def bench_stories(
     return warm_up, [shop.order_story(n) for n in range(1_000, 1_000 + orders)]
 
 
+#: The preloaded run's orders are numbered from here (after the live run's, never the same).
+PRELOADED_FIRST_ORDER = 500_000
+
+
+def preloaded_stories(secret: bytes, seed: int, orders: int) -> list[list[Delivery]]:
+    """The `orders` order stories the preloaded run posts while the worker is stopped."""
+    shop = ShopifyStore(STORE, "bench.myshopify.com", secret, seed=seed + 1)
+    first = PRELOADED_FIRST_ORDER
+    return [shop.order_story(n) for n in range(first, first + orders)]
+
+
 async def measure(engine: Engine, orders: int, in_flight: int, seed: int, rate: float) -> Report:
     warm_up, stories = bench_stories(engine.secret.encode(), seed, orders)
     await post_stories(engine.url, warm_up, 4)
@@ -530,6 +586,81 @@ async def measure(engine: Engine, orders: int, in_flight: int, seed: int, rate: 
     )
 
 
+#: faust's log line as a (re)started worker, its tables recovered, resumes its streams at their
+#: committed offsets: from here it reads records
+STREAMS_RESUMED = "Seek stream partitions to committed offsets."
+
+
+def _logged_at(log: Path, line: str) -> float | None:
+    """When the worker logged `line` first (epoch s, from the line's `[%Y-%m-%d %H:%M:%S,mmm]`
+    local time stamp), or None while it has not."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:  # not written yet
+        return None
+    for row in text.splitlines():
+        if line in row:
+            stamp = datetime.strptime(row[1:24], "%Y-%m-%d %H:%M:%S,%f")
+            return stamp.timestamp()  # naive: the local time the worker logged in
+    return None
+
+
+async def until_logged(log: Path, line: str, patience: float) -> float:
+    """Wait until `log` contains `line`, looking every 20 ms; when it was logged (epoch s)."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        if (at := _logged_at(log, line)) is not None:
+            return at
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"{log} has no {line!r} after {patience:.0f} s")
+
+
+async def _keyed_timestamps(bootstrap: str, topic: str, keys: set[bytes]) -> list[float]:
+    """Broker timestamps (epoch s) of the records on `topic` keyed by one of `keys`."""
+    return [r.timestamp / 1000 for r in await records(bootstrap, topic) if r.key in keys]
+
+
+async def measure_preloaded(
+    engine: Engine, orders: int, in_flight: int, seed: int
+) -> PreloadedReport:
+    """Stop the worker, post `orders` orders' webhooks (the web answers, the raw topic fills),
+    start the worker again and time it draining them: the bare agent's conditions (a filled
+    topic, nothing else on the cores)."""
+    engine.worker.terminate(30)
+    stories = preloaded_stories(engine.secret.encode(), seed, orders)
+    events_before = await _order_events_reported(engine)
+    await post_stories(engine.url, stories, in_flight)  # answered: on the raw topic (acks=all)
+    events = await _order_events_reported(engine) - events_before
+    log = engine.root / "worker-1.log"
+    log.rename(engine.root / "worker-1-live.log")  # the new worker's log line is the mark
+    engine.worker = engine.workers[0] = engine.start_worker(1)
+    resumed = await until_logged(log, STREAMS_RESUMED, 600)
+    await until_caught_up(engine.bootstrap, 1800)
+
+    keys = {
+        str(order_uuid(STORE, Marketplace.SHOPIFY, _order_id(story[0]))).encode()
+        for story in stories
+    }
+    outputs = [
+        at
+        for topic in (topics.ORDER_EVENTS, topics.AUDIT)
+        for at in await _keyed_timestamps(engine.bootstrap, topic, keys)
+    ]
+    triggers = await _keyed_timestamps(engine.bootstrap, topics.INVOICE_TRIGGERS, keys)
+    seconds = round(max(outputs) - resumed, 2)
+    return PreloadedReport(
+        orders=orders,
+        deliveries=sum(len(story) for story in stories),
+        order_events=events,
+        invoice_triggers=len(triggers),
+        first_output_seconds=round(min(outputs) - resumed, 3),
+        orders_agent_seconds=seconds,
+        orders_agent_events_per_second=round(events / seconds, 1),
+        deliveries_per_second=round(sum(len(story) for story in stories) / seconds, 1),
+        invoice_triggers_seconds=round(max(triggers, default=resumed) - resumed, 2),
+    )
+
+
 def bench(
     orders: int,
     in_flight: int,
@@ -550,8 +681,15 @@ def bench(
             report = asyncio.run(measure(engine, orders, in_flight, seed, rate))
             if bare is None:
                 return report
-            ratio = round(report.orders_agent_events_per_second / bare.events_per_second, 3)
-            return dataclasses.replace(report, baseline=bare, baseline_ratio=ratio)
+            preloaded = asyncio.run(measure_preloaded(engine, orders, in_flight, seed))
+            bare_rate = bare.events_per_second
+            return dataclasses.replace(
+                report,
+                baseline=bare,
+                preloaded=preloaded,
+                baseline_ratio=round(preloaded.orders_agent_events_per_second / bare_rate, 3),
+                live_ratio=round(report.orders_agent_events_per_second / bare_rate, 3),
+            )
     finally:
         if keep:
             print(f"logs and data kept in {root}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from engine.dev.bench import Percentiles, bench, bench_stories, report_json
+from engine.dev.bench import Percentiles, bench, bench_stories, preloaded_stories, report_json
 
 pytestmark = pytest.mark.integration
 
@@ -39,14 +39,28 @@ def test_a_small_paced_run_with_the_baseline_reports_what_it_sent_and_sane_laten
     # the bare agent ran on the same broker first; the ratio is the engine's over the bare rate
     assert report.baseline is not None and report.baseline.records == 300
     assert report.baseline.seconds > 0 and report.baseline.events_per_second > 0
-    assert report.baseline_ratio == round(
-        report.orders_agent_events_per_second / report.baseline.events_per_second, 3
+    # baseline_ratio: the worker draining a preloaded raw topic, as the bare agent drains its
+    # own; live_ratio: the live run, beside it
+    preloaded = report.preloaded
+    assert preloaded is not None and preloaded.orders == orders
+    assert preloaded.deliveries == sum(len(story) for story in preloaded_stories(b"x", 3, orders))
+    assert preloaded.order_events >= preloaded.deliveries
+    assert 0 < preloaded.invoice_triggers <= orders
+    # its clock starts when the worker resumed, before its first output, and runs to its last
+    assert 0 < preloaded.first_output_seconds <= preloaded.orders_agent_seconds
+    assert preloaded.orders_agent_events_per_second == round(
+        preloaded.order_events / preloaded.orders_agent_seconds, 1
     )
+    bare_rate = report.baseline.events_per_second
+    assert report.baseline_ratio == round(preloaded.orders_agent_events_per_second / bare_rate, 3)
+    assert report.live_ratio == round(report.orders_agent_events_per_second / bare_rate, 3)
     # agent orders wrote its last record after the first webhook; each stage's topic was written
     assert report.orders_agent_seconds > 0 and report.orders_agent_events_per_second > 0
     assert set(report.stage_seconds) >= {"winkel.audit", "winkel.triggers.invoice"}
     assert all(seconds > 0 for seconds in report.stage_seconds.values())
     as_json = orjson.loads(report_json(report))
     assert as_json["baseline_ratio"] == report.baseline_ratio > 0
+    assert as_json["live_ratio"] == report.live_ratio > 0
+    assert as_json["preloaded"]["order_events"] == preloaded.order_events
     assert as_json["baseline"]["records"] == 300
     assert "engine / bare agent" in report.text()
