@@ -325,8 +325,10 @@ def rebuild_readmodel(args: argparse.Namespace) -> int:
 
 
 def bench(args: argparse.Namespace) -> int:
+    from engine.dev.bench import LIVE_WARM_UP_ORDERS, report_json
     from engine.dev.bench import bench as measure
-    from engine.dev.bench import report_json
+
+    warm_up = LIVE_WARM_UP_ORDERS if args.warm_up is None else args.warm_up
 
     if args.memory_orders or args.workers > 1:
         from engine.dev import bench_modes
@@ -342,6 +344,7 @@ def bench(args: argparse.Namespace) -> int:
                 args.seed,
                 args.keep,
                 args.rate,
+                warm_up,
             )
         )
         print(mode.text())
@@ -357,6 +360,7 @@ def bench(args: argparse.Namespace) -> int:
         args.keep,
         args.rate,
         baseline_records=baseline_records,
+        warm_up_orders=warm_up,
     )
     print(report.text())
     if args.json:
@@ -612,6 +616,12 @@ def parser() -> argparse.ArgumentParser:
         "--rate", type=float, default=0.0, help="webhooks per second (default: as fast as served)"
     )
     p_bench.add_argument("--seed", type=int, default=1)
+    p_bench.add_argument(
+        "--warm-up",
+        type=int,
+        help="orders posted and processed before the measured ones, at the same rate "
+        "(default: engine/dev/bench.py LIVE_WARM_UP_ORDERS)",
+    )
     p_bench.add_argument(
         "--baseline",
         action="store_true",

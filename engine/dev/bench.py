@@ -49,6 +49,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ from engine.domain import topics
 from engine.domain.config import KafkaSettings, load_config
 from engine.domain.identity import order_uuid
 from engine.shell import kafka
+from models.codec import decode_trigger, decode_vat_draft
 from models.order import Marketplace
 
 STORE = "bench-shop"
@@ -171,6 +173,8 @@ class Report:
     stage_seconds: dict[str, float]
     response_ms: Percentiles
     webhook_to_trigger_ms: Percentiles
+    #: the webhook-to-trigger latency hop by hop (`HOPS`)
+    hops_ms: dict[str, Percentiles]
     worker_peak_rss_mb: float
     web_peak_rss_mb: float
     baseline: BareReport | None = None
@@ -214,6 +218,7 @@ class Report:
                 + ", ".join(f"{topic} {at:.1f}" for topic, at in self.stage_seconds.items()),
                 line("webhook response (ms)", self.response_ms),
                 line("webhook to trigger (ms)", self.webhook_to_trigger_ms),
+                *(line(f"  {hop}", p) for hop, p in self.hops_ms.items()),
                 f"{'peak RSS (MB)':<28} worker {self.worker_peak_rss_mb:.0f}, "
                 f"web {self.web_peak_rss_mb:.0f}",
                 *baseline,
@@ -510,13 +515,33 @@ async def _measure_bare(engine: Engine, records: int) -> BareReport:
     return BareReport(records, round(seconds, 2), round(records / seconds, 1))
 
 
+#: Orders a live run posts first, at its rate and in flight, and waits to be processed before
+#: the measured ones: the whole stack starts cold (a fresh broker JVM, empty caches), and a 300/s
+#: run measured after 400 orders spent its first 15 s at four to six times the latency of its
+#: rest (p99 606-661 ms; after 1,500 orders, 108-125 ms).
+LIVE_WARM_UP_ORDERS = 1_500
+#: The warm-up's orders are numbered from here (never one of the measured or preloaded ones),
+#: and its shop's seed is the run's plus this, so no webhook id repeats one the web has seen
+#: (the web drops a repeat); the preloaded shop adds 1, `winkel bench --memory-orders` 7919.
+WARM_UP_FIRST_ORDER = 900_000
+WARM_UP_SEED_OFFSET = 104_729
+
+
 def bench_stories(
-    secret: bytes, seed: int, orders: int
+    secret: bytes, seed: int, orders: int, warm_up: int = 20
 ) -> tuple[list[list[Delivery]], list[list[Delivery]]]:
-    """The warm-up's 20 order stories, then the `orders` measured ones."""
-    shop = ShopifyStore(STORE, "bench.myshopify.com", secret, seed=seed)
-    warm_up = [shop.order_story(n) for n in range(1, 21)]
-    return warm_up, [shop.order_story(n) for n in range(1_000, 1_000 + orders)]
+    """The `warm_up` order stories, then the `orders` measured ones (the same, whatever the
+    warm-up: each from a simulated shop of its own)."""
+
+    def shop(seed: int) -> ShopifyStore:
+        return ShopifyStore(STORE, "bench.myshopify.com", secret, seed=seed)
+
+    warm_up_shop, first = shop(seed + WARM_UP_SEED_OFFSET), WARM_UP_FIRST_ORDER
+    measured_shop = shop(seed)
+    return (
+        [warm_up_shop.order_story(n) for n in range(first, first + warm_up)],
+        [measured_shop.order_story(n) for n in range(1_000, 1_000 + orders)],
+    )
 
 
 #: The preloaded run's orders are numbered from here (after the live run's, never the same).
@@ -530,9 +555,55 @@ def preloaded_stories(secret: bytes, seed: int, orders: int) -> list[list[Delive
     return [shop.order_story(n) for n in range(first, first + orders)]
 
 
-async def measure(engine: Engine, orders: int, in_flight: int, seed: int, rate: float) -> Report:
-    warm_up, stories = bench_stories(engine.secret.encode(), seed, orders)
-    await post_stories(engine.url, warm_up, 4)
+#: The hops of webhook-to-trigger latency, each from one record's broker timestamp (its
+#: producer's send) to the next: the web's raw record, agent `orders`' VAT draft, agent `vat`'s
+#: trigger.
+HOPS = ("webhook to raw record", "raw record to draft", "draft to trigger")
+
+
+async def _hops(
+    bootstrap: str, triggers: list[Any], sent_by_key: dict[bytes, list[float]]
+) -> list[tuple[float, ...]]:
+    """Each invoice trigger's chain back to its webhook, as rows: when the webhook was sent
+    (epoch s), then each of `HOPS` in ms. The chain: the trigger's draft, the order's last raw
+    record written before the draft, the order's last webhook sent before that record."""
+    raw_at: dict[bytes, list[float]] = {}
+    for record in await records(bootstrap, topics.raw(Marketplace.SHOPIFY)):
+        raw_at.setdefault(record.key, []).append(record.timestamp / 1000)
+    draft_at = {
+        decode_vat_draft(record.value).trigger.trigger_id: record.timestamp / 1000
+        for record in await records(bootstrap, topics.VAT_DRAFTS)
+    }
+    rows: list[tuple[float, ...]] = []
+    for record in triggers:
+        drafted = draft_at.get(decode_trigger(record.value).trigger_id)
+        written = _cause(raw_at.get(record.key, []), drafted or 0.0)
+        sent = _cause(sent_by_key[record.key], written or 0.0)
+        if drafted is None or written is None or sent is None:
+            continue
+        moments = (sent, written, drafted, record.timestamp / 1000)
+        rows.append((sent, *((ended - began) * 1000 for began, ended in pairwise(moments))))
+    return sorted(rows)
+
+
+def write_latency_table(path: Path, rows: list[tuple[float, ...]]) -> None:
+    """The `_hops` rows as CSV, seconds counted from the first webhook: where a slow moment
+    came from (kept with `--keep`)."""
+    first = rows[0][0] if rows else 0.0
+    lines = [",".join(f"{value:.3f}" for value in (row[0] - first, *row[1:])) for row in rows]
+    path.write_text("\n".join([",".join(["sent_s", *HOPS]), *lines]) + "\n")
+
+
+async def measure(
+    engine: Engine,
+    orders: int,
+    in_flight: int,
+    seed: int,
+    rate: float,
+    warm_up_orders: int = LIVE_WARM_UP_ORDERS,
+) -> Report:
+    warm_up, stories = bench_stories(engine.secret.encode(), seed, orders, warm_up_orders)
+    await post_stories(engine.url, warm_up, in_flight, rate)
     await until_caught_up(engine.bootstrap, 180)
     events_before = await _order_events_reported(engine)
 
@@ -564,6 +635,8 @@ async def measure(engine: Engine, orders: int, in_flight: int, seed: int, rate: 
         for record in triggers
         if (cause := _cause(sent_by_key[record.key], record.timestamp / 1000)) is not None
     ]
+    hops = await _hops(engine.bootstrap, triggers, sent_by_key)
+    write_latency_table(engine.root / "latency.csv", hops)
     return Report(
         cores=os.cpu_count() or 1,
         orders=orders,
@@ -581,6 +654,9 @@ async def measure(engine: Engine, orders: int, in_flight: int, seed: int, rate: 
         stage_seconds=stages,
         response_ms=Percentiles.of(response_ms),
         webhook_to_trigger_ms=Percentiles.of(latency_ms),
+        hops_ms={
+            hop: Percentiles.of([row[n] for row in hops]) for n, hop in enumerate(HOPS, start=1)
+        },
         worker_peak_rss_mb=round(peak_rss_mb(engine.worker.pid), 1),
         web_peak_rss_mb=round(peak_rss_mb(engine.web.pid), 1),
     )
@@ -669,6 +745,7 @@ def bench(
     keep: bool,
     rate: float = 0.0,
     baseline_records: int = 0,
+    warm_up_orders: int = LIVE_WARM_UP_ORDERS,
 ) -> Report:
     """Measure the engine; with `baseline_records`, the bare agent on that many records first."""
     root = Path(tempfile.mkdtemp(prefix="winkel-bench-"))
@@ -678,7 +755,7 @@ def bench(
                 asyncio.run(_measure_bare(engine, baseline_records)) if baseline_records else None
             )
             engine.start()
-            report = asyncio.run(measure(engine, orders, in_flight, seed, rate))
+            report = asyncio.run(measure(engine, orders, in_flight, seed, rate, warm_up_orders))
             if bare is None:
                 return report
             preloaded = asyncio.run(measure_preloaded(engine, orders, in_flight, seed))

@@ -235,13 +235,22 @@ async def _per_partition(bootstrap: str, topic: str) -> dict[int, int]:
 
 
 def _run(
-    workers: int, orders: int, in_flight: int, partitions: int, seed: int, keep: bool, rate: float
+    workers: int,
+    orders: int,
+    in_flight: int,
+    partitions: int,
+    seed: int,
+    keep: bool,
+    rate: float,
+    warm_up_orders: int,
 ) -> tuple[bench.Report, dict[int, int]]:
     root = Path(tempfile.mkdtemp(prefix=f"winkel-bench-{workers}-workers-"))
     try:
         with bench.Engine(root, partitions) as engine:
             engine.start(workers)
-            report = asyncio.run(bench.measure(engine, orders, in_flight, seed, rate))
+            report = asyncio.run(
+                bench.measure(engine, orders, in_flight, seed, rate, warm_up_orders)
+            )
             drafts = asyncio.run(_per_partition(engine.bootstrap, topics.VAT_DRAFTS))
             return report, drafts
     finally:
@@ -252,10 +261,17 @@ def _run(
 
 
 def scale_out(
-    workers: int, orders: int, in_flight: int, partitions: int, seed: int, keep: bool, rate: float
+    workers: int,
+    orders: int,
+    in_flight: int,
+    partitions: int,
+    seed: int,
+    keep: bool,
+    rate: float,
+    warm_up_orders: int = bench.LIVE_WARM_UP_ORDERS,
 ) -> ScaleOutReport:
-    one, _ = _run(1, orders, in_flight, partitions, seed, keep, rate)
-    more, drafts = _run(workers, orders, in_flight, partitions, seed, keep, rate)
+    one, _ = _run(1, orders, in_flight, partitions, seed, keep, rate, warm_up_orders)
+    more, drafts = _run(workers, orders, in_flight, partitions, seed, keep, rate, warm_up_orders)
     speedup = round(more.order_events_per_second / one.order_events_per_second, 3)
     return ScaleOutReport(workers, one, more, speedup, drafts)
 

@@ -136,3 +136,14 @@ def test_woocommerce_stories_cut_at_now_are_never_in_the_future() -> None:
     assert max(delivery_time(d) for story in stories for d in story) <= NOW
     statuses = {orjson.loads(story[-1].body).get("status") for story in stories if story}
     assert {"processing", "completed"} <= statuses
+
+
+def test_the_bench_repeats_no_webhook_id_and_measures_the_same_orders_after_any_warm_up() -> None:
+    from engine.dev.bench import bench_stories, preloaded_stories
+
+    warm_up, measured = bench_stories(b"secret", 1, 50, warm_up=30)
+    _, measured_after_another_warm_up = bench_stories(b"secret", 1, 50, warm_up=3)
+    assert measured == measured_after_another_warm_up
+    stories = [*warm_up, *measured, *preloaded_stories(b"secret", 1, 50)]
+    ids = [d.headers[shopify.DELIVERY_HEADER] for story in stories for d in story]
+    assert len(ids) == len(set(ids)) > 3 * 50

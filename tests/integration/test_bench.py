@@ -6,7 +6,14 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from engine.dev.bench import Percentiles, bench, bench_stories, preloaded_stories, report_json
+from engine.dev.bench import (
+    HOPS,
+    Percentiles,
+    bench,
+    bench_stories,
+    preloaded_stories,
+    report_json,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +33,14 @@ def test_percentiles_of_known_values() -> None:
 def test_a_small_paced_run_with_the_baseline_reports_what_it_sent_and_sane_latencies() -> None:
     orders = 12
     report = bench(
-        orders, in_flight=4, partitions=2, seed=3, keep=False, rate=20.0, baseline_records=300
+        orders,
+        in_flight=4,
+        partitions=2,
+        seed=3,
+        keep=False,
+        rate=20.0,
+        baseline_records=300,
+        warm_up_orders=5,
     )
     _, stories = bench_stories(b"any secret", 3, orders)
     assert report.orders == orders
@@ -35,6 +49,10 @@ def test_a_small_paced_run_with_the_baseline_reports_what_it_sent_and_sane_laten
     assert report.order_events >= report.deliveries  # every delivery reports one fact or more
     # a trigger never precedes the webhook that caused it, and at 20/s nothing queues for long
     assert 0 <= report.webhook_to_trigger_ms.p50 <= report.webhook_to_trigger_ms.max < 60_000
+    # the latency hop by hop: each trigger's chain back (draft, raw record, webhook) runs forward
+    assert list(report.hops_ms) == list(HOPS)
+    for hop in report.hops_ms.values():
+        assert 0 <= hop.p50 <= hop.p99 <= hop.max < 60_000
     assert report.worker_peak_rss_mb > 0 and report.web_peak_rss_mb > 0
     # the bare agent ran on the same broker first; the ratio is the engine's over the bare rate
     assert report.baseline is not None and report.baseline.records == 300
@@ -63,4 +81,5 @@ def test_a_small_paced_run_with_the_baseline_reports_what_it_sent_and_sane_laten
     assert as_json["live_ratio"] == report.live_ratio > 0
     assert as_json["preloaded"]["order_events"] == preloaded.order_events
     assert as_json["baseline"]["records"] == 300
+    assert as_json["hops_ms"]["draft to trigger"]["p99"] == report.hops_ms["draft to trigger"].p99
     assert "engine / bare agent" in report.text()
