@@ -11,9 +11,12 @@ them) and measures:
   applies them) per second, from the first webhook until the worker's consumer group has no
   lag left on any topic;
 - webhook-to-trigger latency: for each invoiced order, the invoice trigger's broker timestamp
-  minus the moment the last of the order's webhooks posted before it was sent (the one that
-  completed the order; unpaced, the latency is mostly backlog, with a `rate` the worker keeps
-  up with, it is the engine's own);
+  minus the moment the webhook that caused it was sent (the raw record whose events emitted
+  the trigger, found by replaying the raw topic through the pure lifecycle), and hop by hop
+  (`HOPS`); unpaced, the latency is mostly backlog, with a `rate` the worker keeps up with, it
+  is the engine's own. (An order's next webhook is often sent before its trigger comes out, so
+  "the last webhook sent before the trigger", as this bench measured until 2026-12, cut every
+  latency above the gap between an order's webhooks, about 100 ms at 300/s.);
 - memory: the peak resident set (VmHWM) of the worker and the web process.
 
 With `baseline`, the bare faust agent of `engine/dev/bench_bare.py` (a RocksDB table and an
@@ -52,6 +55,7 @@ from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -59,12 +63,13 @@ from agents.normalize import normalise
 from engine.dev import bench_bare
 from engine.dev.runtime import KafkaBroker, ManagedProcess, RedisServer, free_port, wait_for_port
 from engine.dev.simulator import Delivery, ShopifyStore
-from engine.domain import topics
-from engine.domain.config import KafkaSettings, load_config
+from engine.domain import lifecycle, topics
+from engine.domain.config import Config, KafkaSettings, load_config
 from engine.domain.identity import order_uuid
+from engine.domain.marketplaces import shopify
 from engine.shell import kafka
-from models.codec import decode_trigger, decode_vat_draft
-from models.order import Marketplace
+from models.codec import decode_raw, decode_trigger, decode_vat_draft
+from models.order import DocumentKind, Marketplace
 
 STORE = "bench-shop"
 SECRET_ENV = "WINKEL_BENCH_SHOPIFY_SECRET"
@@ -173,6 +178,8 @@ class Report:
     stage_seconds: dict[str, float]
     response_ms: Percentiles
     webhook_to_trigger_ms: Percentiles
+    #: the invoice triggers whose cause the latency found (all of them, unless one is missing)
+    triggers_timed: int
     #: the webhook-to-trigger latency hop by hop (`HOPS`)
     hops_ms: dict[str, Percentiles]
     worker_peak_rss_mb: float
@@ -322,15 +329,16 @@ UNAVAILABLE_RETRIES = 5
 
 async def post_stories(
     url: str, stories: list[list[Delivery]], in_flight: int, rate: float = 0.0
-) -> tuple[list[float], dict[str, list[float]]]:
+) -> tuple[list[float], dict[str, float]]:
     """Post every story, `in_flight` at a time and (`rate` > 0) at most `rate` webhooks a
-    second in all; response times, and when each order's webhooks were sent (epoch s)."""
+    second in all; response times, and when each webhook was first sent (epoch s), by its
+    delivery id."""
     import aiohttp
 
     queue = list(reversed(stories))
     unavailable = 0
     response_ms: list[float] = []
-    sent_at: dict[str, list[float]] = {}
+    sent_at: dict[str, float] = {}
     began, sent = time.monotonic(), 0
 
     async def paced() -> None:
@@ -343,11 +351,10 @@ async def post_stories(
         nonlocal unavailable
         while queue:
             story = queue.pop()
-            times = sent_at.setdefault(_order_id(story[0]), [])  # the create names the order
             for delivery in story:
                 await paced()
                 started = time.monotonic()
-                times.append(time.time())
+                sent_at[delivery.headers[shopify.DELIVERY_HEADER]] = time.time()
                 for attempt in range(1, UNAVAILABLE_RETRIES + 2):
                     async with session.post(
                         url, data=delivery.body, headers=delivery.headers
@@ -369,12 +376,6 @@ async def post_stories(
     if unavailable:
         print(f"{unavailable} webhooks answered 503 and were sent again", file=sys.stderr)
     return response_ms, sent_at
-
-
-def _cause(sent: list[float], produced_at: float) -> float | None:
-    """When the order's last webhook sent before its trigger was produced went out."""
-    before = [at for at in sent if at <= produced_at]
-    return max(before) if before else None
 
 
 def _order_id(delivery: Delivery) -> str:
@@ -561,27 +562,52 @@ def preloaded_stories(secret: bytes, seed: int, orders: int) -> list[list[Delive
 HOPS = ("webhook to raw record", "raw record to draft", "draft to trigger")
 
 
-async def _hops(
-    bootstrap: str, triggers: list[Any], sent_by_key: dict[bytes, list[float]]
+def _invoiced_by(config: Config, raw: list[Any]) -> dict[UUID, Any]:
+    """Which raw record's events emitted each invoice trigger: the records replayed through
+    the pure lifecycle, order by order, as agent `orders` applies them (the same trigger ids)."""
+    by_order: dict[bytes, list[Any]] = {}
+    for record in raw:
+        by_order.setdefault(record.key, []).append(record)
+    invoiced_by: dict[UUID, Any] = {}
+    for order_records in by_order.values():
+        state = None
+        for record in sorted(order_records, key=lambda r: r.offset):
+            for event in normalise(config, record.value):
+                store = config.store(event.ref.store_id)
+                assert store is not None  # normalise knows the store
+                result = lifecycle.apply(
+                    state, event, store, config.company_of(store), config.companies
+                )
+                state = result.state
+                for trigger in result.triggers:
+                    if trigger.kind is DocumentKind.INVOICE:
+                        invoiced_by.setdefault(trigger.trigger_id, record)
+    return invoiced_by
+
+
+async def _latencies(
+    engine: Engine, triggers: list[Any], sent_at: dict[str, float]
 ) -> list[tuple[float, ...]]:
-    """Each invoice trigger's chain back to its webhook, as rows: when the webhook was sent
-    (epoch s), then each of `HOPS` in ms. The chain: the trigger's draft, the order's last raw
-    record written before the draft, the order's last webhook sent before that record."""
-    raw_at: dict[bytes, list[float]] = {}
-    for record in await records(bootstrap, topics.raw(Marketplace.SHOPIFY)):
-        raw_at.setdefault(record.key, []).append(record.timestamp / 1000)
+    """Each invoice trigger's chain back to the webhook that caused it, as rows: when that
+    webhook was sent (epoch s), then each of `HOPS` in ms. The cause is exact: the raw record
+    whose events emitted the trigger, and the webhook that record holds."""
+    config = load_config(engine.root / "winkel.toml", engine.env)
+    invoiced_by = _invoiced_by(
+        config, await records(engine.bootstrap, topics.raw(Marketplace.SHOPIFY))
+    )
     draft_at = {
         decode_vat_draft(record.value).trigger.trigger_id: record.timestamp / 1000
-        for record in await records(bootstrap, topics.VAT_DRAFTS)
+        for record in await records(engine.bootstrap, topics.VAT_DRAFTS)
     }
     rows: list[tuple[float, ...]] = []
     for record in triggers:
-        drafted = draft_at.get(decode_trigger(record.value).trigger_id)
-        written = _cause(raw_at.get(record.key, []), drafted or 0.0)
-        sent = _cause(sent_by_key[record.key], written or 0.0)
-        if drafted is None or written is None or sent is None:
+        trigger_id = decode_trigger(record.value).trigger_id
+        cause = invoiced_by.get(trigger_id)
+        drafted = draft_at.get(trigger_id)
+        sent = None if cause is None else sent_at.get(decode_raw(cause.value).delivery_id)
+        if cause is None or drafted is None or sent is None:
             continue
-        moments = (sent, written, drafted, record.timestamp / 1000)
+        moments = (sent, cause.timestamp / 1000, drafted, record.timestamp / 1000)
         rows.append((sent, *((ended - began) * 1000 for began, ended in pairwise(moments))))
     return sorted(rows)
 
@@ -621,22 +647,17 @@ async def measure(
         if (last := await _last_timestamp(engine.bootstrap, topic)) is not None
     }
     orders_agent_seconds = max(stages.get(topics.ORDER_EVENTS, 0.0), stages.get(topics.AUDIT, 0.0))
-    sent_by_key = {
-        str(order_uuid(STORE, Marketplace.SHOPIFY, order_id)).encode(): times
-        for order_id, times in sent_at.items()
+    measured = {
+        str(order_uuid(STORE, Marketplace.SHOPIFY, _order_id(story[0]))).encode()
+        for story in stories
     }
     triggers = [
         record
         for record in await records(engine.bootstrap, topics.INVOICE_TRIGGERS)
-        if record.key in sent_by_key  # the measured orders, not the warm-up
+        if record.key in measured  # not the warm-up's
     ]
-    latency_ms = [
-        (record.timestamp / 1000 - cause) * 1000
-        for record in triggers
-        if (cause := _cause(sent_by_key[record.key], record.timestamp / 1000)) is not None
-    ]
-    hops = await _hops(engine.bootstrap, triggers, sent_by_key)
-    write_latency_table(engine.root / "latency.csv", hops)
+    latencies = await _latencies(engine, triggers, sent_at)
+    write_latency_table(engine.root / "latency.csv", latencies)
     return Report(
         cores=os.cpu_count() or 1,
         orders=orders,
@@ -653,9 +674,11 @@ async def measure(
         orders_agent_events_per_second=round(events / orders_agent_seconds, 1),
         stage_seconds=stages,
         response_ms=Percentiles.of(response_ms),
-        webhook_to_trigger_ms=Percentiles.of(latency_ms),
+        webhook_to_trigger_ms=Percentiles.of([sum(row[1:]) for row in latencies]),
+        triggers_timed=len(latencies),
         hops_ms={
-            hop: Percentiles.of([row[n] for row in hops]) for n, hop in enumerate(HOPS, start=1)
+            hop: Percentiles.of([row[n] for row in latencies])
+            for n, hop in enumerate(HOPS, start=1)
         },
         worker_peak_rss_mb=round(peak_rss_mb(engine.worker.pid), 1),
         web_peak_rss_mb=round(peak_rss_mb(engine.web.pid), 1),

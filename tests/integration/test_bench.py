@@ -50,6 +50,7 @@ def test_a_small_paced_run_with_the_baseline_reports_what_it_sent_and_sane_laten
     # a trigger never precedes the webhook that caused it, and at 20/s nothing queues for long
     assert 0 <= report.webhook_to_trigger_ms.p50 <= report.webhook_to_trigger_ms.max < 60_000
     # the latency hop by hop: each trigger's chain back (draft, raw record, webhook) runs forward
+    assert report.triggers_timed == report.invoice_triggers  # each one's cause found
     assert list(report.hops_ms) == list(HOPS)
     for hop in report.hops_ms.values():
         assert 0 <= hop.p50 <= hop.p99 <= hop.max < 60_000
