@@ -70,16 +70,3 @@ def as_current(event: Any) -> Iterator[None]:
         yield
     finally:
         _current_event.reset(token)
-
-
-@contextlib.contextmanager
-def no_current_event() -> Iterator[None]:
-    """No current event while the block runs: a topic's `send` then goes to the producer at once
-    and its future resolves when the broker has the record, instead of being held until the
-    current event's offset is committed (faust's attachments), which a batch cannot wait for.
-    """
-    token = _current_event.set(None)
-    try:
-        yield
-    finally:
-        _current_event.reset(token)

@@ -18,7 +18,6 @@ the lifecycle's event ids make the replay change nothing twice.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents import faustfix
 from agents._deadletter import guarded
+from agents._outputs import send_all
 from agents.normalize import NORMALISERS, normalise
 from engine.domain import lifecycle, topics, vat
 from engine.domain.exceptions import WinkelError
@@ -202,12 +202,7 @@ class Batch:
             summary = None if store is None else summarise(state, store)
             if summary is not None:
                 summaries.append((wiring.analytics, key, encode_summary(summary)))
-        with faustfix.no_current_event():  # sent now, not held until the offsets' commit
-            delivered = [
-                await target.send(key=key, value=value)
-                for target, key, value in [*self.sends, *summaries]
-            ]
-        await asyncio.gather(*delivered)
+        await send_all(wiring.app, [*self.sends, *summaries])
         for key, event, state in stored:
             with faustfix.as_current(event):
                 wiring.orders[key] = encode_state(state)

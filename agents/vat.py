@@ -20,7 +20,6 @@ sends the same bytes again.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import logging
@@ -31,6 +30,7 @@ import redis.asyncio as aioredis
 
 from agents import faustfix
 from agents._deadletter import guarded
+from agents._outputs import send_all
 from engine.domain import vat
 from engine.domain.exceptions import WinkelError
 from engine.domain.tax import ThresholdState
@@ -223,11 +223,7 @@ class Batch:
     async def flush(self) -> None:
         """Send every record, wait until the broker has them all, then write the tables (the
         table is what a replay trusts: written first, a crash would lose the records)."""
-        with faustfix.no_current_event():  # sent now, not held until the offsets' commit
-            delivered = [
-                await target.send(key=key, value=value) for target, key, value in self.sends
-            ]
-        await asyncio.gather(*delivered)
+        await send_all(self.wiring.app, self.sends)
         self.decisions.store()
         self.thresholds.store()
 
