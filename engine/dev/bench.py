@@ -518,8 +518,8 @@ async def _measure_bare(engine: Engine, records: int) -> BareReport:
 
 #: Orders a live run posts first, at its rate and in flight, and waits to be processed before
 #: the measured ones: the whole stack starts cold (a fresh broker JVM, empty caches), and a 300/s
-#: run measured after 400 orders spent its first 15 s at four to six times the latency of its
-#: rest (p99 606-661 ms; after 1,500 orders, 108-125 ms).
+#: run measured after 20 or 400 orders spent its first 10-15 s at four to six times the
+#: latency of its rest; after 1,500 little of that start is left.
 LIVE_WARM_UP_ORDERS = 1_500
 #: The warm-up's orders are numbered from here (never one of the measured or preloaded ones),
 #: and its shop's seed is the run's plus this, so no webhook id repeats one the web has seen
@@ -613,7 +613,7 @@ async def _latencies(
 
 
 def write_latency_table(path: Path, rows: list[tuple[float, ...]]) -> None:
-    """The `_hops` rows as CSV, seconds counted from the first webhook: where a slow moment
+    """The `_latencies` rows as CSV, seconds counted from the first webhook: where a slow moment
     came from (kept with `--keep`)."""
     first = rows[0][0] if rows else 0.0
     lines = [",".join(f"{value:.3f}" for value in (row[0] - first, *row[1:])) for row in rows]
