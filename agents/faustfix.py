@@ -34,7 +34,8 @@ from faust.streams import _current_event
 from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-_PATCHED = "_winkel_quiesced_before_seek"
+#: set on each of faust's methods this module has wrapped, so `apply` wraps each once
+_PATCHED = "_winkel_patched"
 
 #: How long the broker may hold the worker's fetch for records that have not come (faust fixes
 #: 1,500 ms). aiokafka keeps one fetch in flight per broker and leaves out of it the partitions
